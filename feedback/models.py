@@ -1,0 +1,1 @@
+"""Relevance feedback (search sessions, judgements) arrives with the relevance-feedback issue."""

@@ -1,0 +1,268 @@
+"""Writes to galleries, memberships and images. Permissions are checked by the caller's
+selector lookups (gallery_get_editable, ...) and again here where a rule is about data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from cbir_site.errors import ConflictError, InvalidInputError, PermissionDeniedError
+from galleries import selectors
+from galleries.imaging import ImageLimits, ImageRejected, make_thumbnail, read_limited, validate_image
+from galleries.models import Gallery, Image, Membership, Organisation, OrganisationMembership
+from search.embedding import embedding_enqueue
+from search.models import IndexEvent
+
+# ---------------------------------------------------------------- organisations
+
+
+def organisation_create(*, name: str, slug: str = "", members: list[AbstractBaseUser] = ()) -> Organisation:
+    org = Organisation.objects.create(name=name, slug=_unique_slug(Organisation, slug or name))
+    for user in members:
+        organisation_member_add(organisation=org, user=user)
+    return org
+
+
+def organisation_member_add(*, organisation: Organisation, user: AbstractBaseUser) -> None:
+    OrganisationMembership.objects.get_or_create(organisation=organisation, user=user)
+
+
+# ---------------------------------------------------------------- galleries
+
+
+def gallery_create(
+    *,
+    user: AbstractBaseUser,
+    name: str,
+    description: str = "",
+    visibility: str = Gallery.Visibility.PRIVATE,
+    organisation: Organisation | None = None,
+    slug: str = "",
+) -> Gallery:
+    _check_organisation(user, visibility, organisation)
+    with transaction.atomic():
+        gallery = Gallery.objects.create(
+            name=name.strip(),
+            slug=_unique_slug(Gallery, slug or name),
+            description=description,
+            visibility=visibility,
+            organisation=organisation,
+            created_by=user,
+        )
+        Membership.objects.create(gallery=gallery, user=user, role=Membership.Role.OWNER)
+    return gallery
+
+
+def gallery_update(*, gallery: Gallery, user: AbstractBaseUser, **fields: object) -> Gallery:
+    allowed = {"name", "description", "visibility", "organisation"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise InvalidInputError(f"Cannot change {', '.join(sorted(unknown))}.")
+    visibility = str(fields.get("visibility", gallery.visibility))
+    organisation = fields.get("organisation", gallery.organisation)
+    _check_organisation(user, visibility, organisation)  # type: ignore[arg-type]
+    for key, value in fields.items():
+        setattr(gallery, key, value)
+    gallery.save()
+    return gallery
+
+
+def gallery_delete(*, gallery: Gallery) -> None:
+    """Delete a gallery, its images, embeddings and files."""
+    with transaction.atomic():
+        images = list(gallery.images.values_list("id", "file", "thumbnail"))
+        IndexEvent.objects.bulk_create([IndexEvent(image_id=i) for i, _, _ in images])
+        gallery.delete()
+        paths = [p for _, f, t in images for p in (f, t) if p]
+        transaction.on_commit(lambda: _delete_files(paths))
+
+
+def _check_organisation(
+    user: AbstractBaseUser, visibility: str, organisation: Organisation | None
+) -> None:
+    if visibility not in Gallery.Visibility.values:
+        raise InvalidInputError(f"Unknown visibility {visibility!r}.")
+    if visibility == Gallery.Visibility.ORGANISATION and organisation is None:
+        raise InvalidInputError("A gallery shared with an organisation needs that organisation.")
+    if organisation is not None and not selectors.organisations_of(user).filter(
+        pk=organisation.pk
+    ).exists():
+        raise PermissionDeniedError("You can only share galleries with your own organisations.")
+
+
+# ---------------------------------------------------------------- memberships
+
+
+def gallery_member_set(
+    *, gallery: Gallery, user: AbstractBaseUser, role: str
+) -> Membership:
+    """Add `user` with `role`, or change their role; a gallery always keeps an owner."""
+    if role not in Membership.Role.values:
+        raise InvalidInputError(f"Unknown role {role!r}; use owner, editor or viewer.")
+    with transaction.atomic():
+        Gallery.objects.select_for_update().get(pk=gallery.pk)
+        membership, created = Membership.objects.get_or_create(
+            gallery=gallery, user=user, defaults={"role": role}
+        )
+        if not created and membership.role != role:
+            if membership.role == Membership.Role.OWNER:
+                _ensure_another_owner(gallery, user)
+            membership.role = role
+            membership.save(update_fields=["role"])
+    return membership
+
+
+def gallery_member_remove(*, gallery: Gallery, user: AbstractBaseUser) -> None:
+    with transaction.atomic():
+        Gallery.objects.select_for_update().get(pk=gallery.pk)
+        membership = Membership.objects.filter(gallery=gallery, user=user).first()
+        if membership is None:
+            return
+        if membership.role == Membership.Role.OWNER:
+            _ensure_another_owner(gallery, user)
+        membership.delete()
+
+
+def _ensure_another_owner(gallery: Gallery, user: AbstractBaseUser) -> None:
+    others = Membership.objects.filter(gallery=gallery, role=Membership.Role.OWNER).exclude(
+        user=user
+    )
+    if not others.exists():
+        raise ConflictError("A gallery needs at least one owner; add another owner first.")
+
+
+# ---------------------------------------------------------------- images
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    filename: str
+    status: str  # created | duplicate | rejected
+    image: Image | None = None
+    code: str = ""
+    message: str = ""
+
+
+def image_limits() -> ImageLimits:
+    return ImageLimits(
+        max_bytes=settings.CBIR_MAX_UPLOAD_BYTES,
+        max_pixels=settings.CBIR_MAX_IMAGE_PIXELS,
+        allowed_formats=tuple(settings.CBIR_ALLOWED_FORMATS),
+    )
+
+
+def image_upload(
+    *, gallery: Gallery, user: AbstractBaseUser | None, stream: BinaryIO, filename: str
+) -> UploadOutcome:
+    """Validate, store the file and the row, then enqueue embedding after commit.
+
+    A rejected file leaves nothing behind; an exact duplicate (same SHA-256 in
+    this gallery) is reported with the existing image and not stored twice.
+    """
+    name = _display_name(filename)
+    try:
+        validated = validate_image(read_limited(stream, settings.CBIR_MAX_UPLOAD_BYTES), image_limits())
+        thumbnail = make_thumbnail(validated.data, settings.CBIR_THUMBNAIL_SIZE)
+    except ImageRejected as exc:
+        return UploadOutcome(name, "rejected", code=exc.code, message=exc.message)
+
+    existing = Image.objects.filter(gallery=gallery, sha256=validated.sha256).first()
+    if existing is not None:
+        return _duplicate(name, existing)
+
+    stem = f"images/{gallery.pk}/{uuid.uuid4().hex}"
+    stored: list[str] = []
+    try:
+        stored.append(default_storage.save(f"{stem}.{validated.extension}", ContentFile(validated.data)))
+        stored.append(default_storage.save(f"{stem}.thumb.jpg", ContentFile(thumbnail)))
+        with transaction.atomic():
+            image = Image.objects.create(
+                gallery=gallery,
+                file=stored[0],
+                thumbnail=stored[1],
+                original_filename=name,
+                sha256=validated.sha256,
+                byte_size=len(validated.data),
+                width=validated.width,
+                height=validated.height,
+                format=validated.format,
+                uploaded_by=user if user is not None and user.is_authenticated else None,
+            )
+            embedding_enqueue([image.pk])
+    except IntegrityError:
+        # Another upload of the same bytes won the race for the (gallery, sha256) constraint.
+        _delete_files(stored)
+        existing = Image.objects.filter(gallery=gallery, sha256=validated.sha256).first()
+        if existing is None:
+            raise
+        return _duplicate(name, existing)
+    except BaseException:
+        _delete_files(stored)
+        raise
+    return UploadOutcome(name, "created", image=image)
+
+
+def image_delete(*, image: Image) -> None:
+    paths = [p for p in (image.file.name, image.thumbnail.name) if p]
+    with transaction.atomic():
+        IndexEvent.objects.create(image_id=image.pk)
+        image.delete()
+        transaction.on_commit(lambda: _delete_files(paths))
+
+
+def images_reembed(*, images: list[Image], model_name: str | None = None) -> int:
+    """Queue images for embedding again (admin action), dropping the stored vector of
+    `model_name` (the active model) so the new one replaces it."""
+    from search.models import Embedding
+
+    ids = [i.pk for i in images]
+    with transaction.atomic():
+        if model_name:
+            Embedding.objects.filter(image_id__in=ids, model_name=model_name).delete()
+            IndexEvent.objects.bulk_create([IndexEvent(image_id=i) for i in ids])
+        Image.objects.filter(id__in=ids).update(
+            status=Image.Status.PENDING, failure_reason="", attempts=0
+        )
+        embedding_enqueue(ids)
+    return len(ids)
+
+
+def _duplicate(name: str, existing: Image) -> UploadOutcome:
+    return UploadOutcome(
+        name,
+        "duplicate",
+        image=existing,
+        code="duplicate",
+        message=f"Already in this gallery as image {existing.pk} ({existing.original_filename}).",
+    )
+
+
+def _display_name(filename: str) -> str:
+    # Only for display: storage names are generated. Drop any path the client sent.
+    base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(ch for ch in base if ch.isprintable())[:255]
+
+
+def _delete_files(paths: list[str]) -> None:
+    for path in paths:
+        try:
+            default_storage.delete(path)
+        except OSError:
+            pass
+
+
+def _unique_slug(model: type, text: str) -> str:
+    base = slugify(text)[:60] or "item"
+    slug, n = base, 2
+    while model.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug

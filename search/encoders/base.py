@@ -1,0 +1,96 @@
+"""The Encoder protocol, its configuration and the registry of implementations.
+
+Encoders turn images and texts into L2-normalised float32 vectors in one
+shared space. They know nothing of Django: configuration arrives as an
+EncoderConfig, images as decoded PIL images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from PIL import Image
+
+
+class EncoderUnavailable(RuntimeError):
+    """The encoder cannot be loaded here (weights missing, bad setting); the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    kind: str = "auto"  # auto | open_clip | bundled | fake
+    openclip_model: str = "ViT-B-32"
+    openclip_pretrained: str | None = "laion2b_s34b_b79k"
+    openclip_cache_dir: str | None = None
+    text_prompt: str = "a photo of {}"
+    device: str = "cpu"
+    batch_size: int = 16
+    bundled_top_classes: int = 10
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    name: str  # stored with every embedding: identifies model, weights and method
+    dim: int
+    image_size: int  # smallest side the encoder looks at (decoders may draft down to it)
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """n images -> float32 array (n, dim), rows L2-normalised."""
+        ...
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """n texts -> float32 array (n, dim), rows L2-normalised, same space as images."""
+        ...
+
+
+EncoderFactory = Callable[[EncoderConfig], Encoder]
+_REGISTRY: dict[str, EncoderFactory] = {}
+
+
+def register(kind: str) -> Callable[[EncoderFactory], EncoderFactory]:
+    def decorator(factory: EncoderFactory) -> EncoderFactory:
+        _REGISTRY[kind] = factory
+        return factory
+
+    return decorator
+
+
+def registered_kinds() -> list[str]:
+    _load_builtin()
+    return sorted([*_REGISTRY, "auto"])
+
+
+def resolve_kind(config: EncoderConfig) -> str:
+    """The concrete kind `config` selects; `auto` picks open_clip only when its weights are local."""
+    _load_builtin()
+    if config.kind != "auto":
+        if config.kind not in _REGISTRY:
+            raise EncoderUnavailable(
+                f"Unknown encoder {config.kind!r}; set CBIR_ENCODER to one of {registered_kinds()}."
+            )
+        return config.kind
+    from search.encoders.openclip import openclip_weights_present
+
+    return "open_clip" if openclip_weights_present(config) else "bundled"
+
+
+def create_encoder(config: EncoderConfig) -> Encoder:
+    return _REGISTRY[resolve_kind(config)](config)
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+def batched[T](items: Sequence[T], size: int) -> list[Sequence[T]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _load_builtin() -> None:
+    # Importing the modules runs their @register decorators; they import torch lazily.
+    from search.encoders import bundled, fake, openclip  # noqa: F401

