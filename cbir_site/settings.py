@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "cbir_site",
     "galleries",
     "search",
     "feedback",
@@ -161,6 +162,8 @@ STORAGES = {
         )
     },
 }
+WHITENOISE_USE_FINDERS = DEBUG  # development: serve static files without collectstatic
+WHITENOISE_AUTOREFRESH = DEBUG
 # Large uploads spool to disk rather than memory; the byte limit is CBIR_MAX_UPLOAD_BYTES.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("CBIR_MAX_FILES_PER_REQUEST", 100, minimum=1)
@@ -191,6 +194,7 @@ REST_FRAMEWORK = {
         "user": env_str("CBIR_THROTTLE_USER", "600/min"),
         "search": env_str("CBIR_THROTTLE_SEARCH", "120/min"),
         "upload": env_str("CBIR_THROTTLE_UPLOAD", "120/min"),
+        "login": env_str("CBIR_THROTTLE_LOGIN", "10/min"),
     },
 }
 SPECTACULAR_SETTINGS = {

@@ -161,12 +161,18 @@ def image_limits() -> ImageLimits:
 
 
 def image_upload(
-    *, gallery: Gallery, user: AbstractBaseUser | None, stream: BinaryIO, filename: str
+    *,
+    gallery: Gallery,
+    user: AbstractBaseUser | None,
+    stream: BinaryIO,
+    filename: str,
+    enqueue: bool = True,
 ) -> UploadOutcome:
     """Validate, store the file and the row, then enqueue embedding after commit.
 
     A rejected file leaves nothing behind; an exact duplicate (same SHA-256 in
     this gallery) is reported with the existing image and not stored twice.
+    Bulk importers pass enqueue=False and queue whole batches themselves.
     """
     name = _display_name(filename)
     try:
@@ -197,7 +203,8 @@ def image_upload(
                 format=validated.format,
                 uploaded_by=user if user is not None and user.is_authenticated else None,
             )
-            embedding_enqueue([image.pk])
+            if enqueue:
+                embedding_enqueue([image.pk])
     except IntegrityError:
         # Another upload of the same bytes won the race for the (gallery, sha256) constraint.
         _delete_files(stored)
@@ -209,6 +216,18 @@ def image_upload(
         _delete_files(stored)
         raise
     return UploadOutcome(name, "created", image=image)
+
+
+def images_upload(
+    *, gallery: Gallery, user: AbstractBaseUser | None, files: list[tuple[BinaryIO, str]]
+) -> list[UploadOutcome]:
+    """Upload several files; the new images are queued for embedding as batches."""
+    outcomes = [
+        image_upload(gallery=gallery, user=user, stream=stream, filename=name, enqueue=False)
+        for stream, name in files
+    ]
+    embedding_enqueue([o.image.pk for o in outcomes if o.status == "created" and o.image])
+    return outcomes
 
 
 def image_delete(*, image: Image) -> None:

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from search.encoders.base import Encoder, EncoderConfig, EncoderUnavailable, create_encoder, resolve_kind
+from search.encoders.base import (
+    Encoder,
+    EncoderConfig,
+    EncoderUnavailable,
+    create_encoder,
+    model_name_for,
+    resolve_kind,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +83,27 @@ def get_encoder() -> Encoder:
 
 
 def active_model_name() -> str:
-    return get_encoder().name
+    """The model name new embeddings are stored under; loads no weights."""
+    config = encoder_config()
+    loaded = _encoder
+    if loaded is not None and _encoder_config == config:
+        return loaded.name
+    return _cached_model_name(config)
+
+
+_NAME_TTL_S = 30.0
+_names: dict[EncoderConfig, tuple[float, str]] = {}
+
+
+def _cached_model_name(config: EncoderConfig) -> str:
+    # Resolving `auto` and open_clip checkpoints touches the disk: remember it briefly.
+    now = time.monotonic()
+    hit = _names.get(config)
+    if hit is not None and now - hit[0] < _NAME_TTL_S:
+        return hit[1]
+    name = model_name_for(config)
+    _names[config] = (now, name)
+    return name
 
 
 def encoder_status() -> EncoderStatus:
@@ -88,11 +115,15 @@ def encoder_status() -> EncoderStatus:
         error = _load_error
     except EncoderUnavailable as exc:
         kind, error = config.kind, str(exc)
+    try:
+        name = loaded.name if loaded else _cached_model_name(config)
+    except EncoderUnavailable:
+        name = None
     return EncoderStatus(
         kind=kind,
         configured=config.kind,
         loaded=loaded is not None,
-        name=loaded.name if loaded else None,
+        name=name,
         dim=loaded.dim if loaded else None,
         error=error,
     )
@@ -102,6 +133,7 @@ def reset_for_tests() -> None:
     global _encoder, _encoder_config, _load_error
     with _lock:
         _encoder, _encoder_config, _load_error = None, None, None
+        _names.clear()
 
 
 def _configure_threads() -> None:

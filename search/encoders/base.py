@@ -47,15 +47,25 @@ class Encoder(Protocol):
 
 
 EncoderFactory = Callable[[EncoderConfig], Encoder]
+ModelNamer = Callable[[EncoderConfig], str]
 _REGISTRY: dict[str, EncoderFactory] = {}
+_NAMERS: dict[str, ModelNamer] = {}
 
 
-def register(kind: str) -> Callable[[EncoderFactory], EncoderFactory]:
+def register(kind: str, *, model_name: ModelNamer) -> Callable[[EncoderFactory], EncoderFactory]:
+    """Register a factory and a cheap function giving the model name it would produce."""
+
     def decorator(factory: EncoderFactory) -> EncoderFactory:
         _REGISTRY[kind] = factory
+        _NAMERS[kind] = model_name
         return factory
 
     return decorator
+
+
+def model_name_for(config: EncoderConfig) -> str:
+    """The name the encoder would store with its embeddings, without loading weights."""
+    return _NAMERS[resolve_kind(config)](config)
 
 
 def registered_kinds() -> list[str]:

@@ -33,7 +33,7 @@ class BundledEncoder:
         self.top_classes = top_classes
         self.batch_size = batch_size
         self.device = device
-        self.name = f"bundled:efficientnet-lite0+all-MiniLM-L6-v2/top{top_classes}"
+        self.name = bundled_model_name(top_classes)
         self._load()
 
     def _load(self) -> None:
@@ -110,7 +110,11 @@ class BundledEncoder:
         return l2_normalise(vectors)
 
 
-@register("bundled")
+def bundled_model_name(top_classes: int) -> str:
+    return f"bundled:efficientnet-lite0+all-MiniLM-L6-v2/top{top_classes}"
+
+
+@register("bundled", model_name=lambda config: bundled_model_name(config.bundled_top_classes))
 def _create(config: EncoderConfig) -> BundledEncoder:
     return BundledEncoder(
         top_classes=config.bundled_top_classes, batch_size=config.batch_size, device=config.device

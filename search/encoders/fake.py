@@ -64,6 +64,6 @@ class FakeEncoder:
         return l2_normalise(self._projection @ centred)
 
 
-@register("fake")
+@register("fake", model_name=lambda config: FakeEncoder.name)
 def _create(config: EncoderConfig) -> FakeEncoder:
     return FakeEncoder()

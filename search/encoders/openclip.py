@@ -252,6 +252,6 @@ def encode_text_trimmed(model: Any, tokens: Any) -> Any:
     return x
 
 
-@register("open_clip")
+@register("open_clip", model_name=lambda config: resolve_weights(config).identity)
 def _create(config: EncoderConfig) -> OpenClipEncoder:
     return OpenClipEncoder(config)

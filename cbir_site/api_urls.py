@@ -1,0 +1,43 @@
+from django.urls import path
+
+from cbir_site.auth_apis import TokenObtainApi, TokenRevokeApi
+from galleries import apis as gallery_apis
+from search import apis as search_apis
+
+app_name = "api"
+
+urlpatterns = [
+    path("auth/token/", TokenObtainApi.as_view(), name="token-obtain"),
+    path("auth/token/revoke/", TokenRevokeApi.as_view(), name="token-revoke"),
+    path("galleries/", gallery_apis.GalleryListApi.as_view(), name="gallery-list"),
+    path("galleries/<slug:slug>/", gallery_apis.GalleryDetailApi.as_view(), name="gallery-detail"),
+    path(
+        "galleries/<slug:slug>/members/",
+        gallery_apis.GalleryMembersApi.as_view(),
+        name="gallery-members",
+    ),
+    path(
+        "galleries/<slug:slug>/members/<int:user_id>/",
+        gallery_apis.GalleryMemberDetailApi.as_view(),
+        name="gallery-member-detail",
+    ),
+    path(
+        "galleries/<slug:slug>/images/",
+        gallery_apis.GalleryImagesApi.as_view(),
+        name="gallery-images",
+    ),
+    path(
+        "galleries/<slug:slug>/status/",
+        gallery_apis.GalleryStatusApi.as_view(),
+        name="gallery-status",
+    ),
+    path("images/<int:image_id>/", gallery_apis.ImageDetailApi.as_view(), name="image-detail"),
+    path("images/<int:image_id>/file/", gallery_apis.ImageFileApi.as_view(), name="image-file"),
+    path(
+        "images/<int:image_id>/thumbnail/",
+        gallery_apis.ImageThumbnailApi.as_view(),
+        name="image-thumbnail",
+    ),
+    path("search/", search_apis.SearchApi.as_view(), name="search"),
+    path("encoder/", search_apis.EncoderStatusApi.as_view(), name="encoder"),
+]

@@ -1,0 +1,79 @@
+"""manage.py cbir_serve: the whole product in one process tree.
+
+Migrates, seeds the demo (development only, unless --no-demo), then runs the
+web server (gunicorn) and a separate Celery worker process (with the beat
+scheduler for the periodic sweep) until interrupted. If either child exits,
+the other is stopped and the command exits with an error.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Run the web server and a Celery worker (embedded defaults: no services to install)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--bind", default=os.environ.get("CBIR_BIND", "127.0.0.1:8000"))
+        parser.add_argument("--no-demo", action="store_true", help="Do not seed the demo data")
+        parser.add_argument("--no-worker", action="store_true", help="Web server only")
+        parser.add_argument("--concurrency", type=int, default=1, help="Worker processes")
+
+    def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
+        call_command("migrate", interactive=False, verbosity=0)
+        if not options["no_demo"] and not settings.PRODUCTION:
+            call_command("cbir_demo", quiet_if_present=False)
+        env = {**os.environ, "CBIR_BIND": options["bind"]}
+        children: list[subprocess.Popen] = []
+        if not options["no_worker"]:
+            children.append(subprocess.Popen(self._worker_cmd(options["concurrency"]), env=env))
+        children.append(subprocess.Popen(self._web_cmd(), env=env))
+        self.stdout.write(self.style.SUCCESS(f"Serving on http://{options['bind']}/ (Ctrl-C stops)"))
+        self._supervise(children)
+
+    def _worker_cmd(self, concurrency: int) -> list[str]:
+        return [
+            sys.executable, "-m", "celery", "-A", "cbir_site", "worker", "--beat",
+            "--loglevel=INFO", f"--concurrency={concurrency}", "--prefetch-multiplier=1",
+            "--queues=cbir", f"--schedule={settings.CELERY_BEAT_SCHEDULE_FILENAME}",
+        ]
+
+    def _web_cmd(self) -> list[str]:
+        return [
+            sys.executable, "-m", "gunicorn", "cbir_site.wsgi:application",
+            "--config", "python:cbir_site.gunicorn_conf",
+        ]
+
+    def _supervise(self, children: list[subprocess.Popen]) -> None:
+        stopping = False
+
+        def stop(signum, frame):  # type: ignore[no-untyped-def]
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        failed = None
+        while not stopping and failed is None:
+            time.sleep(0.5)
+            failed = next((c for c in children if c.poll() is not None), None)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for child in children:
+            try:
+                child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if failed is not None and not stopping:
+            raise SystemExit(f"{failed.args[2:5]} exited with status {failed.returncode}")

@@ -1,0 +1,194 @@
+"""Django admin for collection managers.
+
+Superusers see everything. Other staff see only the galleries they own (and
+those galleries' images and memberships), through the same selectors as the
+rest of the product; changes go through the services.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from galleries import selectors, services
+from galleries.models import Gallery, Image, Membership, Organisation, OrganisationMembership
+from search.runtime import active_model_name
+
+
+class ManagedOnlyMixin:
+    """Restrict a model admin to rows under galleries the staff user owns."""
+
+    gallery_path = "gallery"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = super().get_queryset(request)  # type: ignore[misc]
+        if request.user.is_superuser:
+            return qs
+        managed = selectors.galleries_managed_by(request.user)
+        field = "pk" if self.gallery_path == "" else self.gallery_path
+        return qs.filter(**{f"{field}__in": managed})
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return self._allowed(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return self._allowed(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return self._allowed(request, obj)
+
+    def _allowed(self, request: HttpRequest, obj) -> bool:  # type: ignore[no-untyped-def]
+        if not (request.user.is_active and request.user.is_staff):
+            return False
+        if request.user.is_superuser or obj is None:
+            return True
+        return self.get_queryset(request).filter(pk=obj.pk).exists()
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+
+
+@admin.register(Gallery)
+class GalleryAdmin(ManagedOnlyMixin, admin.ModelAdmin):
+    gallery_path = ""
+    list_display = ["name", "slug", "visibility", "organisation", "images_ready", "images_pending", "images_failed"]
+    list_filter = ["visibility", "organisation"]
+    search_fields = ["name", "slug", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+    readonly_fields = ["created_by", "created_at", "updated_at", "indexing"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(
+            n_ready=Count("images", filter=Q(images__status="ready")),
+            n_pending=Count("images", filter=Q(images__status="pending")),
+            n_failed=Count("images", filter=Q(images__status="failed")),
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):  # type: ignore[no-untyped-def]
+        if db_field.name == "organisation":
+            kwargs["queryset"] = selectors.organisations_of(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        if not change:
+            Membership.objects.get_or_create(gallery=obj, user=request.user, defaults={"role": "owner"})
+
+    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
+        services.gallery_delete(gallery=obj)
+
+    def delete_queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        for gallery in queryset:
+            services.gallery_delete(gallery=gallery)
+
+    @admin.display(description="ready", ordering="n_ready")
+    def images_ready(self, obj: Gallery) -> int:
+        return obj.n_ready
+
+    @admin.display(description="pending", ordering="n_pending")
+    def images_pending(self, obj: Gallery) -> int:
+        return obj.n_pending
+
+    @admin.display(description="failed", ordering="n_failed")
+    def images_failed(self, obj: Gallery) -> int:
+        return obj.n_failed
+
+    @admin.display(description="Indexing")
+    def indexing(self, obj: Gallery) -> str:
+        from search.selectors import gallery_indexing_status
+
+        s = gallery_indexing_status(obj)
+        return (
+            f"{s['ready']} ready, {s['pending']} pending, {s['failed']} failed; "
+            f"{s['indexed']} of {s['total']} embedded with {s['model_name']}"
+        )
+
+
+@admin.register(Image)
+class ImageAdmin(ManagedOnlyMixin, admin.ModelAdmin):
+    list_display = ["thumb", "original_filename", "gallery", "status", "width", "height", "created_at"]
+    list_filter = ["status", "gallery", "format"]
+    search_fields = ["original_filename", "sha256"]
+    list_select_related = ["gallery"]
+    actions = ["reembed"]
+    readonly_fields = [
+        "preview", "gallery", "file", "thumbnail", "sha256", "byte_size", "width", "height",
+        "format", "uploaded_by", "status", "failure_reason", "attempts", "created_at",
+        "updated_at", "embedded_at",
+    ]
+    fields = ["preview", "original_filename", *readonly_fields[1:]]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # uploads go through the upload service (validation, hashing, queueing)
+
+    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
+        services.image_delete(image=obj)
+
+    def delete_queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        for image in queryset:
+            services.image_delete(image=image)
+
+    @admin.display(description="")
+    def thumb(self, obj: Image) -> str:
+        url = reverse("api:image-thumbnail", args=[obj.pk])
+        return format_html('<img src="{}" style="height:48px;border-radius:4px" alt="">', url)
+
+    @admin.display(description="Preview")
+    def preview(self, obj: Image) -> str:
+        url = reverse("api:image-thumbnail", args=[obj.pk])
+        return format_html('<img src="{}" style="max-height:240px" alt="">', url)
+
+    @admin.action(description="Re-embed the selected images with the active model")
+    def reembed(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = services.images_reembed(images=list(queryset), model_name=active_model_name())
+        self.message_user(request, f"{count} images queued for embedding.", messages.SUCCESS)
+
+
+@admin.register(Membership)
+class MembershipAdmin(ManagedOnlyMixin, admin.ModelAdmin):
+    list_display = ["gallery", "user", "role", "created_at"]
+    list_filter = ["role", "gallery"]
+    search_fields = ["user__username", "gallery__name"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):  # type: ignore[no-untyped-def]
+        if db_field.name == "gallery":
+            kwargs["queryset"] = selectors.galleries_managed_by(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class OrganisationMembershipInline(admin.TabularInline):
+    model = OrganisationMembership
+    extra = 1
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    """Organisations are deployment-wide: superusers only."""
+
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [OrganisationMembershipInline]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return request.user.is_superuser

@@ -1,0 +1,272 @@
+"""REST endpoints for galleries, memberships, images, uploads and indexing status.
+
+One view per resource: input serializer, selector or service call, output
+serializer. Domain errors become HTTP in cbir_site/api.py.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Count
+from django.http import FileResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cbir_site.errors import InvalidInputError, NotFoundError
+from galleries import selectors, services
+from galleries.imaging import MIME_TYPES
+from galleries.models import Gallery, Image, Membership
+from galleries.serializers import (
+    GalleryCreateInput,
+    GalleryOutput,
+    GalleryUpdateInput,
+    ImageOutput,
+    MembershipInput,
+    MembershipOutput,
+    MembershipRoleInput,
+    StatusOutput,
+    UploadInput,
+    UploadResultOutput,
+    user_by_reference,
+)
+from search.selectors import gallery_indexing_status
+from cbir_site.pagination import paginate
+
+
+def _roles(user, galleries) -> dict[int, str]:  # type: ignore[no-untyped-def]
+    if not user.is_authenticated:
+        return {}
+    rows = Membership.objects.filter(user=user, gallery__in=galleries).values_list("gallery_id", "role")
+    return dict(rows)
+
+
+def _organisation(user, slug: str | None):  # type: ignore[no-untyped-def]
+    if not slug:
+        return None
+    org = selectors.organisations_of(user).filter(slug=slug).first()
+    if org is None:
+        raise NotFoundError(f"No organisation named '{slug}' that you belong to.")
+    return org
+
+
+class GalleryListApi(APIView):
+    @extend_schema(responses=GalleryOutput(many=True), operation_id="galleries_list")
+    def get(self, request: Request) -> Response:
+        galleries = (
+            selectors.galleries_visible_to(request.user)
+            .select_related("organisation")
+            .annotate(image_count=Count("images"))
+            .order_by("name")
+        )
+        return paginate(
+            request, self, galleries,
+            lambda page: GalleryOutput(page, many=True, context={"roles": _roles(request.user, page)}),
+        )
+
+    @extend_schema(request=GalleryCreateInput, responses={201: GalleryOutput})
+    def post(self, request: Request) -> Response:
+        data = GalleryCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        fields["organisation"] = _organisation(request.user, fields.get("organisation"))
+        gallery = services.gallery_create(user=request.user, **fields)
+        out = GalleryOutput(gallery, context={"roles": {gallery.pk: Membership.Role.OWNER}})
+        return Response(out.data, status=status.HTTP_201_CREATED)
+
+
+class GalleryDetailApi(APIView):
+    @extend_schema(responses=GalleryOutput)
+    def get(self, request: Request, slug: str) -> Response:
+        gallery = selectors.gallery_get_visible(request.user, slug=slug)
+        roles = _roles(request.user, [gallery])
+        return Response(GalleryOutput(gallery, context={"roles": roles}).data)
+
+    @extend_schema(request=GalleryUpdateInput, responses=GalleryOutput)
+    def patch(self, request: Request, slug: str) -> Response:
+        gallery = selectors.gallery_get_managed(request.user, slug=slug)
+        data = GalleryUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        if "organisation" in fields:
+            fields["organisation"] = _organisation(request.user, fields["organisation"])
+        gallery = services.gallery_update(gallery=gallery, user=request.user, **fields)
+        return Response(GalleryOutput(gallery, context={"roles": _roles(request.user, [gallery])}).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, slug: str) -> Response:
+        gallery = selectors.gallery_get_managed(request.user, slug=slug)
+        services.gallery_delete(gallery=gallery)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class GalleryMembersApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=MembershipOutput(many=True), operation_id="gallery_members_list")
+    def get(self, request: Request, slug: str) -> Response:
+        gallery = selectors.gallery_get_visible(request.user, slug=slug)
+        if selectors.gallery_role_for(request.user, gallery) is None:
+            raise NotFoundError(f"No gallery named '{slug}'.")  # non-members see no member list
+        members = gallery.memberships.select_related("user").order_by("user__username")
+        return paginate(request, self, members, lambda page: MembershipOutput(page, many=True))
+
+    @extend_schema(request=MembershipInput, responses={201: MembershipOutput})
+    def post(self, request: Request, slug: str) -> Response:
+        gallery = selectors.gallery_get_managed(request.user, slug=slug)
+        data = MembershipInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = user_by_reference(
+            username=data.validated_data.get("username"), user_id=data.validated_data.get("user_id")
+        )
+        if user is None:
+            raise NotFoundError("No such user.")
+        membership = services.gallery_member_set(
+            gallery=gallery, user=user, role=data.validated_data["role"]
+        )
+        return Response(MembershipOutput(membership).data, status=status.HTTP_201_CREATED)
+
+
+class GalleryMemberDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=MembershipRoleInput, responses=MembershipOutput)
+    def patch(self, request: Request, slug: str, user_id: int) -> Response:
+        gallery = selectors.gallery_get_managed(request.user, slug=slug)
+        membership = gallery.memberships.filter(user_id=user_id).select_related("user").first()
+        if membership is None:
+            raise NotFoundError(f"User {user_id} is not a member of this gallery.")
+        data = MembershipRoleInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.gallery_member_set(
+            gallery=gallery, user=membership.user, role=data.validated_data["role"]
+        )
+        return Response(MembershipOutput(membership).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, slug: str, user_id: int) -> Response:
+        gallery = selectors.gallery_get_managed(request.user, slug=slug)
+        membership = gallery.memberships.filter(user_id=user_id).select_related("user").first()
+        if membership is None:
+            raise NotFoundError(f"User {user_id} is not a member of this gallery.")
+        services.gallery_member_remove(gallery=gallery, user=membership.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class GalleryImagesApi(APIView):
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    throttle_scope = "upload"
+
+    def get_throttles(self):  # type: ignore[no-untyped-def]
+        # Browsing is cheap; only uploads count against the upload rate.
+        if self.request.method == "POST":
+            from rest_framework.throttling import ScopedRateThrottle
+
+            return [*super().get_throttles(), ScopedRateThrottle()]
+        return super().get_throttles()
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=Image.Status.values, required=False)],
+        responses=ImageOutput(many=True),
+        operation_id="gallery_images_list",
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        gallery = selectors.gallery_get_visible(request.user, slug=slug)
+        images = gallery.images.select_related("gallery", "uploaded_by")
+        wanted = request.query_params.get("status")
+        if wanted:
+            if wanted not in Image.Status.values:
+                raise InvalidInputError(f"status must be one of {', '.join(Image.Status.values)}.")
+            images = images.filter(status=wanted)
+        return paginate(
+            request, self, images, lambda page: ImageOutput(page, many=True, context={"request": request})
+        )
+
+    @extend_schema(
+        request={"multipart/form-data": UploadInput},
+        responses={201: UploadResultOutput(many=True), 400: UploadResultOutput(many=True)},
+        description=(
+            "Upload one or more images (form field `files`, repeated). Each file is validated "
+            "on its own: the response lists created, duplicate and rejected files. The status "
+            "is 201 when at least one file was stored or already present, 400 when all were rejected."
+        ),
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        gallery = selectors.gallery_get_editable(request.user, slug=slug)
+        files = request.FILES.getlist("files") or request.FILES.getlist("file")
+        if not files:
+            raise InvalidInputError("Attach one or more files in the form field 'files'.")
+        outcomes = services.images_upload(
+            gallery=gallery, user=request.user, files=[(f, f.name) for f in files]
+        )
+        body = UploadResultOutput(outcomes, many=True, context={"request": request}).data
+        ok = any(o.status != "rejected" for o in outcomes)
+        return Response({"results": body}, status=status.HTTP_201_CREATED if ok else status.HTTP_400_BAD_REQUEST)
+
+
+class GalleryStatusApi(APIView):
+    @extend_schema(responses=StatusOutput)
+    def get(self, request: Request, slug: str) -> Response:
+        gallery = selectors.gallery_get_visible(request.user, slug=slug)
+        return Response(StatusOutput(gallery_indexing_status(gallery)).data)
+
+
+class ImageDetailApi(APIView):
+    @extend_schema(responses=ImageOutput)
+    def get(self, request: Request, image_id: int) -> Response:
+        image = selectors.image_get_visible(request.user, image_id=image_id)
+        return Response(ImageOutput(image, context={"request": request}).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, image_id: int) -> Response:
+        image = selectors.image_get_editable(request.user, image_id=image_id)
+        services.image_delete(image=image)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class _ImageFileApi(APIView):
+    permission_classes = [AllowAny]  # visibility is checked by the selector
+    field = "file"
+
+    @extend_schema(responses={(200, "image/*"): bytes})
+    def get(self, request: Request, image_id: int) -> FileResponse:
+        image = selectors.image_get_visible(request.user, image_id=image_id)
+        stored = getattr(image, self.field)
+        if not stored:
+            raise NotFoundError("This image has no stored file.")
+        return file_response(image, self.field)
+
+
+class ImageFileApi(_ImageFileApi):
+    field = "file"
+
+
+class ImageThumbnailApi(_ImageFileApi):
+    field = "thumbnail"
+
+
+def file_response(image: Image, field: str) -> FileResponse:
+    """Serve a stored image with a fixed, validated type: never sniffed, never a page."""
+    stored = getattr(image, field)
+    mime = "image/jpeg" if field == "thumbnail" else MIME_TYPES.get(image.format, "application/octet-stream")
+    try:
+        handle = stored.open("rb")
+    except FileNotFoundError as exc:
+        raise NotFoundError("The stored file is missing.") from exc
+    response = FileResponse(handle, content_type=mime)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    if field == "file":
+        filename = image.original_filename or f"image-{image.pk}"
+        response["Content-Disposition"] = f"inline; filename*=UTF-8''{_rfc5987(filename)}"
+    return response
+
+
+def _rfc5987(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")

@@ -1,0 +1,108 @@
+"""REST endpoints for search and the encoder's status."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from galleries.imaging import read_limited, ImageRejected
+from galleries.serializers import ImageOutput
+from cbir_site.errors import PayloadTooLargeError
+from search.runtime import encoder_status
+from search.services import search_images
+
+
+class SearchInput(serializers.Serializer):
+    text = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+    image = serializers.FileField(required=False, help_text="An example image (multipart only).")
+    image_id = serializers.IntegerField(required=False, help_text="Use a stored image as the example.")
+    galleries = serializers.ListField(
+        child=serializers.SlugField(), required=False, help_text="Gallery slugs; default: all you may see."
+    )
+    k = serializers.IntegerField(required=False, min_value=1)
+
+
+class SearchHitOutput(serializers.Serializer):
+    rank = serializers.IntegerField()
+    score = serializers.FloatField(help_text="Cosine similarity of unit vectors, in [-1, 1]; higher is closer.")
+    distance = serializers.FloatField(help_text="Euclidean distance sqrt(2 - 2 * score); lower is closer.")
+    image = ImageOutput()
+
+
+class SearchOutput(serializers.Serializer):
+    metric = serializers.CharField(help_text="What `score` is: cosine_similarity.")
+    model_name = serializers.CharField()
+    k = serializers.IntegerField()
+    query = serializers.ListField(child=serializers.CharField(), source="query_kinds")
+    galleries = serializers.SerializerMethodField()
+    encode_ms = serializers.FloatField()
+    search_ms = serializers.FloatField()
+    count = serializers.SerializerMethodField()
+    results = SearchHitOutput(many=True, source="hits")
+
+    def get_galleries(self, result) -> list[str]:  # type: ignore[no-untyped-def]
+        return [g.slug for g in result.galleries]
+
+    def get_count(self, result) -> int:  # type: ignore[no-untyped-def]
+        return len(result.hits)
+
+
+class SearchApi(APIView):
+    """Search the galleries the caller may see by text, an example image, or both."""
+
+    permission_classes = [AllowAny]  # anonymous callers search public galleries only
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "search"
+
+    @extend_schema(
+        request={"application/json": SearchInput, "multipart/form-data": SearchInput},
+        responses=SearchOutput,
+    )
+    def post(self, request: Request) -> Response:
+        data = SearchInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        upload = fields.get("image")
+        image_data = None
+        if upload is not None:
+            try:
+                image_data = read_limited(upload, settings.CBIR_MAX_UPLOAD_BYTES)
+            except ImageRejected as exc:
+                raise PayloadTooLargeError(exc.message, code=exc.code) from exc
+        galleries = fields.get("galleries")
+        if galleries is None and hasattr(request.data, "getlist"):
+            galleries = request.data.getlist("galleries") or None
+        result = search_images(
+            user=request.user,
+            text=fields.get("text"),
+            image_data=image_data,
+            image_id=fields.get("image_id"),
+            gallery_slugs=galleries,
+            k=fields.get("k"),
+        )
+        return Response(SearchOutput(result, context={"request": request}).data)
+
+
+class EncoderStatusOutput(serializers.Serializer):
+    kind = serializers.CharField()
+    configured = serializers.CharField()
+    loaded = serializers.BooleanField()
+    name = serializers.CharField(allow_null=True)
+    dim = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+
+
+class EncoderStatusApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=EncoderStatusOutput)
+    def get(self, request: Request) -> Response:
+        return Response(EncoderStatusOutput(encoder_status()).data)

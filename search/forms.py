@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(label="Describe what you are looking for", required=False, max_length=1000)
+    image = forms.FileField(label="…or give an example image", required=False)
+    image_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    galleries = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+    k = forms.IntegerField(
+        label="Results", min_value=1, max_value=settings.CBIR_SEARCH_MAX_K, required=False
+    )
+
+    def __init__(self, *args, gallery_choices, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.fields["galleries"].choices = gallery_choices
+        self.fields["k"].initial = settings.CBIR_SEARCH_DEFAULT_K
