@@ -119,6 +119,10 @@ else:
             "CONN_MAX_AGE": 60,
         }
     }
+# Parallel test sessions on one server need distinct test databases.
+_test_db_name = env_str("CBIR_TEST_DB_NAME")
+if _test_db_name:
+    DATABASES["default"]["TEST"] = {"NAME": _test_db_name}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 _redis_url = env_str("REDIS_URL")

@@ -1,0 +1,136 @@
+"""Shared fixtures: real PostgreSQL+pgvector (embedded), real Redis, the permission cast.
+
+Every permission test uses the same people around one private gallery:
+owner, editor, viewer, an organisation member who is not a gallery member,
+an outsider, and (implicitly) an anonymous caller.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+
+import pytest
+import redis
+from django.test.utils import override_settings
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from cbir_site.celery import app as celery_app
+from galleries.models import Gallery, Membership, Organisation
+from search import runtime
+from search.index_sync import manager
+from tests.factories import GalleryFactory, OrganisationFactory, UserFactory, add_member
+from tests.services import private_redis
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_environment():
+    """Redis broker, a throw-away media folder and the fast fake encoder for the whole session."""
+    media = tempfile.mkdtemp(prefix="cbir-media-")
+    with _redis_url() as url:
+        overrides = override_settings(
+            MEDIA_ROOT=media,
+            CELERY_BROKER_URL=url,
+            CBIR_ENCODER="fake",
+            CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}},
+            REST_FRAMEWORK=_without_throttles(),
+            # Tests create many users: the production hasher's 1M iterations cost seconds each.
+            PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        )
+        overrides.enable()
+        celery_app.conf.broker_url = url
+        os.environ["CBIR_TEST_REDIS_URL"] = url
+        try:
+            yield {"redis_url": url, "media_root": media}
+        finally:
+            overrides.disable()
+            shutil.rmtree(media, ignore_errors=True)
+
+
+def _redis_url():  # type: ignore[no-untyped-def]
+    from contextlib import nullcontext
+
+    given = os.environ.get("REDIS_URL")
+    return nullcontext(given) if given else private_redis()
+
+
+def _without_throttles() -> dict:
+    from django.conf import settings
+
+    config = dict(settings.REST_FRAMEWORK)
+    rates = {scope: "100000/min" for scope in config["DEFAULT_THROTTLE_RATES"]}
+    config["DEFAULT_THROTTLE_RATES"] = rates
+    return config
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_state():
+    """In-memory indexes outlive a test's database rollback: start each test without them."""
+    manager.clear()
+    yield
+    manager.clear()
+
+
+@pytest.fixture
+def broker(test_environment):
+    """The real Redis broker, emptied before the test."""
+    client = redis.Redis.from_url(test_environment["redis_url"])
+    client.flushdb()
+    return client
+
+
+@pytest.fixture
+def use_encoder(settings):
+    """Switch the active encoder for one test: use_encoder('bundled')."""
+
+    def switch(kind: str, **extra: object) -> None:
+        settings.CBIR_ENCODER = kind
+        for key, value in extra.items():
+            setattr(settings, key, value)
+
+    yield switch
+    runtime.reset_for_tests()
+
+
+@dataclass
+class Cast:
+    owner: object
+    editor: object
+    viewer: object
+    org_member: object
+    outsider: object
+    organisation: Organisation
+    gallery: Gallery  # private, with owner/editor/viewer memberships
+
+
+@pytest.fixture
+def cast(db) -> Cast:
+    owner = UserFactory(username="owner")
+    editor = UserFactory(username="editor")
+    viewer = UserFactory(username="viewer")
+    org_member = UserFactory(username="orgmember")
+    outsider = UserFactory(username="outsider")
+    organisation = OrganisationFactory(slug="acme", name="Acme")
+    for user in (owner, editor, viewer, org_member):
+        organisation.organisationmembership_set.create(user=user)
+    gallery = GalleryFactory(slug="private", organisation=organisation, owner=owner)
+    add_member(gallery, editor, Membership.Role.EDITOR)
+    add_member(gallery, viewer, Membership.Role.VIEWER)
+    return Cast(owner, editor, viewer, org_member, outsider, organisation, gallery)
+
+
+@pytest.fixture
+def client_for():
+    """An API client signed in as `user` (token auth), or anonymous for None."""
+
+    def make(user) -> APIClient:  # type: ignore[no-untyped-def]
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
