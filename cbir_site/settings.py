@@ -50,6 +50,10 @@ if PRODUCTION:
     ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [])
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("Set DJANGO_ALLOWED_HOSTS (comma-separated) in production.")
+    # The embedded database and the filesystem broker are for one machine's demo only.
+    env_required("DATABASE_URL", why="production uses a PostgreSQL server with pgvector.")
+    if not (env_str("REDIS_URL") or env_str("CBIR_BROKER_URL")):
+        raise ImproperlyConfigured("Set REDIS_URL (or CBIR_BROKER_URL) in production.")
 else:
     SECRET_KEY = env_str("DJANGO_SECRET_KEY") or _development_secret_key()
     DEBUG = env_bool("DJANGO_DEBUG", True)
@@ -172,6 +176,9 @@ WHITENOISE_AUTOREFRESH = DEBUG
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("CBIR_MAX_FILES_PER_REQUEST", 100, minimum=1)
 
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (nginx, traefik, a load balancer).
+if env_bool("CBIR_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -179,9 +186,12 @@ X_FRAME_OPTIONS = "DENY"
 
 # ---------------------------------------------------------------- REST API
 REST_FRAMEWORK = {
+    # Token first: DRF takes the WWW-Authenticate challenge from the first class, so a
+    # request with no or a revoked token gets 401 (re-authenticate), not 403. Session
+    # authentication (with its CSRF check) still serves the web UI's own requests.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

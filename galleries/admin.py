@@ -60,7 +60,8 @@ class MembershipInline(admin.TabularInline):
 class GalleryAdmin(ManagedOnlyMixin, admin.ModelAdmin):
     gallery_path = ""
     list_display = ["name", "slug", "visibility", "organisation", "images_ready", "images_pending", "images_failed"]
-    list_filter = ["visibility", "organisation"]
+    # RelatedOnly: the plain related filter would list every organisation in the database.
+    list_filter = ["visibility", ("organisation", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
@@ -121,7 +122,8 @@ class GalleryAdmin(ManagedOnlyMixin, admin.ModelAdmin):
 @admin.register(Image)
 class ImageAdmin(ManagedOnlyMixin, admin.ModelAdmin):
     list_display = ["thumb", "original_filename", "gallery", "status", "width", "height", "created_at"]
-    list_filter = ["status", "gallery", "format"]
+    # RelatedOnly: the plain related filter would name every gallery, owned or not.
+    list_filter = ["status", ("gallery", admin.RelatedOnlyFieldListFilter), "format"]
     search_fields = ["original_filename", "sha256"]
     list_select_related = ["gallery"]
     actions = ["reembed"]
@@ -161,7 +163,7 @@ class ImageAdmin(ManagedOnlyMixin, admin.ModelAdmin):
 @admin.register(Membership)
 class MembershipAdmin(ManagedOnlyMixin, admin.ModelAdmin):
     list_display = ["gallery", "user", "role", "created_at"]
-    list_filter = ["role", "gallery"]
+    list_filter = ["role", ("gallery", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "gallery__name"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

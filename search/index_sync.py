@@ -20,6 +20,7 @@ from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
+from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
@@ -134,6 +135,7 @@ class IndexManager:
             finally:
                 with self._lock:
                     self._rebuilding.discard(model_name)
+                connection.close()  # this thread's own connection: do not leak it
 
         thread = threading.Thread(target=work, name=f"index-rebuild-{model_name}", daemon=True)
         thread.start()

@@ -2,7 +2,9 @@
 
 Weights are never loaded at import time, in settings or in AppConfig.ready():
 the first caller pays for the load (or a warm-up thread at server start),
-every later caller gets the same instance.
+every later caller gets the same instance. Encoders are kept per
+configuration, so a process (or a test run) that switches settings back and
+forth does not load the same weights twice.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from search.encoders.base import (
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_encoder: Encoder | None = None
-_encoder_config: EncoderConfig | None = None
-_load_error: str | None = None
+_encoders: dict[EncoderConfig, Encoder] = {}
+_errors: dict[EncoderConfig, str] = {}
+_NAME_TTL_S = 30.0
+_names: dict[EncoderConfig, tuple[float, str]] = {}
 
 
 @dataclass(frozen=True)
@@ -56,43 +59,58 @@ def encoder_config() -> EncoderConfig:
 
 def get_encoder() -> Encoder:
     """The process's encoder for the current settings, loading it on first use."""
-    global _encoder, _encoder_config, _load_error
     config = encoder_config()
-    encoder = _encoder
-    if encoder is not None and _encoder_config == config:
+    encoder = _encoders.get(config)
+    if encoder is not None:
         return encoder
     with _lock:
-        if _encoder is not None and _encoder_config == config:
-            return _encoder
+        encoder = _encoders.get(config)
+        if encoder is not None:
+            return encoder
         _configure_threads()
         started = time.perf_counter()
         try:
-            _encoder = create_encoder(config)
+            encoder = create_encoder(config)
         except EncoderUnavailable as exc:
-            _load_error = str(exc)
+            _errors[config] = str(exc)
             logger.error("Encoder unavailable: %s", exc)
             raise
-        _encoder_config, _load_error = config, None
+        _errors.pop(config, None)
+        _encoders[config] = encoder
         logger.info(
             "Encoder %s loaded (dim %d) in %.1f s",
-            _encoder.name,
-            _encoder.dim,
+            encoder.name,
+            encoder.dim,
             time.perf_counter() - started,
         )
-        return _encoder
+        return encoder
 
 
 def active_model_name() -> str:
     """The model name new embeddings are stored under; loads no weights."""
     config = encoder_config()
-    loaded = _encoder
-    if loaded is not None and _encoder_config == config:
-        return loaded.name
-    return _cached_model_name(config)
+    loaded = _encoders.get(config)
+    return loaded.name if loaded is not None else _cached_model_name(config)
 
 
-_NAME_TTL_S = 30.0
-_names: dict[EncoderConfig, tuple[float, str]] = {}
+def encoder_status() -> EncoderStatus:
+    """What is (or would be) active, without loading weights."""
+    config = encoder_config()
+    loaded = _encoders.get(config)
+    try:
+        kind = resolve_kind(config)
+        name = loaded.name if loaded else _cached_model_name(config)
+        error = _errors.get(config)
+    except EncoderUnavailable as exc:
+        kind, name, error = config.kind, None, str(exc)
+    return EncoderStatus(
+        kind=kind,
+        configured=config.kind,
+        loaded=loaded is not None,
+        name=name,
+        dim=loaded.dim if loaded else None,
+        error=error,
+    )
 
 
 def _cached_model_name(config: EncoderConfig) -> str:
@@ -106,33 +124,10 @@ def _cached_model_name(config: EncoderConfig) -> str:
     return name
 
 
-def encoder_status() -> EncoderStatus:
-    """What is (or would be) active, without loading weights."""
-    config = encoder_config()
-    loaded = _encoder if _encoder_config == config else None
-    try:
-        kind = resolve_kind(config)
-        error = _load_error
-    except EncoderUnavailable as exc:
-        kind, error = config.kind, str(exc)
-    try:
-        name = loaded.name if loaded else _cached_model_name(config)
-    except EncoderUnavailable:
-        name = None
-    return EncoderStatus(
-        kind=kind,
-        configured=config.kind,
-        loaded=loaded is not None,
-        name=name,
-        dim=loaded.dim if loaded else None,
-        error=error,
-    )
-
-
 def reset_for_tests() -> None:
-    global _encoder, _encoder_config, _load_error
     with _lock:
-        _encoder, _encoder_config, _load_error = None, None, None
+        _encoders.clear()
+        _errors.clear()
         _names.clear()
 
 

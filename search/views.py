@@ -18,7 +18,9 @@ from search.services import search_images
 def search_page(request: HttpRequest) -> HttpResponse:
     visible = selectors.galleries_visible_to(request.user).order_by("name")
     choices = [(g.slug, g.name) for g in visible]
-    data = request.POST if request.method == "POST" else request.GET
+    data = (request.POST if request.method == "POST" else request.GET).copy()
+    if data and not data.get("k"):
+        data["k"] = str(settings.CBIR_SEARCH_DEFAULT_K)  # show the default in the form
     form = SearchForm(data or None, request.FILES or None, gallery_choices=choices)
     result, example = None, None
     # The form may arrive with only a gallery preselected ("search this gallery"): show it.

@@ -20,7 +20,6 @@ from rest_framework.test import APIClient
 
 from cbir_site.celery import app as celery_app
 from galleries.models import Gallery, Membership, Organisation
-from search import runtime
 from search.index_sync import manager
 from tests.factories import GalleryFactory, OrganisationFactory, UserFactory, add_member
 from tests.services import private_redis
@@ -91,8 +90,7 @@ def use_encoder(settings):
         for key, value in extra.items():
             setattr(settings, key, value)
 
-    yield switch
-    runtime.reset_for_tests()
+    return switch
 
 
 @dataclass

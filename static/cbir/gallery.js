@@ -31,11 +31,38 @@
       payload.results.forEach((r) => {
         const note = r.status === "created" ? "uploaded, indexing" : r.message;
         log(`${r.filename}: ${note}`, r.status);
+        if (r.status === "created" && r.image) addTile(r.image);
       });
     } else {
       const reason = (payload && payload.detail) || response.statusText || "upload failed";
       files.forEach((f) => log(`${f.name}: ${reason}`, "rejected"));
     }
+  }
+
+  // Show a new upload in the grid at once (newest first), without reloading the page.
+  function addTile(image) {
+    const grid = document.querySelector("[data-testid=image-grid]");
+    if (!grid) return;
+    const empty = grid.querySelector(":scope > p");
+    if (empty) empty.remove();
+    const tile = document.createElement("figure");
+    tile.className = "tile";
+    const link = document.createElement("a");
+    link.href = `/images/${image.id}/`;
+    const img = document.createElement("img");
+    img.src = image.thumbnail_url;
+    img.alt = image.original_filename;
+    link.appendChild(img);
+    const caption = document.createElement("figcaption");
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = image.original_filename;
+    const badge = document.createElement("span");
+    badge.className = `badge ${image.status}`;
+    badge.textContent = image.status;
+    caption.append(name, badge);
+    tile.append(link, caption);
+    grid.prepend(tile);
   }
 
   async function uploadAll(fileList) {
@@ -58,9 +85,17 @@
   let timer = null;
   async function refreshStatus() {
     if (!statusBox) return;
-    const response = await fetch(statusBox.dataset.statusUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } });
-    if (!response.ok) return;
-    const s = await response.json();
+    let s;
+    try {
+      const response = await fetch(statusBox.dataset.statusUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } });
+      if (!response.ok) throw new Error(response.statusText);
+      s = await response.json();
+    } catch (error) {
+      // A restart or a dropped connection: try again a little later.
+      clearTimeout(timer);
+      timer = setTimeout(refreshStatus, 5000);
+      return;
+    }
     ["total", "ready", "pending", "failed"].forEach((key) => {
       const el = statusBox.querySelector(`[data-count=${key}]`);
       if (el) el.textContent = s[key];

@@ -1,0 +1,160 @@
+"""The web UI end to end: sign-in, gallery pages, drop-zone upload, live status, search.
+
+Embedding runs in-process with images_embed (the fake colour encoder) instead
+of a Celery worker, so "red" finds the red image and the test knows it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from galleries.models import Image
+from search.embedding import images_embed
+from tests.factories import png_bytes, upload
+
+pytestmark = pytest.mark.browser
+
+RED, DARK_RED, BLUE = (230, 20, 20), (150, 0, 0), (20, 20, 230)
+SCORE = re.compile(r"^-?\d+\.\d{3}$")
+
+
+def _png_file(tmp_path, name: str, colour) -> str:  # type: ignore[no-untyped-def]
+    path = tmp_path / name
+    path.write_bytes(png_bytes(colour))
+    return str(path)
+
+
+def _ready_images(gallery, *colours_and_names):  # type: ignore[no-untyped-def]
+    images = [upload(gallery, png_bytes(colour), name=name) for colour, name in colours_and_names]
+    report = images_embed(image_ids=[i.pk for i in images])
+    assert sorted(report.embedded) == sorted(i.pk for i in images)
+    return images
+
+
+def _result_ids(page) -> list[int]:  # type: ignore[no-untyped-def]
+    tiles = page.locator("[data-testid=results] figure.tile")
+    return [int(v) for v in tiles.evaluate_all("els => els.map(e => e.dataset.imageId)")]
+
+
+def test_member_sees_gallery_and_outsider_gets_404(page, live_server, login, cast):
+    login(cast.owner)
+    table = page.get_by_test_id("gallery-table")
+    expect(table.locator("a[href='/galleries/private/']")).to_have_text(cast.gallery.name)
+    expect(table).to_contain_text("owner")
+
+    page.context.clear_cookies()
+    login(cast.outsider)
+    expect(page.locator("main")).to_contain_text("No galleries you can see yet.")
+    expect(page.locator("a[href='/galleries/private/']")).to_have_count(0)
+
+    response = page.goto(f"{live_server.url}/galleries/private/")
+    assert response is not None and response.status == 404
+    expect(page.locator("body")).not_to_contain_text(cast.gallery.name)
+
+
+def test_editor_uploads_through_drop_zone_and_sees_images_become_ready(
+    page, live_server, login, cast, tmp_path
+):
+    red = _png_file(tmp_path, "red.png", RED)
+    blue = _png_file(tmp_path, "blue.png", BLUE)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image at all\n")
+    login(cast.editor)
+    page.goto(f"{live_server.url}/galleries/private/")
+    log = page.get_by_test_id("upload-log").locator("li")
+
+    page.set_input_files("#file-input", [red, blue])
+    expect(log).to_have_count(2)
+    expect(page.locator("#upload-log li.created")).to_have_text(
+        ["blue.png: uploaded, indexing", "red.png: uploaded, indexing"]
+    )
+
+    copy = tmp_path / "copy-of-red.png"
+    copy.write_bytes((tmp_path / "red.png").read_bytes())
+    page.set_input_files("#file-input", str(copy))
+    expect(log.first).to_have_class("duplicate")
+    expect(log.first).to_contain_text("copy-of-red.png: Already in this gallery as image")
+
+    page.set_input_files("#file-input", str(notes))
+    expect(log.first).to_have_class("rejected")
+    expect(log.first).to_contain_text("notes.txt: Not an image in an accepted format")
+    # The drop zone's own status refresh after the uploads: two images, both waiting.
+    expect(page.locator("#status [data-count=total]")).to_have_text("2")
+
+    page.reload()
+    grid = page.get_by_test_id("image-grid")
+    expect(grid.locator("figure.tile .name")).to_have_text(["blue.png", "red.png"])
+    expect(grid.locator("figure.tile .badge")).to_have_text(["pending", "pending"])
+    expect(page.locator("#status [data-count=pending]")).to_have_text("2")
+    expect(page.locator("#status [data-count=ready]")).to_have_text("0")
+
+    ids = list(cast.gallery.images.values_list("pk", flat=True))
+    assert len(ids) == 2
+    images_embed(image_ids=ids)
+    # No reload: the page polls the status API while anything is pending.
+    expect(page.locator("#status [data-count=ready]")).to_have_text("2", timeout=8000)
+    expect(page.locator("#status [data-count=pending]")).to_have_text("0")
+    assert page.locator("#status progress").evaluate("el => el.value") == 1
+
+    page.reload()
+    expect(grid.locator("figure.tile .badge")).to_have_text(["ready", "ready"])
+
+
+def test_text_search_ranks_red_image_first_and_similar_link_searches_by_image(
+    page, live_server, login, cast
+):
+    red, dark_red, blue = _ready_images(
+        cast.gallery, (RED, "red.png"), (DARK_RED, "dark-red.png"), (BLUE, "blue.png")
+    )
+    login(cast.viewer)
+    page.goto(f"{live_server.url}/search/")
+    page.fill("input[name=q]", "red")
+    page.click("[data-testid=search-form] button[type=submit]")
+
+    results = page.get_by_test_id("results")
+    expect(results.locator("figure.tile")).to_have_count(3)
+    assert _result_ids(page) == [red.pk, dark_red.pk, blue.pk]
+    first = results.locator("figure.tile").first
+    expect(first.locator(".name")).to_have_text("red.png")
+    scores = [float(s) for s in results.locator(".score").all_inner_texts() if SCORE.match(s)]
+    assert len(scores) == 3 and scores == sorted(scores, reverse=True)
+    assert scores[0] > 0.9 > scores[2]
+    expect(page.get_by_test_id("result-summary")).to_contain_text("3 results")
+    page.screenshot(path="/tmp/cbir-search.png", full_page=True)
+
+    first.get_by_role("link", name="similar").click()
+    page.wait_for_url(re.compile(rf"/search/\?image_id={red.pk}$"))
+    expect(page.locator(".search-options .example")).to_contain_text("red.png")
+    # The example itself is left out; the nearest colour comes first.
+    assert _result_ids(page) == [dark_red.pk, blue.pk]
+
+
+def test_viewer_sees_no_drop_zone(page, live_server, login, cast):
+    _ready_images(cast.gallery, (RED, "red.png"))
+    login(cast.viewer)
+    page.goto(f"{live_server.url}/galleries/private/")
+
+    expect(page.locator("h1")).to_have_text(cast.gallery.name)
+    expect(page.locator("main")).to_contain_text("you are viewer")
+    expect(page.get_by_test_id("image-grid").locator("figure.tile")).to_have_count(1)
+    expect(page.get_by_test_id("dropzone")).to_have_count(0)
+    expect(page.locator("#file-input")).to_have_count(0)
+    expect(page.locator("#upload-form")).to_have_count(0)
+
+
+def test_search_by_example_image_finds_matching_colour_first(
+    page, live_server, login, cast, tmp_path
+):
+    red, blue = _ready_images(cast.gallery, (RED, "red.png"), (BLUE, "blue.png"))
+    example = _png_file(tmp_path, "navy-query.png", (0, 0, 128))
+    login(cast.editor)
+    page.goto(f"{live_server.url}/search/")
+    page.set_input_files("input[name=image]", example)
+    page.click("[data-testid=search-form] button[type=submit]")
+
+    expect(page.get_by_test_id("results").locator("figure.tile")).to_have_count(2)
+    assert _result_ids(page) == [blue.pk, red.pk]
+    assert Image.objects.filter(gallery=cast.gallery).count() == 2  # a query image is not stored

@@ -1,0 +1,185 @@
+"""The Django admin: superusers see everything, other staff only the galleries they own."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.admin import helpers
+from django.contrib.messages import get_messages
+from django.test import Client
+from django.urls import reverse
+
+from galleries.models import Gallery, Image
+from search.embedding import images_embed
+from search.models import Embedding
+from search.runtime import active_model_name
+from tests.factories import GalleryFactory, OrganisationFactory, UserFactory, png_bytes, upload
+
+pytestmark = pytest.mark.django_db
+
+GALLERY_LIST = reverse("admin:galleries_gallery_changelist")
+IMAGE_LIST = reverse("admin:galleries_image_changelist")
+MEMBERSHIP_LIST = reverse("admin:galleries_membership_changelist")
+
+
+@pytest.fixture
+def staff(cast):  # type: ignore[no-untyped-def]
+    """The private gallery's owner, made staff without any model permissions."""
+    cast.owner.is_staff = True
+    cast.owner.save(update_fields=["is_staff"])
+    return cast.owner
+
+
+@pytest.fixture
+def other_gallery(cast) -> Gallery:  # type: ignore[no-untyped-def]
+    rivals = OrganisationFactory(name="Rival Holdings Ltd", slug="rivals")
+    return GalleryFactory(
+        name="Zanzibar Secret Archive", slug="zanzibar", organisation=rivals, owner=cast.outsider
+    )
+
+
+@pytest.fixture
+def images(cast, other_gallery):  # type: ignore[no-untyped-def]
+    return {
+        "mine": upload(cast.gallery, png_bytes((1, 2, 3)), name="mine-kestrel.png"),
+        "theirs": upload(other_gallery, png_bytes((4, 5, 6)), name="theirs-osprey.png"),
+    }
+
+
+def signed_in(user) -> Client:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_superuser_sees_every_gallery(cast, other_gallery):
+    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    content = signed_in(root).get(GALLERY_LIST).content.decode()
+    assert cast.gallery.name in content
+    assert other_gallery.name in content
+
+
+def test_staff_sees_only_galleries_they_own(cast, staff, other_gallery):
+    response = signed_in(staff).get(GALLERY_LIST)
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [cast.gallery]
+    content = response.content.decode()
+    assert other_gallery.name not in content
+    # The organisation filter offers the user's galleries' organisations, not every one.
+    assert cast.organisation.name in content
+    assert "Rival Holdings Ltd" not in content
+
+
+def test_staff_who_only_edits_a_gallery_does_not_see_it(cast):
+    cast.editor.is_staff = True
+    cast.editor.save(update_fields=["is_staff"])
+    response = signed_in(cast.editor).get(GALLERY_LIST)
+    assert list(response.context["cl"].result_list) == []
+
+
+def test_staff_opening_another_galleries_page_is_sent_back_to_the_admin_index(staff, other_gallery):  # type: ignore[no-untyped-def]
+    url = reverse("admin:galleries_gallery_change", args=[other_gallery.pk])
+    response = signed_in(staff).get(url)
+    # Django treats an object outside get_queryset() as missing: redirect with a warning.
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:index")
+    [message] = get_messages(response.wsgi_request)
+    assert str(other_gallery.pk) in str(message) and "exist" in str(message)
+
+
+def test_staff_cannot_delete_another_gallery(staff, other_gallery):
+    url = reverse("admin:galleries_gallery_delete", args=[other_gallery.pk])
+    response = signed_in(staff).post(url, {"post": "yes"})
+    assert response.status_code == 302
+    assert Gallery.objects.filter(pk=other_gallery.pk).exists()
+
+
+def test_staff_can_open_their_own_gallery(cast, staff):
+    url = reverse("admin:galleries_gallery_change", args=[cast.gallery.pk])
+    response = signed_in(staff).get(url)
+    assert response.status_code == 200
+    assert response.context["original"] == cast.gallery
+
+
+def test_image_changelist_is_limited_to_owned_galleries(staff, images, other_gallery):
+    response = signed_in(staff).get(IMAGE_LIST)
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [images["mine"]]
+    content = response.content.decode()
+    assert "theirs-osprey.png" not in content
+    # Not even the filter sidebar may name a gallery the user cannot manage.
+    assert other_gallery.name not in content
+
+
+def test_membership_changelist_is_limited_to_owned_galleries(cast, staff, other_gallery):
+    response = signed_in(staff).get(MEMBERSHIP_LIST)
+    assert response.status_code == 200
+    shown = {(m.gallery_id, m.user.username) for m in response.context["cl"].result_list}
+    assert shown == {(cast.gallery.pk, u) for u in ("owner", "editor", "viewer")}
+    assert other_gallery.name not in response.content.decode()
+
+
+def test_staff_opening_another_galleries_image_is_sent_back_to_the_admin_index(staff, images):
+    url = reverse("admin:galleries_image_change", args=[images["theirs"].pk])
+    response = signed_in(staff).get(url)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:index")
+
+
+def test_image_changelist_renders_thumbnails(staff, images, client_for):
+    client = signed_in(staff)
+    content = client.get(IMAGE_LIST).content.decode()
+    thumbnail = reverse("api:image-thumbnail", args=[images["mine"].pk])
+    assert f'<img src="{thumbnail}"' in content
+    served = client.get(thumbnail)
+    assert (served.status_code, served["Content-Type"]) == (200, "image/jpeg")
+
+
+def test_reembed_action_drops_the_embedding_and_queues_the_image(
+    staff, images, broker, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    image = images["mine"]
+    images_embed(image_ids=[image.pk])
+    image.refresh_from_db()
+    assert image.status == Image.Status.READY
+    model = active_model_name()
+    assert Embedding.objects.filter(image=image, model_name=model).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in(staff).post(
+            IMAGE_LIST, {"action": "reembed", helpers.ACTION_CHECKBOX_NAME: [image.pk]}
+        )
+
+    assert response.status_code == 302
+    image.refresh_from_db()
+    assert image.status == Image.Status.PENDING
+    assert not Embedding.objects.filter(image=image, model_name=model).exists()
+    [raw] = broker.lrange("cbir", 0, -1)
+    message = json.loads(raw)
+    assert message["headers"]["task"] == "search.tasks.embed_images"
+    assert message["headers"]["argsrepr"] == repr(([image.pk],))
+
+
+def test_reembed_action_cannot_reach_another_galleries_image(
+    staff, images, broker, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    theirs = images["theirs"]
+    images_embed(image_ids=[theirs.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in(staff).post(
+            IMAGE_LIST, {"action": "reembed", helpers.ACTION_CHECKBOX_NAME: [theirs.pk]}
+        )
+    theirs.refresh_from_db()
+    assert theirs.status == Image.Status.READY
+    assert Embedding.objects.filter(image=theirs).exists()
+    assert broker.llen("cbir") == 0
+
+
+@pytest.mark.parametrize("path", ["admin:index", "admin:galleries_gallery_changelist"])
+def test_non_staff_user_is_sent_to_the_admin_login(cast, path):
+    url = reverse(path)
+    response = signed_in(cast.owner).get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+    assert response["Location"].endswith(f"?next={url}")

@@ -1,0 +1,94 @@
+"""In-memory indexes are derived from pgvector and follow its changes across processes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from galleries import services
+from search.embedding import images_embed, index_events_prune
+from search.encoders.fake import FakeEncoder
+from search.index_sync import IndexManager, apply_feed
+from search.models import IndexEvent
+from tests.factories import GalleryFactory, png_bytes, upload
+
+pytestmark = pytest.mark.django_db
+MODEL = FakeEncoder.name
+
+
+def embed(*images):  # type: ignore[no-untyped-def]
+    images_embed(image_ids=[i.pk for i in images], encoder=FakeEncoder())
+
+
+def test_index_is_built_from_pgvector_with_gallery_membership(cast):
+    other = GalleryFactory(owner=cast.owner)
+    a, b = upload(cast.gallery, png_bytes((255, 0, 0))), upload(other, png_bytes((0, 0, 255)))
+    embed(a, b)
+    state = IndexManager().get(MODEL)
+    assert len(state) == 2
+    assert state.allowed_ids([cast.gallery.pk]).tolist() == [a.pk]
+    assert state.gallery_sizes() == {cast.gallery.pk: 1, other.pk: 1}
+
+
+def test_a_second_process_sees_new_embeddings_through_the_feed(cast):
+    searcher = IndexManager()  # stands for another web process with its own index
+    first = upload(cast.gallery, png_bytes((255, 0, 0)))
+    embed(first)
+    assert len(searcher.get(MODEL)) == 1
+    second = upload(cast.gallery, png_bytes((0, 255, 0)))
+    embed(second)
+    state = searcher.get(MODEL)
+    assert len(state) == 2 and second.pk in state.allowed_ids([cast.gallery.pk])
+
+
+def test_deleted_images_leave_other_processes_indexes(cast):
+    searcher = IndexManager()
+    a, b = upload(cast.gallery, png_bytes((255, 0, 0))), upload(cast.gallery, png_bytes((0, 255, 0)))
+    embed(a, b)
+    assert len(searcher.get(MODEL)) == 2
+    services.image_delete(image=a)
+    state = searcher.get(MODEL)
+    assert len(state) == 1 and state.allowed_ids([cast.gallery.pk]).tolist() == [b.pk]
+    hits = state.index.search(np.ones((1, FakeEncoder().dim), np.float32), 5)
+    assert a.pk not in hits.ids
+
+
+def test_deleting_a_gallery_empties_it_from_the_index(cast):
+    searcher = IndexManager()
+    embed(upload(cast.gallery, png_bytes((255, 0, 0))), upload(cast.gallery, png_bytes((0, 0, 255))))
+    assert len(searcher.get(MODEL)) == 2
+    services.gallery_delete(gallery=cast.gallery)
+    assert len(searcher.get(MODEL)) == 0
+
+
+def test_replaying_the_feed_is_harmless(cast):
+    searcher = IndexManager()
+    image = upload(cast.gallery)
+    embed(image)
+    state = searcher.get(MODEL)
+    state.cursor.position = 0  # pretend nothing was applied yet
+    state.cursor._applied_above.clear()
+    apply_feed(state)
+    assert len(state) == 1
+
+
+@pytest.mark.django_db(transaction=True)  # the rebuild thread reads committed data only
+def test_a_process_behind_the_pruned_feed_rebuilds(cast):
+    searcher = IndexManager()
+    embed(upload(cast.gallery, png_bytes((255, 0, 0))))
+    state = searcher.get(MODEL)
+    embed(upload(cast.gallery, png_bytes((0, 255, 0))))
+    assert index_events_prune(older_than_s=-60) >= 2  # everything pruned, events included
+    assert IndexEvent.objects.count() == 0
+    assert searcher.get(MODEL) is state  # notices it is behind: rebuilds in the background...
+    _wait_for_rebuild(searcher)
+    assert len(searcher.get(MODEL)) == 2
+    assert searcher.get(MODEL) is not state
+
+
+def _wait_for_rebuild(manager: IndexManager) -> None:
+    import time
+
+    deadline = time.monotonic() + 10
+    while manager._rebuilding and time.monotonic() < deadline:
+        time.sleep(0.05)
