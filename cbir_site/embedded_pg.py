@@ -9,6 +9,7 @@ cbir_embedded_db stop` stops it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import warnings
@@ -55,10 +56,8 @@ def ensure_database(server: EmbeddedServer, name: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
             logger.info("Creating database %s in the embedded PostgreSQL", name)
-            try:
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):  # another process won
                 conn.execute(f'CREATE DATABASE "{name}"')
-            except psycopg.errors.DuplicateDatabase:
-                pass  # another process created it first
     _databases.add((server.data_dir, name))
 
 
@@ -103,7 +102,10 @@ def _start(data_dir: Path) -> EmbeddedServer:
     if info.socket_dir is None:
         raise RuntimeError(f"The embedded PostgreSQL in {data_dir} did not open a Unix socket.")
     return EmbeddedServer(
-        data_dir=data_dir, host=str(info.socket_dir), port=info.port or 5432, user=handle.postgres_user
+        data_dir=data_dir,
+        host=str(info.socket_dir),
+        port=info.port or 5432,
+        user=handle.postgres_user,
     )
 
 

@@ -57,7 +57,9 @@ if PRODUCTION:
 else:
     SECRET_KEY = env_str("DJANGO_SECRET_KEY") or _development_secret_key()
     DEBUG = env_bool("DJANGO_DEBUG", True)
-    ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+    ALLOWED_HOSTS = env_list(
+        "DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"]
+    )
 
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -131,7 +133,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 _redis_url = env_str("REDIS_URL")
 if _redis_url:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _redis_url,
+        }
+    }
 else:
     CACHES = {
         "default": {
@@ -280,7 +287,8 @@ CBIR_BUNDLED_TOP_CLASSES = env_int("CBIR_BUNDLED_TOP_CLASSES", 10, minimum=1, ma
 CBIR_MAX_UPLOAD_BYTES = env_int("CBIR_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
 CBIR_MAX_IMAGE_PIXELS = env_int("CBIR_MAX_IMAGE_PIXELS", 80_000_000, minimum=1024)
 CBIR_ALLOWED_FORMATS = [
-    f.upper() for f in env_list("CBIR_ALLOWED_FORMATS", ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"])
+    f.upper()
+    for f in env_list("CBIR_ALLOWED_FORMATS", ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"])
 ]
 CBIR_THUMBNAIL_SIZE = env_int("CBIR_THUMBNAIL_SIZE", 384, minimum=32, maximum=2048)
 

@@ -59,7 +59,15 @@ class MembershipInline(admin.TabularInline):
 @admin.register(Gallery)
 class GalleryAdmin(ManagedOnlyMixin, admin.ModelAdmin):
     gallery_path = ""
-    list_display = ["name", "slug", "visibility", "organisation", "images_ready", "images_pending", "images_failed"]
+    list_display = [
+        "name",
+        "slug",
+        "visibility",
+        "organisation",
+        "images_ready",
+        "images_pending",
+        "images_failed",
+    ]
     # RelatedOnly: the plain related filter would list every organisation in the database.
     list_filter = ["visibility", ("organisation", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "slug", "description"]
@@ -68,10 +76,14 @@ class GalleryAdmin(ManagedOnlyMixin, admin.ModelAdmin):
     readonly_fields = ["created_by", "created_at", "updated_at", "indexing"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).annotate(
-            n_ready=Count("images", filter=Q(images__status="ready")),
-            n_pending=Count("images", filter=Q(images__status="pending")),
-            n_failed=Count("images", filter=Q(images__status="failed")),
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_ready=Count("images", filter=Q(images__status="ready")),
+                n_pending=Count("images", filter=Q(images__status="pending")),
+                n_failed=Count("images", filter=Q(images__status="failed")),
+            )
         )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -87,7 +99,9 @@ class GalleryAdmin(ManagedOnlyMixin, admin.ModelAdmin):
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
         if not change:
-            Membership.objects.get_or_create(gallery=obj, user=request.user, defaults={"role": "owner"})
+            Membership.objects.get_or_create(
+                gallery=obj, user=request.user, defaults={"role": "owner"}
+            )
 
     def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
         services.gallery_delete(gallery=obj)
@@ -121,16 +135,37 @@ class GalleryAdmin(ManagedOnlyMixin, admin.ModelAdmin):
 
 @admin.register(Image)
 class ImageAdmin(ManagedOnlyMixin, admin.ModelAdmin):
-    list_display = ["thumb", "original_filename", "gallery", "status", "width", "height", "created_at"]
+    list_display = [
+        "thumb",
+        "original_filename",
+        "gallery",
+        "status",
+        "width",
+        "height",
+        "created_at",
+    ]
     # RelatedOnly: the plain related filter would name every gallery, owned or not.
     list_filter = ["status", ("gallery", admin.RelatedOnlyFieldListFilter), "format"]
     search_fields = ["original_filename", "sha256"]
     list_select_related = ["gallery"]
     actions = ["reembed"]
     readonly_fields = [
-        "preview", "gallery", "file", "thumbnail", "sha256", "byte_size", "width", "height",
-        "format", "uploaded_by", "status", "failure_reason", "attempts", "created_at",
-        "updated_at", "embedded_at",
+        "preview",
+        "gallery",
+        "file",
+        "thumbnail",
+        "sha256",
+        "byte_size",
+        "width",
+        "height",
+        "format",
+        "uploaded_by",
+        "status",
+        "failure_reason",
+        "attempts",
+        "created_at",
+        "updated_at",
+        "embedded_at",
     ]
     fields = ["preview", "original_filename", *readonly_fields[1:]]
 

@@ -17,9 +17,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cbir_site.errors import InvalidInputError, NotFoundError
+from cbir_site.pagination import paginate
 from galleries import selectors, services
 from galleries.imaging import MIME_TYPES
-from galleries.models import Gallery, Image, Membership
+from galleries.models import Image, Membership
 from galleries.serializers import (
     GalleryCreateInput,
     GalleryOutput,
@@ -34,13 +35,14 @@ from galleries.serializers import (
     user_by_reference,
 )
 from search.selectors import gallery_indexing_status
-from cbir_site.pagination import paginate
 
 
 def _roles(user, galleries) -> dict[int, str]:  # type: ignore[no-untyped-def]
     if not user.is_authenticated:
         return {}
-    rows = Membership.objects.filter(user=user, gallery__in=galleries).values_list("gallery_id", "role")
+    rows = Membership.objects.filter(user=user, gallery__in=galleries).values_list(
+        "gallery_id", "role"
+    )
     return dict(rows)
 
 
@@ -63,8 +65,12 @@ class GalleryListApi(APIView):
             .order_by("name")
         )
         return paginate(
-            request, self, galleries,
-            lambda page: GalleryOutput(page, many=True, context={"roles": _roles(request.user, page)}),
+            request,
+            self,
+            galleries,
+            lambda page: GalleryOutput(
+                page, many=True, context={"roles": _roles(request.user, page)}
+            ),
         )
 
     @extend_schema(request=GalleryCreateInput, responses={201: GalleryOutput})
@@ -94,7 +100,9 @@ class GalleryDetailApi(APIView):
         if "organisation" in fields:
             fields["organisation"] = _organisation(request.user, fields["organisation"])
         gallery = services.gallery_update(gallery=gallery, user=request.user, **fields)
-        return Response(GalleryOutput(gallery, context={"roles": _roles(request.user, [gallery])}).data)
+        return Response(
+            GalleryOutput(gallery, context={"roles": _roles(request.user, [gallery])}).data
+        )
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, slug: str) -> Response:
@@ -182,7 +190,10 @@ class GalleryImagesApi(APIView):
                 raise InvalidInputError(f"status must be one of {', '.join(Image.Status.values)}.")
             images = images.filter(status=wanted)
         return paginate(
-            request, self, images, lambda page: ImageOutput(page, many=True, context={"request": request})
+            request,
+            self,
+            images,
+            lambda page: ImageOutput(page, many=True, context={"request": request}),
         )
 
     @extend_schema(
@@ -191,7 +202,8 @@ class GalleryImagesApi(APIView):
         description=(
             "Upload one or more images (form field `files`, repeated). Each file is validated "
             "on its own: the response lists created, duplicate and rejected files. The status "
-            "is 201 when at least one file was stored or already present, 400 when all were rejected."
+            "is 201 when at least one file was stored or already present, 400 when all were "
+            "rejected."
         ),
     )
     def post(self, request: Request, slug: str) -> Response:
@@ -204,7 +216,9 @@ class GalleryImagesApi(APIView):
         )
         body = UploadResultOutput(outcomes, many=True, context={"request": request}).data
         ok = any(o.status != "rejected" for o in outcomes)
-        return Response({"results": body}, status=status.HTTP_201_CREATED if ok else status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {"results": body}, status=status.HTTP_201_CREATED if ok else status.HTTP_400_BAD_REQUEST
+        )
 
 
 class GalleryStatusApi(APIView):
@@ -251,7 +265,11 @@ class ImageThumbnailApi(_ImageFileApi):
 def file_response(image: Image, field: str) -> FileResponse:
     """Serve a stored image with a fixed, validated type: never sniffed, never a page."""
     stored = getattr(image, field)
-    mime = "image/jpeg" if field == "thumbnail" else MIME_TYPES.get(image.format, "application/octet-stream")
+    mime = (
+        "image/jpeg"
+        if field == "thumbnail"
+        else MIME_TYPES.get(image.format, "application/octet-stream")
+    )
     try:
         handle = stored.open("rb")
     except FileNotFoundError as exc:

@@ -27,7 +27,14 @@ MIME_TYPES = {
     "BMP": "image/bmp",
     "TIFF": "image/tiff",
 }
-EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
+EXTENSIONS = {
+    "JPEG": "jpg",
+    "PNG": "png",
+    "WEBP": "webp",
+    "GIF": "gif",
+    "BMP": "bmp",
+    "TIFF": "tif",
+}
 
 
 class ImageRejected(Exception):

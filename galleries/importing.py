@@ -38,7 +38,9 @@ class Source:
 def import_sources(path: Path) -> list[Source]:
     """The image-like files under a folder (recursively) or inside a zip archive."""
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path)))
+        files = sorted(
+            p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path))
+        )
         return [Source(str(p.relative_to(path)), p.stat().st_size, _opener(p)) for p in files]
     if path.is_file() and zipfile.is_zipfile(path):
         return _zip_sources(path)
@@ -61,7 +63,10 @@ def gallery_import(
             continue
         if source.size > settings.CBIR_MAX_UPLOAD_BYTES:
             outcome = UploadOutcome(
-                source.name, "rejected", code="too_large", message="The file is larger than the upload limit."
+                source.name,
+                "rejected",
+                code="too_large",
+                message="The file is larger than the upload limit.",
             )
         else:
             with source.open() as stream:

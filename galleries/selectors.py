@@ -56,9 +56,7 @@ def galleries_managed_by(user: User) -> QuerySet[Gallery]:
         return Gallery.objects.all()
     if not user.is_authenticated or not user.is_active:
         return Gallery.objects.none()
-    return Gallery.objects.filter(
-        memberships__user=user, memberships__role=Membership.Role.OWNER
-    )
+    return Gallery.objects.filter(memberships__user=user, memberships__role=Membership.Role.OWNER)
 
 
 def images_visible_to(user: User) -> QuerySet[Image]:

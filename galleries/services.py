@@ -4,6 +4,7 @@ selector lookups (gallery_get_editable, ...) and again here where a rule is abou
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -17,7 +18,13 @@ from django.utils.text import slugify
 
 from cbir_site.errors import ConflictError, InvalidInputError, PermissionDeniedError
 from galleries import selectors
-from galleries.imaging import ImageLimits, ImageRejected, make_thumbnail, read_limited, validate_image
+from galleries.imaging import (
+    ImageLimits,
+    ImageRejected,
+    make_thumbnail,
+    read_limited,
+    validate_image,
+)
 from galleries.models import Gallery, Image, Membership, Organisation, OrganisationMembership
 from search.embedding import embedding_enqueue
 from search.models import IndexEvent
@@ -25,7 +32,9 @@ from search.models import IndexEvent
 # ---------------------------------------------------------------- organisations
 
 
-def organisation_create(*, name: str, slug: str = "", members: list[AbstractBaseUser] = ()) -> Organisation:
+def organisation_create(
+    *, name: str, slug: str = "", members: list[AbstractBaseUser] = ()
+) -> Organisation:
     org = Organisation.objects.create(name=name, slug=_unique_slug(Organisation, slug or name))
     for user in members:
         organisation_member_add(organisation=org, user=user)
@@ -93,18 +102,17 @@ def _check_organisation(
         raise InvalidInputError(f"Unknown visibility {visibility!r}.")
     if visibility == Gallery.Visibility.ORGANISATION and organisation is None:
         raise InvalidInputError("A gallery shared with an organisation needs that organisation.")
-    if organisation is not None and not selectors.organisations_of(user).filter(
-        pk=organisation.pk
-    ).exists():
+    if (
+        organisation is not None
+        and not selectors.organisations_of(user).filter(pk=organisation.pk).exists()
+    ):
         raise PermissionDeniedError("You can only share galleries with your own organisations.")
 
 
 # ---------------------------------------------------------------- memberships
 
 
-def gallery_member_set(
-    *, gallery: Gallery, user: AbstractBaseUser, role: str
-) -> Membership:
+def gallery_member_set(*, gallery: Gallery, user: AbstractBaseUser, role: str) -> Membership:
     """Add `user` with `role`, or change their role; a gallery always keeps an owner."""
     if role not in Membership.Role.values:
         raise InvalidInputError(f"Unknown role {role!r}; use owner, editor or viewer.")
@@ -176,7 +184,9 @@ def image_upload(
     """
     name = _display_name(filename)
     try:
-        validated = validate_image(read_limited(stream, settings.CBIR_MAX_UPLOAD_BYTES), image_limits())
+        validated = validate_image(
+            read_limited(stream, settings.CBIR_MAX_UPLOAD_BYTES), image_limits()
+        )
         thumbnail = make_thumbnail(validated.data, settings.CBIR_THUMBNAIL_SIZE)
     except ImageRejected as exc:
         return UploadOutcome(name, "rejected", code=exc.code, message=exc.message)
@@ -188,7 +198,9 @@ def image_upload(
     stem = f"images/{gallery.pk}/{uuid.uuid4().hex}"
     stored: list[str] = []
     try:
-        stored.append(default_storage.save(f"{stem}.{validated.extension}", ContentFile(validated.data)))
+        stored.append(
+            default_storage.save(f"{stem}.{validated.extension}", ContentFile(validated.data))
+        )
         stored.append(default_storage.save(f"{stem}.thumb.jpg", ContentFile(thumbnail)))
         with transaction.atomic():
             image = Image.objects.create(
@@ -273,10 +285,8 @@ def _display_name(filename: str) -> str:
 
 def _delete_files(paths: list[str]) -> None:
     for path in paths:
-        try:
+        with contextlib.suppress(OSError):
             default_storage.delete(path)
-        except OSError:
-            pass
 
 
 def _unique_slug(model: type, text: str) -> str:

@@ -59,9 +59,7 @@ def gallery_list(request: HttpRequest) -> HttpResponse:
     )
     roles = {}
     if request.user.is_authenticated:
-        roles = dict(
-            Membership.objects.filter(user=request.user).values_list("gallery_id", "role")
-        )
+        roles = dict(Membership.objects.filter(user=request.user).values_list("gallery_id", "role"))
     rows = [(g, roles.get(g.pk)) for g in galleries]
     return render(request, "galleries/list.html", {"rows": rows, "form": form})
 
@@ -132,5 +130,3 @@ def image_delete(request: HttpRequest, image_id: int) -> HttpResponse:
     services.image_delete(image=image)
     messages.success(request, f"Deleted {image.original_filename or 'the image'}.")
     return redirect("galleries:detail", slug=slug)
-
-

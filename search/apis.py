@@ -12,9 +12,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from galleries.imaging import read_limited, ImageRejected
-from galleries.serializers import ImageOutput
 from cbir_site.errors import PayloadTooLargeError
+from galleries.imaging import ImageRejected, read_limited
+from galleries.serializers import ImageOutput
 from search.runtime import encoder_status
 from search.services import search_images
 
@@ -22,17 +22,25 @@ from search.services import search_images
 class SearchInput(serializers.Serializer):
     text = serializers.CharField(required=False, allow_blank=True, max_length=1000)
     image = serializers.FileField(required=False, help_text="An example image (multipart only).")
-    image_id = serializers.IntegerField(required=False, help_text="Use a stored image as the example.")
+    image_id = serializers.IntegerField(
+        required=False, help_text="Use a stored image as the example."
+    )
     galleries = serializers.ListField(
-        child=serializers.SlugField(), required=False, help_text="Gallery slugs; default: all you may see."
+        child=serializers.SlugField(),
+        required=False,
+        help_text="Gallery slugs; default: all you may see.",
     )
     k = serializers.IntegerField(required=False, min_value=1)
 
 
 class SearchHitOutput(serializers.Serializer):
     rank = serializers.IntegerField()
-    score = serializers.FloatField(help_text="Cosine similarity of unit vectors, in [-1, 1]; higher is closer.")
-    distance = serializers.FloatField(help_text="Euclidean distance sqrt(2 - 2 * score); lower is closer.")
+    score = serializers.FloatField(
+        help_text="Cosine similarity of unit vectors, in [-1, 1]; higher is closer."
+    )
+    distance = serializers.FloatField(
+        help_text="Euclidean distance sqrt(2 - 2 * score); lower is closer."
+    )
     image = ImageOutput()
 
 

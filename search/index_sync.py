@@ -156,9 +156,7 @@ def build_model_index(model_name: str) -> ModelIndex:
     # Start the cursor before the events that may still belong to open transactions:
     # replaying them later is harmless, missing them is not.
     settled = timezone.now() - timedelta(seconds=gap_timeout)
-    position = (
-        IndexEvent.objects.filter(created_at__lt=settled).aggregate(m=Max("id"))["m"] or 0
-    )
+    position = IndexEvent.objects.filter(created_at__lt=settled).aggregate(m=Max("id"))["m"] or 0
     position = max(position, _pruned_through())
     state = ModelIndex(model_name, None, ChangeCursor(position, gap_timeout=gap_timeout))
     rows = (

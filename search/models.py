@@ -14,7 +14,9 @@ class Embedding(models.Model):
     HNSW indexes cast to the model's dimension (see services.embedding_index_ensure).
     """
 
-    image = models.ForeignKey("galleries.Image", on_delete=models.CASCADE, related_name="embeddings")
+    image = models.ForeignKey(
+        "galleries.Image", on_delete=models.CASCADE, related_name="embeddings"
+    )
     # Denormalised from image.gallery (which never changes) so that index loads need no join.
     gallery_id = models.BigIntegerField(db_index=True)
     model_name = models.CharField(max_length=200)
@@ -24,7 +26,9 @@ class Embedding(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["image", "model_name"], name="uniq_embedding_per_model"),
+            models.UniqueConstraint(
+                fields=["image", "model_name"], name="uniq_embedding_per_model"
+            ),
         ]
         indexes = [models.Index(fields=["model_name", "id"], name="embedding_model_id")]
 
@@ -56,3 +60,6 @@ class IndexFeedState(models.Model):
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     pruned_through = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"feed pruned through event {self.pruned_through}"

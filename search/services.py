@@ -14,7 +14,12 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from cbir_site.errors import InvalidInputError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError
+from cbir_site.errors import (
+    InvalidInputError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ServiceUnavailableError,
+)
 from galleries import selectors
 from galleries.imaging import ImageRejected, decode_rgb, validate_image
 from galleries.models import Gallery, Image

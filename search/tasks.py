@@ -12,7 +12,12 @@ import logging
 from celery import Task, shared_task
 from django.db import DatabaseError, InterfaceError, OperationalError
 
-from search.embedding import images_embed, images_mark_failed, images_pending_sweep, index_events_prune
+from search.embedding import (
+    images_embed,
+    images_mark_failed,
+    images_pending_sweep,
+    index_events_prune,
+)
 from search.encoders.base import EncoderUnavailable
 from search.runtime import active_model_name
 

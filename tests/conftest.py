@@ -34,7 +34,12 @@ def test_environment():
             MEDIA_ROOT=media,
             CELERY_BROKER_URL=url,
             CBIR_ENCODER="fake",
-            CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}},
+            CACHES={
+                "default": {
+                    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                    "LOCATION": url,
+                }
+            },
             REST_FRAMEWORK=_without_throttles(),
             # Tests create many users: the production hasher's 1M iterations cost seconds each.
             PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],

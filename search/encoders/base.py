@@ -16,7 +16,7 @@ from PIL import Image
 
 
 class EncoderUnavailable(RuntimeError):
-    """The encoder cannot be loaded here (weights missing, bad setting); the message says how to fix it."""
+    """The encoder cannot be loaded (weights missing, bad setting); the message says what to fix."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def registered_kinds() -> list[str]:
 
 
 def resolve_kind(config: EncoderConfig) -> str:
-    """The concrete kind `config` selects; `auto` picks open_clip only when its weights are local."""
+    """The concrete kind `config` selects; `auto` picks open_clip only if its weights are here."""
     _load_builtin()
     if config.kind != "auto":
         if config.kind not in _REGISTRY:

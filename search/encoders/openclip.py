@@ -82,9 +82,10 @@ def _resolve_tag(model: str, tag: str, cache_dir: str | None) -> ResolvedWeights
     path = _cached_checkpoint(cfg, cache_dir)
     if path is None:
         raise EncoderUnavailable(
-            f"The open_clip weights {model}/{tag} are not on this machine. Either download them on a "
-            f"connected machine (python -c \"import open_clip; open_clip.create_model('{model}', "
-            f"pretrained='{tag}')\") and copy the Hugging Face cache here, pointing "
+            f"The open_clip weights {model}/{tag} are not on this machine. Either download them "
+            'on a connected machine (python -c "import open_clip; '
+            f"open_clip.create_model('{model}', pretrained='{tag}')\") and copy the Hugging Face "
+            "cache here, pointing "
             "CBIR_OPENCLIP_CACHE_DIR at it; or set CBIR_OPENCLIP_PRETRAINED to a checkpoint file; "
             "or set CBIR_ENCODER=bundled (or auto) to use the bundled offline encoder."
         )

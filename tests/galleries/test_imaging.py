@@ -12,7 +12,9 @@ from PIL import Image
 from galleries.imaging import ImageLimits, ImageRejected, decode_rgb, make_thumbnail, validate_image
 from tests.factories import jpeg_bytes, png_bytes
 
-LIMITS = ImageLimits(max_bytes=2_000_000, max_pixels=4_000_000, allowed_formats=("JPEG", "PNG", "WEBP", "GIF"))
+LIMITS = ImageLimits(
+    max_bytes=2_000_000, max_pixels=4_000_000, allowed_formats=("JPEG", "PNG", "WEBP", "GIF")
+)
 
 
 def rejected_code(data: bytes, limits: ImageLimits = LIMITS) -> str:
@@ -23,13 +25,20 @@ def rejected_code(data: bytes, limits: ImageLimits = LIMITS) -> str:
 
 
 def png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose header claims width x height pixels, with almost no data: a decompression bomb."""
+    """A PNG whose header claims width x height pixels, with almost no data: a bomb."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_valid_png_and_jpeg_are_accepted_with_their_facts():
@@ -77,7 +86,10 @@ def test_pixel_limit_from_settings_applies():
 
 def test_oversize_file_is_rejected():
     tight = ImageLimits(max_bytes=500, max_pixels=10**6, allowed_formats=("PNG",))
-    assert rejected_code(png_bytes(size=(200, 200), color=(1, 2, 3)) + b"\0" * 600, tight) == "too_large"
+    assert (
+        rejected_code(png_bytes(size=(200, 200), color=(1, 2, 3)) + b"\0" * 600, tight)
+        == "too_large"
+    )
 
 
 def test_exif_orientation_is_applied_to_reported_size_and_decoding():

@@ -25,7 +25,9 @@ def test_private_gallery_is_visible_to_members_only(cast):
 
 
 def test_organisation_gallery_is_visible_to_organisation_members(cast):
-    GalleryFactory(slug="shared", visibility=Gallery.Visibility.ORGANISATION, organisation=cast.organisation)
+    GalleryFactory(
+        slug="shared", visibility=Gallery.Visibility.ORGANISATION, organisation=cast.organisation
+    )
     assert "shared" in visible_slugs(cast.org_member)
     assert "shared" not in visible_slugs(cast.outsider)
     assert "shared" not in visible_slugs(AnonymousUser())
@@ -49,7 +51,9 @@ def test_superuser_sees_every_gallery(cast):
 
 
 def test_visible_galleries_are_not_repeated_by_joins(cast):
-    GalleryFactory(slug="shared", visibility=Gallery.Visibility.ORGANISATION, organisation=cast.organisation)
+    GalleryFactory(
+        slug="shared", visibility=Gallery.Visibility.ORGANISATION, organisation=cast.organisation
+    )
     slugs = list(selectors.galleries_visible_to(cast.owner).values_list("slug", flat=True))
     assert len(slugs) == len(set(slugs))
 

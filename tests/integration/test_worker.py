@@ -1,4 +1,4 @@
-"""The whole pipeline with real processes: API upload -> Redis -> Celery worker -> pgvector -> search.
+"""The whole pipeline in real processes: API upload, Redis, Celery worker, pgvector, search.
 
 A separate `celery worker` process consumes the real Redis broker and writes
 to the same PostgreSQL test database; this process serves the API and
@@ -38,12 +38,17 @@ def test_uploaded_photos_are_embedded_by_the_worker_and_found_by_text(cast, clie
     client = client_for(cast.editor)
     photos = sample_photos(["chelsea", "coffee", "rocket", "astronaut", "moon", "clock"])
     files = [SimpleUploadedFile(name, data, content_type="image/png") for name, data in photos]
-    response = client.post("/api/v1/galleries/private/images/", {"files": files}, format="multipart")
+    response = client.post(
+        "/api/v1/galleries/private/images/", {"files": files}, format="multipart"
+    )
     assert response.status_code == 201, response.content
     assert {r["status"] for r in response.json()["results"]} == {"created"}
 
     status = wait_for(
-        lambda: (s := client.get("/api/v1/galleries/private/status/").json())["ready"] == len(photos) and s,
+        lambda: (
+            (s := client.get("/api/v1/galleries/private/status/").json())["ready"] == len(photos)
+            and s
+        ),
         timeout=240,
         what="the worker to embed the uploads",
         interval=1.0,
@@ -54,11 +59,15 @@ def test_uploaded_photos_are_embedded_by_the_worker_and_found_by_text(cast, clie
     get_encoder()  # the API process's own encoder, for the query
     found = client.post("/api/v1/search/", {"text": "a cat", "k": 3}, format="json").json()
     assert found["results"][0]["image"]["original_filename"] == "chelsea.png"
-    found = client.post("/api/v1/search/", {"text": "a cup of coffee", "k": 3}, format="json").json()
+    found = client.post(
+        "/api/v1/search/", {"text": "a cup of coffee", "k": 3}, format="json"
+    ).json()
     assert found["results"][0]["image"]["original_filename"] == "coffee.png"
 
 
-def test_worker_records_a_failure_for_an_image_whose_file_vanished(cast, client_for, worker, settings):
+def test_worker_records_a_failure_for_an_image_whose_file_vanished(
+    cast, client_for, worker, settings
+):
     from django.core.files.storage import default_storage
 
     from search.embedding import embedding_enqueue

@@ -60,5 +60,7 @@ def test_photos_are_found_by_what_they_show(cast, client_for, sample_gallery):
     # An example photo (the same cat, uploaded again) finds the stored cat first.
     cat = sample_gallery.images.get(original_filename="chelsea.png")
     example = sample_photos(["chelsea"])[0][1]
-    response = client.post("/api/v1/search/", {"image": io.BytesIO(example), "k": 1}, format="multipart")
+    response = client.post(
+        "/api/v1/search/", {"image": io.BytesIO(example), "k": 1}, format="multipart"
+    )
     assert response.json()["results"][0]["image"]["id"] == cat.pk

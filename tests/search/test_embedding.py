@@ -52,13 +52,18 @@ def test_running_twice_stores_nothing_twice(cast):
 def test_a_retried_task_fixes_a_status_left_pending(cast):
     image = upload(cast.gallery)
     images_embed(image_ids=[image.pk], encoder=FakeEncoder())
-    Image.objects.filter(pk=image.pk).update(status="pending")  # as if the worker died before the update
+    Image.objects.filter(pk=image.pk).update(
+        status="pending"
+    )  # as if the worker died before the update
     images_embed(image_ids=[image.pk], encoder=FakeEncoder())
     assert Image.objects.get(pk=image.pk).status == "ready"
 
 
 def test_missing_file_marks_only_that_image_failed(cast):
-    good, bad = upload(cast.gallery, png_bytes((1, 2, 3))), upload(cast.gallery, png_bytes((9, 9, 9)))
+    good, bad = (
+        upload(cast.gallery, png_bytes((1, 2, 3))),
+        upload(cast.gallery, png_bytes((9, 9, 9))),
+    )
     default_storage.delete(bad.file.name)
     report = images_embed(image_ids=[good.pk, bad.pk], encoder=FakeEncoder())
     assert report.embedded == [good.pk] and bad.pk in report.failed

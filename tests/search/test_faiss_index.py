@@ -86,5 +86,7 @@ def test_unknown_backend_fails_loudly():
 
 def test_cosine_to_euclidean_on_unit_vectors():
     a, b = unit_vectors(2, 16)
-    assert cosine_to_euclidean(float(a @ b)) == pytest.approx(float(np.linalg.norm(a - b)), abs=1e-5)
+    assert cosine_to_euclidean(float(a @ b)) == pytest.approx(
+        float(np.linalg.norm(a - b)), abs=1e-5
+    )
     assert cosine_to_euclidean(1.0) == 0.0

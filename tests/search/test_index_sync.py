@@ -43,7 +43,10 @@ def test_a_second_process_sees_new_embeddings_through_the_feed(cast):
 
 def test_deleted_images_leave_other_processes_indexes(cast):
     searcher = IndexManager()
-    a, b = upload(cast.gallery, png_bytes((255, 0, 0))), upload(cast.gallery, png_bytes((0, 255, 0)))
+    a, b = (
+        upload(cast.gallery, png_bytes((255, 0, 0))),
+        upload(cast.gallery, png_bytes((0, 255, 0))),
+    )
     embed(a, b)
     assert len(searcher.get(MODEL)) == 2
     services.image_delete(image=a)
@@ -55,7 +58,9 @@ def test_deleted_images_leave_other_processes_indexes(cast):
 
 def test_deleting_a_gallery_empties_it_from_the_index(cast):
     searcher = IndexManager()
-    embed(upload(cast.gallery, png_bytes((255, 0, 0))), upload(cast.gallery, png_bytes((0, 0, 255))))
+    embed(
+        upload(cast.gallery, png_bytes((255, 0, 0))), upload(cast.gallery, png_bytes((0, 0, 255)))
+    )
     assert len(searcher.get(MODEL)) == 2
     services.gallery_delete(gallery=cast.gallery)
     assert len(searcher.get(MODEL)) == 0

@@ -16,7 +16,13 @@ import pytest
 import torch
 from PIL import Image
 
-from search.encoders.base import EncoderConfig, EncoderUnavailable, create_encoder, model_name_for, resolve_kind
+from search.encoders.base import (
+    EncoderConfig,
+    EncoderUnavailable,
+    create_encoder,
+    model_name_for,
+    resolve_kind,
+)
 from search.encoders.openclip import encode_text_trimmed, resolve_weights
 from search.encoders.random_openclip import write_random_openclip
 
@@ -28,7 +34,9 @@ def tiny_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny(tiny_dir):
-    return create_encoder(EncoderConfig(kind="open_clip", openclip_model=f"local-dir:{tiny_dir}", batch_size=2))
+    return create_encoder(
+        EncoderConfig(kind="open_clip", openclip_model=f"local-dir:{tiny_dir}", batch_size=2)
+    )
 
 
 def test_images_and_texts_come_out_unit_length_in_one_space(tiny):
@@ -43,7 +51,9 @@ def test_images_and_texts_come_out_unit_length_in_one_space(tiny):
 
 def test_same_seed_same_weights_same_vectors(tiny, tiny_dir, tmp_path):
     again = create_encoder(
-        EncoderConfig(kind="open_clip", openclip_model=f"local-dir:{write_random_openclip(tmp_path, seed=7)}")
+        EncoderConfig(
+            kind="open_clip", openclip_model=f"local-dir:{write_random_openclip(tmp_path, seed=7)}"
+        )
     )
     assert np.allclose(again.encode_texts(["a cat"]), tiny.encode_texts(["a cat"]), atol=1e-6)
     assert again.name.split("/")[-1] == tiny.name.split("/")[-1]  # identified by checkpoint content
@@ -58,16 +68,26 @@ def test_trimmed_text_encoding_equals_the_full_context(tiny):
 
 
 def test_prompt_template_is_applied_to_queries(tiny_dir):
-    plain = create_encoder(EncoderConfig(kind="open_clip", openclip_model=f"local-dir:{tiny_dir}", text_prompt="{}"))
-    prompted = create_encoder(
-        EncoderConfig(kind="open_clip", openclip_model=f"local-dir:{tiny_dir}", text_prompt="a photo of {}")
+    plain = create_encoder(
+        EncoderConfig(kind="open_clip", openclip_model=f"local-dir:{tiny_dir}", text_prompt="{}")
     )
-    assert np.allclose(prompted.encode_texts(["a cat"]), plain.encode_texts(["a photo of a cat"]), atol=1e-6)
+    prompted = create_encoder(
+        EncoderConfig(
+            kind="open_clip", openclip_model=f"local-dir:{tiny_dir}", text_prompt="a photo of {}"
+        )
+    )
+    assert np.allclose(
+        prompted.encode_texts(["a cat"]), plain.encode_texts(["a photo of a cat"]), atol=1e-6
+    )
 
 
 def test_missing_pretrained_weights_name_the_settings_to_fix(tmp_path):
-    config = EncoderConfig(kind="open_clip", openclip_model="ViT-B-32", openclip_pretrained="laion2b_s34b_b79k",
-                           openclip_cache_dir=str(tmp_path))
+    config = EncoderConfig(
+        kind="open_clip",
+        openclip_model="ViT-B-32",
+        openclip_pretrained="laion2b_s34b_b79k",
+        openclip_cache_dir=str(tmp_path),
+    )
     with pytest.raises(EncoderUnavailable) as info:
         create_encoder(config)
     message = str(info.value)
@@ -77,9 +97,13 @@ def test_missing_pretrained_weights_name_the_settings_to_fix(tmp_path):
 
 def test_unknown_tag_and_model_are_explained():
     with pytest.raises(EncoderUnavailable, match="tags:"):
-        resolve_weights(EncoderConfig(kind="open_clip", openclip_model="ViT-B-32", openclip_pretrained="nope"))
+        resolve_weights(
+            EncoderConfig(kind="open_clip", openclip_model="ViT-B-32", openclip_pretrained="nope")
+        )
     with pytest.raises(EncoderUnavailable, match="CBIR_OPENCLIP_MODEL"):
-        resolve_weights(EncoderConfig(kind="open_clip", openclip_model="ViT-Q-99", openclip_pretrained="x"))
+        resolve_weights(
+            EncoderConfig(kind="open_clip", openclip_model="ViT-Q-99", openclip_pretrained="x")
+        )
 
 
 def test_local_dir_without_checkpoint_is_explained(tmp_path):
@@ -90,8 +114,14 @@ def test_local_dir_without_checkpoint_is_explained(tmp_path):
 
 def test_a_checkpoint_file_is_used_with_a_builtin_architecture(tiny_dir, tmp_path):
     checkpoint = tiny_dir / "open_clip_pytorch_model.bin"
-    resolved = resolve_weights(EncoderConfig(kind="open_clip", openclip_model="ViT-B-32", openclip_pretrained=str(checkpoint)))
-    assert resolved.pretrained == str(checkpoint) and resolved.identity.startswith("open_clip:ViT-B-32/file-")
+    resolved = resolve_weights(
+        EncoderConfig(
+            kind="open_clip", openclip_model="ViT-B-32", openclip_pretrained=str(checkpoint)
+        )
+    )
+    assert resolved.pretrained == str(checkpoint) and resolved.identity.startswith(
+        "open_clip:ViT-B-32/file-"
+    )
 
 
 def test_cached_hub_weights_are_found_offline(tmp_path):
@@ -102,8 +132,12 @@ def test_cached_hub_weights_are_found_offline(tmp_path):
     (snapshot / "open_clip_model.safetensors").write_bytes(b"weights")
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("0123abc")
-    config = EncoderConfig(kind="auto", openclip_model="ViT-B-32", openclip_pretrained="laion2b_s34b_b79k",
-                           openclip_cache_dir=str(tmp_path))
+    config = EncoderConfig(
+        kind="auto",
+        openclip_model="ViT-B-32",
+        openclip_pretrained="laion2b_s34b_b79k",
+        openclip_cache_dir=str(tmp_path),
+    )
     resolved = resolve_weights(config)
     assert resolved.pretrained == str(snapshot / "open_clip_model.safetensors")
     assert resolved.preprocess["image_mean"][0] == pytest.approx(0.4814, abs=1e-3)

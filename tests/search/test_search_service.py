@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from cbir_site.errors import InvalidInputError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError
+from cbir_site.errors import (
+    InvalidInputError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ServiceUnavailableError,
+)
 from galleries.models import Gallery
 from search.embedding import images_embed
 from search.services import search_images
@@ -117,6 +122,8 @@ def test_oversize_example_image_is_refused(cast, settings):
 
 
 def test_missing_weights_give_a_clear_service_unavailable(cast, use_encoder):
-    use_encoder("open_clip", CBIR_OPENCLIP_MODEL="ViT-B-32", CBIR_OPENCLIP_PRETRAINED="laion2b_s34b_b79k")
+    use_encoder(
+        "open_clip", CBIR_OPENCLIP_MODEL="ViT-B-32", CBIR_OPENCLIP_PRETRAINED="laion2b_s34b_b79k"
+    )
     with pytest.raises(ServiceUnavailableError, match="CBIR_OPENCLIP"):
         search_images(user=cast.viewer, text="red")

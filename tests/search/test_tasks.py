@@ -36,7 +36,12 @@ def age(images, seconds: int) -> None:  # type: ignore[no-untyped-def]
 
 def test_embed_task_runs_the_service_and_reports(cast):
     image = upload(cast.gallery)
-    assert tasks.embed_images.run([image.pk]) == {"embedded": 1, "skipped": 0, "failed": 0, "missing": 0}
+    assert tasks.embed_images.run([image.pk]) == {
+        "embedded": 1,
+        "skipped": 0,
+        "failed": 0,
+        "missing": 0,
+    }
     assert Image.objects.get(pk=image.pk).status == "ready"
 
 
@@ -61,7 +66,9 @@ def test_missing_weights_leave_images_pending(cast):
     assert Image.objects.get(pk=image.pk).status == "pending"
 
 
-def test_sweep_requeues_images_stuck_in_pending(cast, broker, django_capture_on_commit_callbacks, settings):
+def test_sweep_requeues_images_stuck_in_pending(
+    cast, broker, django_capture_on_commit_callbacks, settings
+):
     settings.CBIR_EMBED_BATCH_SIZE = 2
     stuck = [upload(cast.gallery, png_bytes((i, 0, 0)), name=f"{i}.png") for i in range(3)]
     fresh = upload(cast.gallery, png_bytes((0, 0, 200)), name="fresh.png")
@@ -70,7 +77,8 @@ def test_sweep_requeues_images_stuck_in_pending(cast, broker, django_capture_on_
         requeued = images_pending_sweep(model_name=FakeEncoder.name)
     assert sorted(requeued) == sorted(i.pk for i in stuck)
     assert fresh.pk not in requeued
-    assert sorted(sum(queued_batches(broker), [])) == sorted(i.pk for i in stuck)
+    queued = [image_id for batch in queued_batches(broker) for image_id in batch]
+    assert sorted(queued) == sorted(i.pk for i in stuck)
     assert sorted(len(b) for b in queued_batches(broker)) == [1, 2]  # batches, not one per image
     # touched: the next sweep waits a full period before trying them again
     assert images_pending_sweep(model_name=FakeEncoder.name) == []
@@ -85,7 +93,9 @@ def test_sweep_gives_up_after_the_maximum_attempts(cast, settings):
     assert image.status == "failed" and "Gave up" in image.failure_reason
 
 
-def test_sweep_queues_ready_images_the_active_model_has_not_embedded(cast, broker, django_capture_on_commit_callbacks):
+def test_sweep_queues_ready_images_the_active_model_has_not_embedded(
+    cast, broker, django_capture_on_commit_callbacks
+):
     image = upload(cast.gallery)
     images_embed(image_ids=[image.pk], encoder=FakeEncoder())
     with django_capture_on_commit_callbacks(execute=True):

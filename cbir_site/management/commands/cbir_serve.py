@@ -37,20 +37,35 @@ class Command(BaseCommand):
         if not options["no_worker"]:
             children.append(subprocess.Popen(self._worker_cmd(options["concurrency"]), env=env))
         children.append(subprocess.Popen(self._web_cmd(), env=env))
-        self.stdout.write(self.style.SUCCESS(f"Serving on http://{options['bind']}/ (Ctrl-C stops)"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Serving on http://{options['bind']}/ (Ctrl-C stops)")
+        )
         self._supervise(children)
 
     def _worker_cmd(self, concurrency: int) -> list[str]:
         return [
-            sys.executable, "-m", "celery", "-A", "cbir_site", "worker", "--beat",
-            "--loglevel=INFO", f"--concurrency={concurrency}", "--prefetch-multiplier=1",
-            "--queues=cbir", f"--schedule={settings.CELERY_BEAT_SCHEDULE_FILENAME}",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "cbir_site",
+            "worker",
+            "--beat",
+            "--loglevel=INFO",
+            f"--concurrency={concurrency}",
+            "--prefetch-multiplier=1",
+            "--queues=cbir",
+            f"--schedule={settings.CELERY_BEAT_SCHEDULE_FILENAME}",
         ]
 
     def _web_cmd(self) -> list[str]:
         return [
-            sys.executable, "-m", "gunicorn", "cbir_site.wsgi:application",
-            "--config", "python:cbir_site.gunicorn_conf",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "cbir_site.wsgi:application",
+            "--config",
+            "python:cbir_site.gunicorn_conf",
         ]
 
     def _supervise(self, children: list[subprocess.Popen]) -> None:

@@ -41,7 +41,9 @@ class Command(BaseCommand):
                 user=user,
                 name="Sample photos",
                 slug="sample-photos",
-                description="Photographs that ship with scikit-image: a cat, coffee, a rocket, the moon…",
+                description=(
+                    "Photographs that ship with scikit-image: a cat, coffee, a rocket, the moon…"
+                ),
                 visibility=Gallery.Visibility.ORGANISATION,
                 organisation=org,
             )

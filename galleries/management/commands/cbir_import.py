@@ -1,4 +1,4 @@
-"""manage.py cbir_import GALLERY PATH: bulk-import a folder or zip of images, with a progress bar."""
+"""manage.py cbir_import GALLERY PATH: import a folder or zip of images, with a progress bar."""
 
 from __future__ import annotations
 
@@ -20,8 +20,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("gallery", help="Gallery slug")
         parser.add_argument("path", type=Path, help="Folder or .zip archive")
-        parser.add_argument("--user", help="Record this username as the uploader (and owner, with --create)")
-        parser.add_argument("--create", action="store_true", help="Create the gallery if it does not exist")
+        parser.add_argument(
+            "--user", help="Record this username as the uploader (and owner, with --create)"
+        )
+        parser.add_argument(
+            "--create", action="store_true", help="Create the gallery if it does not exist"
+        )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar")
 
     def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
@@ -34,7 +38,9 @@ class Command(BaseCommand):
         if not sources:
             raise CommandError(f"No files found in {options['path']}.")
 
-        bar = tqdm(total=len(sources), unit="file", disable=options["no_progress"], desc=gallery.slug)
+        bar = tqdm(
+            total=len(sources), unit="file", disable=options["no_progress"], desc=gallery.slug
+        )
 
         def progress(outcome) -> None:  # type: ignore[no-untyped-def]
             bar.update(1)

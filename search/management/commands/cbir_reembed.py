@@ -11,7 +11,7 @@ from search.runtime import active_model_name
 
 
 class Command(BaseCommand):
-    help = "Queue embedding for every image (optionally of one gallery) missing the active model's vector."
+    help = "Queue embedding for every image (or one gallery's) missing the active model's vector."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--gallery", help="Only this gallery (slug)")
@@ -23,7 +23,9 @@ class Command(BaseCommand):
         if options["gallery"]:
             images = images.filter(gallery__slug=options["gallery"])
         if options["failed"]:
-            images.filter(status=Image.Status.FAILED).update(status=Image.Status.PENDING, attempts=0)
+            images.filter(status=Image.Status.FAILED).update(
+                status=Image.Status.PENDING, attempts=0
+            )
         else:
             images = images.exclude(status=Image.Status.FAILED)
         ids = list(images.values_list("id", flat=True))
