@@ -112,13 +112,12 @@ def decode_rgb(data: bytes, *, min_side: int = 0) -> Image.Image:
     12-megapixel photos; min_side keeps the result at least as large as the
     model's input.
     """
-    img = Image.open(io.BytesIO(data))
-    if min_side and img.format == "JPEG":
-        scale = min(img.size) / max(min_side * 2, 1)
+    source = Image.open(io.BytesIO(data))
+    if min_side and source.format == "JPEG":
+        scale = min(source.size) / max(min_side * 2, 1)
         if scale >= 2:
-            img.draft("RGB", (img.size[0] // int(scale), img.size[1] // int(scale)))
-    img = ImageOps.exif_transpose(img)
-    return _to_rgb(img)
+            source.draft("RGB", (source.size[0] // int(scale), source.size[1] // int(scale)))
+    return _to_rgb(ImageOps.exif_transpose(source))
 
 
 def make_thumbnail(data: bytes, size: int) -> bytes:

@@ -63,7 +63,7 @@ class FaissFlatIndex:
             if len(allowed_ids) == 0:
                 return empty
             selector, _keep = _selector(allowed_ids)
-            params = faiss.SearchParameters(sel=selector)
+            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
         with self._lock:
             scores, ids = self._index.search(queries, k, params=params)
         return SearchHits(ids=ids, scores=scores)
