@@ -87,7 +87,12 @@ def gallery_import(
 
 
 def _hidden(relative: Path) -> bool:
-    return any(part.startswith(".") or part == "__MACOSX" for part in relative.parts)
+    # Dot-files and macOS resource forks; ".." in a zip member name is not hidden (and is
+    # harmless: members are read, never extracted).
+    return any(
+        (part.startswith(".") and part not in (".", "..")) or part == "__MACOSX"
+        for part in relative.parts
+    )
 
 
 def _opener(path: Path) -> Callable:
