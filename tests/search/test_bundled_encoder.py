@@ -64,3 +64,17 @@ def test_photos_are_found_by_what_they_show(cast, client_for, sample_gallery):
         "/api/v1/search/", {"image": io.BytesIO(example), "k": 1}, format="multipart"
     )
     assert response.json()["results"][0]["image"]["id"] == cat.pk
+
+
+def test_class_name_vectors_are_computed_once_and_kept_on_disk(tmp_path, monkeypatch):
+    from search.encoders.bundled import BundledEncoder
+
+    first = BundledEncoder(cache_dir=str(tmp_path))
+    assert len(list(tmp_path.glob("bundled-class-vectors-*.npy"))) == 1
+
+    def no_text_model(self, texts):  # type: ignore[no-untyped-def]
+        raise AssertionError("class names were encoded again")
+
+    monkeypatch.setattr(BundledEncoder, "encode_texts", no_text_model)
+    second = BundledEncoder(cache_dir=str(tmp_path))
+    assert np.array_equal(first._class_vectors, second._class_vectors)
