@@ -8,6 +8,8 @@ rest of the product; changes go through the services.
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -51,9 +53,45 @@ class ManagedOnlyMixin:
         return self.get_queryset(request).filter(pk=obj.pk).exists()
 
 
+class MembershipFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        if self.instance.pk is None:
+            return  # a new gallery: its creator becomes owner if nobody else is (save_related)
+        roles = [
+            form.cleaned_data.get("role")
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        if Membership.Role.OWNER not in roles:
+            raise ValidationError("A gallery needs at least one owner.")
+
+
 class MembershipInline(admin.TabularInline):
+    """Members of a gallery, edited by whoever may manage the gallery (not by model perms)."""
+
     model = Membership
+    formset = MembershipFormSet
     extra = 1
+
+    def _manages(self, request: HttpRequest, gallery: Gallery | None) -> bool:
+        if not (request.user.is_active and request.user.is_staff):
+            return False
+        if request.user.is_superuser or gallery is None:
+            return True
+        return selectors.galleries_managed_by(request.user).filter(pk=gallery.pk).exists()
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return self._manages(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return self._manages(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return self._manages(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return self._manages(request, obj)
 
 
 @admin.register(Gallery)
@@ -98,9 +136,13 @@ class GalleryAdmin(ManagedOnlyMixin, admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
-        if not change:
-            Membership.objects.get_or_create(
-                gallery=obj, user=request.user, defaults={"role": "owner"}
+
+    def save_related(self, request, form, formsets, change):  # type: ignore[no-untyped-def]
+        super().save_related(request, form, formsets, change)
+        if not form.instance.memberships.filter(role=Membership.Role.OWNER).exists():
+            # A new gallery with no owner listed: its creator owns it.
+            Membership.objects.update_or_create(
+                gallery=form.instance, user=request.user, defaults={"role": Membership.Role.OWNER}
             )
 
     def delete_model(self, request, obj):  # type: ignore[no-untyped-def]

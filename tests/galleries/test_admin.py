@@ -183,3 +183,65 @@ def test_non_staff_user_is_sent_to_the_admin_login(cast, path):
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
     assert response["Location"].endswith(f"?next={url}")
+
+
+def _inline_post(gallery: Gallery, rows: list[dict]) -> dict:  # type: ignore[type-arg]
+    data = {
+        "name": gallery.name,
+        "slug": gallery.slug,
+        "description": gallery.description,
+        "visibility": gallery.visibility,
+        "organisation": gallery.organisation_id or "",
+        "memberships-TOTAL_FORMS": str(len(rows)),
+        "memberships-INITIAL_FORMS": str(sum(1 for r in rows if r.get("id"))),
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+    }
+    for i, row in enumerate(rows):
+        for key, value in row.items():
+            data[f"memberships-{i}-{key}"] = value
+    return data
+
+
+def test_admin_refuses_to_remove_the_last_owner(cast, staff):
+    owner_row = cast.gallery.memberships.get(user=cast.owner)
+    rows = [
+        {
+            "id": owner_row.pk,
+            "gallery": cast.gallery.pk,
+            "user": cast.owner.pk,
+            "role": "owner",
+            "DELETE": "on",
+        },
+    ]
+    response = signed_in(staff).post(
+        reverse("admin:galleries_gallery_change", args=[cast.gallery.pk]),
+        _inline_post(cast.gallery, rows),
+    )
+    assert response.status_code == 200  # the form comes back with the error
+    assert b"A gallery needs at least one owner." in response.content
+    assert cast.gallery.memberships.filter(role="owner").exists()
+
+
+def test_a_gallery_created_in_the_admin_is_owned_by_its_creator(staff):
+    new = Gallery(name="Field notes", slug="field-notes", visibility="private")
+    response = signed_in(staff).post(reverse("admin:galleries_gallery_add"), _inline_post(new, []))
+    assert response.status_code == 302, response.content[:2000]
+    created = Gallery.objects.get(slug="field-notes")
+    assert created.created_by == staff
+    assert created.memberships.get().user == staff
+    assert created.memberships.get().role == "owner"
+
+
+def test_owner_adds_a_member_through_the_inline(cast, staff):
+    rows = [
+        {"id": m.pk, "gallery": cast.gallery.pk, "user": m.user_id, "role": m.role}
+        for m in cast.gallery.memberships.all()
+    ]
+    rows.append({"gallery": cast.gallery.pk, "user": cast.outsider.pk, "role": "viewer"})
+    response = signed_in(staff).post(
+        reverse("admin:galleries_gallery_change", args=[cast.gallery.pk]),
+        _inline_post(cast.gallery, rows),
+    )
+    assert response.status_code == 302
+    assert cast.gallery.memberships.get(user=cast.outsider).role == "viewer"
