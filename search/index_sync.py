@@ -26,7 +26,8 @@ from django.utils import timezone
 
 from search.feed import ChangeCursor
 from search.index.base import VectorIndex, create_index
-from search.models import Embedding, IndexEvent, IndexFeedState
+from search.models import IndexEvent, IndexFeedState
+from search.vector_io import iter_embeddings
 
 logger = logging.getLogger(__name__)
 
@@ -159,12 +160,8 @@ def build_model_index(model_name: str) -> ModelIndex:
     position = IndexEvent.objects.filter(created_at__lt=settled).aggregate(m=Max("id"))["m"] or 0
     position = max(position, _pruned_through())
     state = ModelIndex(model_name, None, ChangeCursor(position, gap_timeout=gap_timeout))
-    rows = (
-        Embedding.objects.filter(model_name=model_name)
-        .order_by("id")
-        .values_list("image_id", "gallery_id", "vector")
-    )
-    _load_rows(state, rows.iterator(chunk_size=_LOAD_CHUNK))
+    for chunk in iter_embeddings(model_name, chunk_size=_LOAD_CHUNK):
+        state.upsert(chunk.image_ids, chunk.gallery_ids, chunk.vectors)
     logger.info(
         "Built the %s index: %d vectors in %.2f s",
         model_name,
@@ -186,35 +183,13 @@ def apply_feed(state: ModelIndex) -> int:
         fresh = [(eid, image_id) for eid, image_id in events if eid in unseen]
         image_ids = sorted({image_id for _, image_id in fresh})
         if image_ids:
-            rows = Embedding.objects.filter(
-                model_name=state.model_name, image_id__in=image_ids
-            ).values_list("image_id", "gallery_id", "vector")
-            present = _load_rows(state, iter(rows))
+            present: set[int] = set()
+            for chunk in iter_embeddings(state.model_name, image_ids=image_ids):
+                state.upsert(chunk.image_ids, chunk.gallery_ids, chunk.vectors)
+                present.update(chunk.image_ids.tolist())
             state.remove(set(image_ids) - present)
         state.cursor.advance(eid for eid, _ in fresh)
         return len(image_ids)
-
-
-def _load_rows(state: ModelIndex, rows: Iterable[tuple[int, int, np.ndarray]]) -> set[int]:
-    seen: set[int] = set()
-    chunk: list[tuple[int, int, np.ndarray]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= _LOAD_CHUNK:
-            _upsert_chunk(state, chunk, seen)
-            chunk = []
-    _upsert_chunk(state, chunk, seen)
-    return seen
-
-
-def _upsert_chunk(state: ModelIndex, chunk: list, seen: set[int]) -> None:
-    if not chunk:
-        return
-    image_ids = np.fromiter((r[0] for r in chunk), np.int64, len(chunk))
-    gallery_ids = np.fromiter((r[1] for r in chunk), np.int64, len(chunk))
-    vectors = np.stack([np.asarray(r[2], dtype=np.float32) for r in chunk])
-    state.upsert(image_ids, gallery_ids, vectors)
-    seen.update(image_ids.tolist())
 
 
 def _pruned_through() -> int:

@@ -97,3 +97,20 @@ def _wait_for_rebuild(manager: IndexManager) -> None:
     deadline = time.monotonic() + 10
     while manager._rebuilding and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def test_binary_bulk_read_returns_exactly_the_stored_vectors(cast):
+    from search.models import Embedding
+    from search.vector_io import iter_embeddings
+
+    images = [upload(cast.gallery, png_bytes((i * 30, 5, 5)), name=f"{i}.png") for i in range(5)]
+    embed(*images)
+    chunks = list(iter_embeddings(MODEL, chunk_size=2))
+    assert [len(c) for c in chunks] == [2, 2, 1]
+    got = {int(i): v for c in chunks for i, v in zip(c.image_ids, c.vectors, strict=True)}
+    for row in Embedding.objects.filter(model_name=MODEL):
+        assert got[row.image_id].dtype == np.float32
+        assert np.array_equal(got[row.image_id], np.asarray(row.vector, dtype=np.float32))
+    only = list(iter_embeddings(MODEL, image_ids=[images[0].pk]))
+    assert only[0].image_ids.tolist() == [images[0].pk]
+    assert only[0].gallery_ids.tolist() == [cast.gallery.pk]
