@@ -268,6 +268,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "search.tasks.prune_index_events",
         "schedule": timedelta(hours=1),
     },
+    "refresh-stale-statistics": {
+        "task": "search.tasks.refresh_stale_statistics",
+        "schedule": timedelta(minutes=30),
+    },
 }
 
 # ---------------------------------------------------------------- Product settings
@@ -305,6 +309,25 @@ CBIR_SEARCH_MAX_K = env_int("CBIR_SEARCH_MAX_K", 500, minimum=1)
 # it is taken to be a rolled-back id and skipped.
 CBIR_INDEX_FEED_GAP_TIMEOUT_S = env_float("CBIR_INDEX_FEED_GAP_TIMEOUT_S", 60.0, minimum=0.0)
 CBIR_WARM_ON_START = env_bool("CBIR_WARM_ON_START", True)
+# Search modes: auto (dynamic threshold where every searched gallery has one, else top-k),
+# topk, static, dynamic, query (the query-time variant of the dynamic threshold).
+CBIR_SEARCH_DEFAULT_MODE = env_choice(
+    "CBIR_SEARCH_DEFAULT_MODE", "auto", {"auto", "topk", "static", "dynamic", "query"}
+)
+
+# Dynamic thresholds: T_g = T_static + w (m_g - M), distances between unit vectors (0-2).
+# T_static differs by query kind: text-to-image similarities run lower than image-to-image.
+CBIR_THRESHOLD_STATIC_IMAGE = env_float("CBIR_THRESHOLD_STATIC_IMAGE", 0.75, minimum=0, maximum=2)
+CBIR_THRESHOLD_STATIC_TEXT = env_float("CBIR_THRESHOLD_STATIC_TEXT", 1.0, minimum=0, maximum=2)
+CBIR_THRESHOLD_WEIGHT = env_float("CBIR_THRESHOLD_WEIGHT", 1.0)
+CBIR_THRESHOLD_NEIGHBOURS = env_int("CBIR_THRESHOLD_NEIGHBOURS", 5, minimum=1, maximum=1000)
+# Galleries smaller than this get no statistic (top-k for them in auto mode).
+CBIR_THRESHOLD_MIN_IMAGES = env_int("CBIR_THRESHOLD_MIN_IMAGES", 20, minimum=2)
+# Above this many images, m_g uses a random sample of this many images as queries.
+CBIR_THRESHOLD_SAMPLE = env_int("CBIR_THRESHOLD_SAMPLE", 2000, minimum=10)
+CBIR_THRESHOLD_DEBOUNCE_S = env_int("CBIR_THRESHOLD_DEBOUNCE_S", 30, minimum=0)
+# Thresholded searches return every hit below the cutoff, paginated, up to this many.
+CBIR_THRESHOLD_MAX_RESULTS = env_int("CBIR_THRESHOLD_MAX_RESULTS", 5000, minimum=1)
 
 LOGGING = {
     "version": 1,

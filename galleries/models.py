@@ -63,6 +63,19 @@ class Gallery(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Retrieval settings: empty means the deployment's setting (CBIR_THRESHOLD_*).
+    threshold_static_image = models.FloatField(
+        null=True, blank=True, help_text="T_static for image queries (Euclidean distance, 0-2)."
+    )
+    threshold_static_text = models.FloatField(
+        null=True, blank=True, help_text="T_static for text queries (Euclidean distance, 0-2)."
+    )
+    threshold_weight = models.FloatField(
+        null=True, blank=True, help_text="w in T_g = T_static + w (m_g - M)."
+    )
+    threshold_neighbours = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="n: neighbours per image in the gallery statistic m_g."
+    )
 
     class Meta:
         ordering = ["name"]

@@ -5,6 +5,7 @@ selector lookups (gallery_get_editable, ...) and again here where a rule is abou
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -28,6 +29,8 @@ from galleries.imaging import (
 from galleries.models import Gallery, Image, Membership, Organisation, OrganisationMembership
 from search.embedding import embedding_enqueue
 from search.models import IndexEvent
+
+logger = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------- organisations
 
@@ -90,9 +93,11 @@ def gallery_delete(*, gallery: Gallery) -> None:
     with transaction.atomic():
         images = list(gallery.images.values_list("id", "file", "thumbnail"))
         IndexEvent.objects.bulk_create([IndexEvent(image_id=i) for i, _, _ in images])
+        gallery_id = gallery.pk
         gallery.delete()
         paths = [p for _, f, t in images for p in (f, t) if p]
         transaction.on_commit(lambda: _delete_files(paths))
+        _statistics_changed([gallery_id])  # its statistic leaves M: the others' thresholds move
 
 
 def _check_organisation(
@@ -246,8 +251,23 @@ def image_delete(*, image: Image) -> None:
     paths = [p for p in (image.file.name, image.thumbnail.name) if p]
     with transaction.atomic():
         IndexEvent.objects.create(image_id=image.pk)
+        gallery_id = image.gallery_id
         image.delete()
         transaction.on_commit(lambda: _delete_files(paths))
+        _statistics_changed([gallery_id])
+
+
+def _statistics_changed(gallery_ids: list[int]) -> None:
+    """The galleries' neighbour statistics (and so M) need recomputing, debounced."""
+    from search.runtime import active_model_name
+    from search.statistics import gallery_statistics_schedule
+
+    try:
+        model_name = active_model_name()
+    except Exception:  # no encoder configured: nothing is searchable, nothing to refresh
+        logger.warning("No active model: gallery statistics not scheduled", exc_info=True)
+        return
+    gallery_statistics_schedule(gallery_ids=gallery_ids, model_name=model_name)
 
 
 def images_reembed(*, images: list[Image], model_name: str | None = None) -> int:

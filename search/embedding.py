@@ -103,6 +103,13 @@ def _store(encoder: Encoder, images: list[Image], vectors: np.ndarray, report: E
                 status=Image.Status.FAILED, failure_reason=reason, updated_at=timezone.now()
             )
         IndexEvent.objects.bulk_create([IndexEvent(image_id=i) for i in report.embedded])
+        if report.embedded:
+            from search.statistics import gallery_statistics_schedule
+
+            gallery_statistics_schedule(
+                gallery_ids=[i.gallery_id for i in images if i.id in alive],
+                model_name=encoder.name,
+            )
 
 
 def _mark_ready(image_ids: Iterable[int]) -> None:

@@ -20,6 +20,11 @@ from search.embedding import (
 )
 from search.encoders.base import EncoderUnavailable
 from search.runtime import active_model_name
+from search.statistics import (
+    gallery_statistics_schedule,
+    gallery_statistics_update,
+    stale_statistics,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,3 +71,17 @@ def sweep_pending_images() -> int:
 @shared_task(acks_late=True)
 def prune_index_events() -> int:
     return index_events_prune()
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_ERRORS, max_retries=3, retry_backoff=10)
+def update_gallery_statistics(gallery_id: int, model_name: str) -> float | None:
+    stats = gallery_statistics_update(gallery_id=gallery_id, model_name=model_name)
+    return stats.mean_distance if stats else None
+
+
+@shared_task(acks_late=True)
+def refresh_stale_statistics() -> list[int]:
+    """Belt and braces for the debounced updates: catch galleries whose statistic drifted."""
+    model_name = active_model_name()
+    stale = stale_statistics(model_name=model_name)
+    return gallery_statistics_schedule(gallery_ids=stale, model_name=model_name)

@@ -42,14 +42,21 @@ class EmbeddingChunk:
 
 
 def iter_embeddings(
-    model_name: str, *, image_ids: Sequence[int] | None = None, chunk_size: int = 5000
+    model_name: str,
+    *,
+    image_ids: Sequence[int] | None = None,
+    gallery_ids: Sequence[int] | None = None,
+    chunk_size: int = 5000,
 ) -> Iterator[EmbeddingChunk]:
-    """Embeddings of `model_name` (optionally only these images), in id order, in chunks."""
+    """Embeddings of `model_name` (optionally only these images or galleries), in id order."""
     sql = f"SELECT image_id, gallery_id, vector FROM {_TABLE} WHERE model_name = %s"
     params: list[object] = [model_name]
     if image_ids is not None:
         sql += " AND image_id = ANY(%s)"
         params.append(list(image_ids))
+    if gallery_ids is not None:
+        sql += " AND gallery_id = ANY(%s)"
+        params.append(list(gallery_ids))
     sql += " ORDER BY id"
     connection.ensure_connection()
     raw = connection.connection
@@ -67,6 +74,19 @@ def iter_embeddings(
 
 
 _oids: dict[tuple[str, int, str], int] = {}
+
+
+def load_vectors(model_name: str, **filters: Sequence[int]) -> EmbeddingChunk:
+    """All matching embeddings as one chunk (for one gallery, a few ids)."""
+    chunks = list(iter_embeddings(model_name, **filters))  # type: ignore[arg-type]
+    if not chunks:
+        empty = np.zeros(0, np.int64)
+        return EmbeddingChunk(empty, empty, np.zeros((0, 0), np.float32))
+    return EmbeddingChunk(
+        image_ids=np.concatenate([c.image_ids for c in chunks]),
+        gallery_ids=np.concatenate([c.gallery_ids for c in chunks]),
+        vectors=np.concatenate([c.vectors for c in chunks]),
+    )
 
 
 def _vector_oid() -> int:

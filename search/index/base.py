@@ -4,6 +4,10 @@ An index knows integer ids and unit vectors, nothing else: no users, no
 galleries, no thresholds. Permission filtering arrives as an array of
 allowed ids and is applied inside the search, so a caller asking for k
 results gets k whenever k allowed vectors exist.
+
+Scores are cosine similarities (inner products of unit vectors), higher is
+closer, whatever the backend stores internally (binary codes report an
+estimate unless they re-rank with the float vectors).
 """
 
 from __future__ import annotations
@@ -42,8 +46,31 @@ class VectorIndex(Protocol):
         self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
     ) -> SearchHits: ...
 
+    def range_search(
+        self, query: np.ndarray, min_score: float, allowed_ids: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Every (id, score) with score > min_score for one query, best first."""
+        ...
 
-IndexFactory = Callable[[int], VectorIndex]
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """Backend knobs; each backend reads the ones it needs."""
+
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 96
+    # Allowed sets smaller than this are scanned exactly instead of walking the graph
+    # (a graph walk under a tight filter can miss results).
+    exact_below: int = 20_000
+    # Semantic hashing: per-dimension thresholds (bit = value > threshold); None: zero.
+    binary_thresholds: np.ndarray | None = None
+    # Re-rank the Hamming candidates with float vectors fetched by id (from pgvector).
+    rerank_source: Callable[[np.ndarray], np.ndarray] | None = None
+    rerank_factor: int = 10
+
+
+IndexFactory = Callable[[int, IndexOptions], VectorIndex]
 _REGISTRY: dict[str, IndexFactory] = {}
 
 
@@ -55,7 +82,7 @@ def register(name: str) -> Callable[[IndexFactory], IndexFactory]:
     return decorator
 
 
-def create_index(name: str, dim: int) -> VectorIndex:
+def create_index(name: str, dim: int, options: IndexOptions | None = None) -> VectorIndex:
     from search.index import faiss_flat  # noqa: F401  (registers the FAISS backends)
 
     try:
@@ -64,7 +91,7 @@ def create_index(name: str, dim: int) -> VectorIndex:
         raise ValueError(
             f"Unknown index backend {name!r}; set CBIR_INDEX_BACKEND to one of {sorted(_REGISTRY)}."
         ) from None
-    return factory(dim)
+    return factory(dim, options or IndexOptions())
 
 
 def cosine_to_euclidean(similarity: np.ndarray | float) -> np.ndarray | float:

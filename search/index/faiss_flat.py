@@ -13,7 +13,7 @@ import threading
 import faiss
 import numpy as np
 
-from search.index.base import SearchHits, register
+from search.index.base import IndexOptions, SearchHits, register
 
 # Below this many allowed ids a hash-set selector is cheaper than a bitmap over the id range.
 _BATCH_SELECTOR_MAX = 4096
@@ -68,9 +68,35 @@ class FaissFlatIndex:
             scores, ids = self._index.search(queries, k, params=params)
         return SearchHits(ids=ids, scores=scores)
 
+    def range_search(
+        self, query: np.ndarray, min_score: float, allowed_ids: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        query = np.ascontiguousarray(np.atleast_2d(query)[:1], dtype=np.float32)
+        if len(self) == 0:
+            return []
+        params = None
+        if allowed_ids is not None:
+            allowed_ids = np.ascontiguousarray(allowed_ids, dtype=np.int64)
+            if len(allowed_ids) == 0:
+                return []
+            selector, _keep = _selector(allowed_ids)
+            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+        with self._lock:
+            lims, scores, ids = self._index.range_search(query, float(min_score), params=params)
+        return sorted_hits(ids[lims[0] : lims[1]], scores[lims[0] : lims[1]])
+
     def ids(self) -> np.ndarray:
         with self._lock:
             return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+
+
+def sorted_hits(ids: np.ndarray, scores: np.ndarray) -> list[tuple[int, float]]:
+    order = np.lexsort((ids, -scores))  # best score first, ties by id for stable pages
+    return list(zip(ids[order].tolist(), scores[order].tolist(), strict=True))
+
+
+def selector_for(allowed_ids: np.ndarray) -> tuple[faiss.IDSelector, object]:
+    return _selector(allowed_ids)
 
 
 def _selector(allowed_ids: np.ndarray) -> tuple[faiss.IDSelector, object]:
@@ -87,5 +113,5 @@ def _selector(allowed_ids: np.ndarray) -> tuple[faiss.IDSelector, object]:
 
 
 @register("faiss-flat")
-def _create(dim: int) -> FaissFlatIndex:
+def _create(dim: int, options: IndexOptions) -> FaissFlatIndex:
     return FaissFlatIndex(dim)

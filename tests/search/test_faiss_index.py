@@ -90,3 +90,17 @@ def test_cosine_to_euclidean_on_unit_vectors():
         float(np.linalg.norm(a - b)), abs=1e-5
     )
     assert cosine_to_euclidean(1.0) == 0.0
+
+
+def test_range_search_returns_everything_above_the_score_best_first(data):
+    index, ids, vectors = data
+    query = vectors[10]
+    scores = vectors @ query
+    want = {int(i) for i in ids[scores > 0.3]}
+    hits = index.range_search(query, 0.3)
+    assert {i for i, _ in hits} == want
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    allowed = ids[::3]
+    filtered = index.range_search(query, 0.3, allowed_ids=allowed)
+    assert {i for i, _ in filtered} == want & {int(i) for i in allowed}
+    assert index.range_search(query, 0.3, allowed_ids=np.array([], np.int64)) == []

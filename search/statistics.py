@@ -1,0 +1,216 @@
+"""Gallery statistics and dynamic thresholds: scheduling (debounced), computing, reading.
+
+Writes go through gallery_statistics_update (m_g of one gallery, then M and
+every gallery's thresholds) and thresholds_refresh (M and thresholds only).
+Reads go through thresholds_for, which derives each gallery's cutoff from the
+stored statistic and the current settings and overrides.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from galleries.models import Gallery
+from search.models import Embedding, GalleryStatistics
+from search.thresholds import (
+    ThresholdParams,
+    dynamic_threshold,
+    global_mean,
+    mean_neighbour_distance,
+)
+from search.vector_io import load_vectors
+
+logger = logging.getLogger(__name__)
+
+TEXT, IMAGE = "text", "image"
+
+
+def threshold_params(gallery: Gallery, kind: str) -> ThresholdParams:
+    """The gallery's parameters for a query kind: its overrides, else the settings."""
+    if kind == TEXT:
+        static, default = gallery.threshold_static_text, settings.CBIR_THRESHOLD_STATIC_TEXT
+    else:
+        static, default = gallery.threshold_static_image, settings.CBIR_THRESHOLD_STATIC_IMAGE
+    return ThresholdParams(
+        static=default if static is None else static,
+        weight=settings.CBIR_THRESHOLD_WEIGHT
+        if gallery.threshold_weight is None
+        else gallery.threshold_weight,
+        neighbours=settings.CBIR_THRESHOLD_NEIGHBOURS
+        if gallery.threshold_neighbours is None
+        else gallery.threshold_neighbours,
+    )
+
+
+# ---------------------------------------------------------------- scheduling
+
+
+def _pending_key(gallery_id: int, model_name: str) -> str:
+    return f"cbir:stats-pending:{model_name}:{gallery_id}"
+
+
+def gallery_statistics_schedule(*, gallery_ids: list[int], model_name: str) -> list[int]:
+    """Recompute these galleries' statistics once things have settled (debounced).
+
+    The first change in a quiet gallery queues one task to run after
+    CBIR_THRESHOLD_DEBOUNCE_S; later changes before it starts are covered by it
+    (cache.add is atomic: only the first caller wins). The task clears the mark
+    when it starts, so changes during the computation queue another run.
+    """
+    from search.tasks import update_gallery_statistics
+
+    delay = settings.CBIR_THRESHOLD_DEBOUNCE_S
+    scheduled = []
+    for gallery_id in sorted(set(gallery_ids)):
+        # The mark expires on its own, in case the queued task is lost.
+        if cache.add(_pending_key(gallery_id, model_name), 1, timeout=delay + 600):
+            scheduled.append(gallery_id)
+    if scheduled:
+
+        def send() -> None:
+            for gallery_id in scheduled:
+                try:
+                    update_gallery_statistics.apply_async((gallery_id, model_name), countdown=delay)
+                except Exception:  # the periodic refresh catches up; never fail the caller
+                    cache.delete(_pending_key(gallery_id, model_name))
+                    logger.exception("Could not queue statistics of gallery %s", gallery_id)
+
+        transaction.on_commit(send, robust=True)
+    return scheduled
+
+
+# ---------------------------------------------------------------- computing
+
+
+def gallery_statistics_update(*, gallery_id: int, model_name: str) -> GalleryStatistics | None:
+    """Recompute m_g for one gallery, then M and every gallery's thresholds."""
+    cache.delete(_pending_key(gallery_id, model_name))
+    gallery = Gallery.objects.filter(pk=gallery_id).first()
+    if gallery is None:
+        thresholds_refresh(model_name=model_name)
+        return None
+    loaded = load_vectors(model_name, gallery_ids=[gallery_id])
+    count = len(loaded.image_ids)
+    if count < max(settings.CBIR_THRESHOLD_MIN_IMAGES, 2):
+        GalleryStatistics.objects.filter(gallery=gallery, model_name=model_name).delete()
+        thresholds_refresh(model_name=model_name)
+        return None
+    params = threshold_params(gallery, IMAGE)
+    sample = settings.CBIR_THRESHOLD_SAMPLE
+    m_g = mean_neighbour_distance(
+        loaded.vectors, params.neighbours, sample=sample if count > sample else None
+    )
+    stats, _ = GalleryStatistics.objects.update_or_create(
+        gallery=gallery,
+        model_name=model_name,
+        defaults={
+            "neighbours": params.neighbours,
+            "image_count": count,
+            "sampled": min(count, sample),
+            "mean_distance": m_g,
+            "computed_at": timezone.now(),
+        },
+    )
+    thresholds_refresh(model_name=model_name)
+    stats.refresh_from_db()
+    return stats
+
+
+def thresholds_refresh(*, model_name: str) -> float | None:
+    """Recompute M from the stored m_g and set every gallery's thresholds (no m_g recomputed)."""
+    with transaction.atomic():
+        rows = list(
+            GalleryStatistics.objects.select_for_update()
+            .select_related("gallery")
+            .filter(model_name=model_name)
+        )
+        overall = global_mean(r.mean_distance for r in rows)
+        now = timezone.now()
+        for row in rows:
+            row.global_mean = overall
+            row.threshold_image = _threshold(row, IMAGE, overall)
+            row.threshold_text = _threshold(row, TEXT, overall)
+            row.thresholds_at = now
+        GalleryStatistics.objects.bulk_update(
+            rows, ["global_mean", "threshold_image", "threshold_text", "thresholds_at"]
+        )
+    return overall
+
+
+def _threshold(row: GalleryStatistics, kind: str, overall: float | None) -> float | None:
+    if overall is None:
+        return None
+    return dynamic_threshold(threshold_params(row.gallery, kind), row.mean_distance, overall)
+
+
+def stale_statistics(*, model_name: str) -> list[int]:
+    """Galleries whose statistic is missing or covers a different number of images."""
+    counts = dict(
+        Embedding.objects.filter(model_name=model_name)
+        .values_list("gallery_id")
+        .annotate(n=Count("id"))
+        .values_list("gallery_id", "n")
+    )
+    covered = dict(
+        GalleryStatistics.objects.filter(model_name=model_name).values_list(
+            "gallery_id", "image_count"
+        )
+    )
+    minimum = max(settings.CBIR_THRESHOLD_MIN_IMAGES, 2)
+    stale = {g for g, n in counts.items() if n >= minimum and covered.get(g) != n}
+    stale |= {g for g in covered if counts.get(g, 0) < minimum}  # shrank below the minimum
+    return sorted(stale)
+
+
+# ---------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class GalleryThreshold:
+    gallery_id: int
+    distance: float  # Euclidean distance cutoff: a hit needs d(q, x) < distance
+    source: str  # "dynamic" (from m_g and M) or "static" (no statistic for this gallery)
+    params: ThresholdParams
+    statistic: GalleryStatistics | None
+
+
+def thresholds_for(
+    galleries: list[Gallery], *, model_name: str, kind: str, dynamic: bool
+) -> dict[int, GalleryThreshold]:
+    """Each gallery's cutoff for this query kind; with dynamic=False the static one.
+
+    The dynamic cutoff is derived here from the stored m_g and M with the
+    current parameters, so a changed setting or override applies at once.
+    """
+    stats = {
+        s.gallery_id: s
+        for s in GalleryStatistics.objects.filter(
+            model_name=model_name, gallery__in=galleries, global_mean__isnull=False
+        )
+    }
+    out = {}
+    for gallery in galleries:
+        params = threshold_params(gallery, kind)
+        row = stats.get(gallery.pk) if dynamic else None
+        if row is not None and row.neighbours == params.neighbours and row.global_mean is not None:
+            distance = dynamic_threshold(params, row.mean_distance, row.global_mean)
+            out[gallery.pk] = GalleryThreshold(gallery.pk, distance, "dynamic", params, row)
+        else:
+            out[gallery.pk] = GalleryThreshold(gallery.pk, params.static, "static", params, row)
+    return out
+
+
+def global_mean_for(model_name: str) -> float | None:
+    row = (
+        GalleryStatistics.objects.filter(model_name=model_name, global_mean__isnull=False)
+        .values_list("global_mean", flat=True)
+        .first()
+    )
+    return row
