@@ -302,7 +302,25 @@ CBIR_EMBED_MAX_ATTEMPTS = env_int("CBIR_EMBED_MAX_ATTEMPTS", 5, minimum=1)
 CBIR_INDEX_EVENT_RETENTION_S = env_int("CBIR_INDEX_EVENT_RETENTION_S", 7 * 24 * 3600, minimum=60)
 
 # Search
-CBIR_INDEX_BACKEND = env_choice("CBIR_INDEX_BACKEND", "faiss-flat", {"faiss-flat"})
+# faiss-flat (exact), faiss-hnsw (approximate), faiss-binary / faiss-binary-hnsw (semantic
+# hashing: 1 bit per dimension in memory, re-ranked from pgvector), pgvector (in PostgreSQL).
+CBIR_INDEX_BACKEND = env_choice(
+    "CBIR_INDEX_BACKEND",
+    "faiss-flat",
+    {"faiss-flat", "faiss-hnsw", "faiss-binary", "faiss-binary-hnsw", "pgvector"},
+)
+CBIR_HNSW_M = env_int("CBIR_HNSW_M", 32, minimum=4, maximum=256)
+CBIR_HNSW_EF_CONSTRUCTION = env_int("CBIR_HNSW_EF_CONSTRUCTION", 80, minimum=8)
+CBIR_HNSW_EF_SEARCH = env_int("CBIR_HNSW_EF_SEARCH", 96, minimum=8)
+# Allowed sets smaller than this are scanned exactly rather than through the graph.
+CBIR_HNSW_EXACT_BELOW = env_int("CBIR_HNSW_EXACT_BELOW", 20_000, minimum=0)
+CBIR_HASHING_METHOD = env_choice("CBIR_HASHING_METHOD", "mean", {"mean", "median"})
+CBIR_BINARY_RERANK = env_bool("CBIR_BINARY_RERANK", True)
+CBIR_BINARY_RERANK_FACTOR = env_int("CBIR_BINARY_RERANK_FACTOR", 10, minimum=1, maximum=1000)
+# pgvector backend: graph breadth per query and how far an iterative scan may go for
+# filtered queries (pgvector >= 0.8).
+CBIR_PGVECTOR_EF_SEARCH = env_int("CBIR_PGVECTOR_EF_SEARCH", 100, minimum=1, maximum=1000)
+CBIR_PGVECTOR_MAX_SCAN_TUPLES = env_int("CBIR_PGVECTOR_MAX_SCAN_TUPLES", 20_000, minimum=100)
 CBIR_SEARCH_DEFAULT_K = env_int("CBIR_SEARCH_DEFAULT_K", 24, minimum=1)
 CBIR_SEARCH_MAX_K = env_int("CBIR_SEARCH_MAX_K", 500, minimum=1)
 # How long a gap in the index change feed may stay open (a transaction still running) before

@@ -30,7 +30,19 @@ class SearchInput(serializers.Serializer):
         required=False,
         help_text="Gallery slugs; default: all you may see.",
     )
-    k = serializers.IntegerField(required=False, min_value=1)
+    k = serializers.IntegerField(required=False, min_value=1, help_text="Results for top-k.")
+    mode = serializers.ChoiceField(
+        choices=["auto", "topk", "static", "dynamic", "query"],
+        required=False,
+        help_text=(
+            "topk: the k best. static / dynamic / query: every hit closer than its gallery's "
+            "cutoff, paginated (static T_static; dynamic T_g = T_static + w (m_g - M); query: "
+            "m from the query's own top-n). auto (default): dynamic where every searched "
+            "gallery has a statistic, else topk."
+        ),
+    )
+    page = serializers.IntegerField(required=False, min_value=1, default=1)
+    page_size = serializers.IntegerField(required=False, min_value=1)
 
 
 class SearchHitOutput(serializers.Serializer):
@@ -44,8 +56,27 @@ class SearchHitOutput(serializers.Serializer):
     image = ImageOutput()
 
 
+class ThresholdOutput(serializers.Serializer):
+    gallery = serializers.CharField(source="gallery.slug")
+    distance = serializers.FloatField(help_text="Euclidean distance cutoff: hits are closer.")
+    similarity = serializers.FloatField(help_text="The same cutoff as a cosine similarity.")
+    source = serializers.ChoiceField(
+        choices=["dynamic", "static", "query"],
+        help_text="dynamic: from the gallery's statistic; static: T_static (no statistic or "
+        "static mode); query: the query-time variant.",
+    )
+
+
 class SearchOutput(serializers.Serializer):
     metric = serializers.CharField(help_text="What `score` is: cosine_similarity.")
+    mode = serializers.CharField(help_text="The mode used (auto resolved).")
+    thresholds = ThresholdOutput(many=True, help_text="Per searched gallery (threshold modes).")
+    total = serializers.IntegerField(help_text="Hits in all pages.")
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    truncated = serializers.BooleanField(
+        help_text="Threshold modes: more hits exist than CBIR_THRESHOLD_MAX_RESULTS."
+    )
     model_name = serializers.CharField()
     k = serializers.IntegerField()
     query = serializers.ListField(child=serializers.CharField(), source="query_kinds")
@@ -95,6 +126,9 @@ class SearchApi(APIView):
             image_id=fields.get("image_id"),
             gallery_slugs=galleries,
             k=fields.get("k"),
+            mode=fields.get("mode"),
+            page=fields.get("page", 1),
+            page_size=fields.get("page_size"),
         )
         return Response(SearchOutput(result, context={"request": request}).data)
 

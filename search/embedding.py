@@ -22,6 +22,7 @@ from django.utils import timezone
 from galleries.imaging import decode_rgb
 from galleries.models import Image
 from search.encoders.base import Encoder
+from search.hashing_store import hash_codes, hashing_thresholds_for
 from search.models import Embedding, IndexEvent, IndexFeedState
 from search.runtime import get_encoder
 
@@ -83,6 +84,7 @@ def _store(encoder: Encoder, images: list[Image], vectors: np.ndarray, report: E
             .filter(id__in=[i.id for i in images] + list(report.failed))
             .values_list("id", flat=True)
         )
+        codes = hash_codes(vectors, hashing_thresholds_for(encoder.name))
         rows = [
             Embedding(
                 image_id=image.id,
@@ -90,8 +92,9 @@ def _store(encoder: Encoder, images: list[Image], vectors: np.ndarray, report: E
                 model_name=encoder.name,
                 dim=encoder.dim,
                 vector=vector,
+                code=code,
             )
-            for image, vector in zip(images, vectors, strict=True)
+            for image, vector, code in zip(images, vectors, codes, strict=True)
             if image.id in alive
         ]
         Embedding.objects.bulk_create(rows, ignore_conflicts=True)

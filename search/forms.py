@@ -12,6 +12,18 @@ class SearchForm(forms.Form):
     k = forms.IntegerField(
         label="Results", min_value=1, max_value=settings.CBIR_SEARCH_MAX_K, required=False
     )
+    mode = forms.ChoiceField(
+        label="Return",
+        required=False,
+        choices=[
+            ("auto", "Confident matches (automatic)"),
+            ("topk", "The best k"),
+            ("dynamic", "Matches under each gallery's dynamic threshold"),
+            ("query", "Matches under a query-time threshold"),
+            ("static", "Matches under the static threshold"),
+        ],
+    )
+    page = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, gallery_choices, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)

@@ -3,9 +3,10 @@
 pgvector is the source of truth. Each process builds an index per model from
 the Embedding table, then follows the IndexEvent feed (see feed.py): before a
 search it reads the events past its cursor and reloads those images'
-embeddings. A process that finds its cursor older than the pruned part of
-the feed rebuilds in the background and keeps serving the old index until
-the new one is ready.
+embeddings. A process rebuilds in the background, serving the old index until
+the new one is ready, when its cursor is older than the pruned part of the
+feed or when the feed's generation moved (hashing thresholds refitted, the
+backend's parameters changed: anything that invalidates every vector at once).
 """
 
 from __future__ import annotations
@@ -13,19 +14,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
 from django.db import connection
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from search.feed import ChangeCursor
-from search.index.base import VectorIndex, create_index
+from search.gallery_map import GalleryMap
+from search.index.base import IndexOptions, VectorIndex, create_index
 from search.models import IndexEvent, IndexFeedState
 from search.vector_io import iter_embeddings
 
@@ -34,74 +35,64 @@ logger = logging.getLogger(__name__)
 _LOAD_CHUNK = 5000
 _FEED_BATCH = 10000
 
+OptionsFactory = Callable[[str], IndexOptions]
+
 
 @dataclass
 class ModelIndex:
     """One model's vectors, which gallery each image belongs to, and the feed cursor."""
 
     model_name: str
-    index: VectorIndex | None
+    backend: str
+    options: IndexOptions
     cursor: ChangeCursor
-    gallery_of: dict[int, int] = field(default_factory=dict)
-    members: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    generation: int = 0
+    index: VectorIndex | None = None
+    galleries: GalleryMap = field(default_factory=GalleryMap)
     built_at: float = field(default_factory=time.time)
-    _arrays: dict[int, np.ndarray] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __len__(self) -> int:
-        return len(self.gallery_of)
+        return len(self.galleries)
 
     def upsert(self, image_ids: np.ndarray, gallery_ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(image_ids) == 0:
             return
         with self.lock:
             if self.index is None:
-                self.index = create_index(settings.CBIR_INDEX_BACKEND, vectors.shape[1])
+                self.index = create_index(self.backend, vectors.shape[1], self.options)
             self.index.add(image_ids, vectors)
-            for image_id, gallery_id in zip(image_ids.tolist(), gallery_ids.tolist(), strict=True):
-                self._move(image_id, gallery_id)
+            self.galleries.set(image_ids, gallery_ids)
 
     def remove(self, image_ids: Iterable[int]) -> None:
         with self.lock:
-            ids = [i for i in image_ids if i in self.gallery_of]
-            if not ids or self.index is None:
-                return
-            self.index.remove(np.asarray(ids, np.int64))
-            for image_id in ids:
-                self._move(image_id, None)
+            present = self.galleries.discard(image_ids)
+            if len(present) and self.index is not None:
+                self.index.remove(present)
 
     def allowed_ids(self, gallery_ids: Iterable[int]) -> np.ndarray:
         with self.lock:
-            parts = []
-            for gallery_id in gallery_ids:
-                if gallery_id not in self._arrays:
-                    members = self.members.get(gallery_id, ())
-                    self._arrays[gallery_id] = np.fromiter(members, np.int64, len(members))
-                parts.append(self._arrays[gallery_id])
-        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+            return self.galleries.allowed_ids(gallery_ids)
 
     def gallery_sizes(self) -> dict[int, int]:
         with self.lock:
-            return {g: len(ids) for g, ids in self.members.items() if ids}
+            return self.galleries.gallery_sizes()
 
-    def _move(self, image_id: int, gallery_id: int | None) -> None:
-        previous = self.gallery_of.pop(image_id, None)
-        if previous is not None:
-            self.members[previous].discard(image_id)
-            self._arrays.pop(previous, None)
-        if gallery_id is not None:
-            self.gallery_of[image_id] = gallery_id
-            self.members[gallery_id].add(image_id)
-            self._arrays.pop(gallery_id, None)
+
+@dataclass(frozen=True)
+class FeedState:
+    pruned_through: int
+    generation: int
 
 
 class IndexManager:
     """The process's indexes, one per model name."""
 
-    def __init__(self) -> None:
+    def __init__(self, options_factory: OptionsFactory | None = None) -> None:
         self._indexes: dict[str, ModelIndex] = {}
         self._lock = threading.Lock()
-        self._rebuilding: set[str] = set()
+        self._rebuilding: dict[str, threading.Thread] = {}
+        self.options_factory = options_factory or (lambda model_name: IndexOptions())
 
     def get(self, model_name: str) -> ModelIndex:
         """The index for `model_name`, built on first use and caught up with the feed."""
@@ -110,60 +101,79 @@ class IndexManager:
             with self._lock:
                 current = self._indexes.get(model_name)
                 if current is None:
-                    current = build_model_index(model_name)
+                    current = self._build(model_name)
                     self._indexes[model_name] = current
             return current
-        if _pruned_through() > current.cursor.position:
+        feed = feed_state()
+        if feed.pruned_through > current.cursor.position or feed.generation != current.generation:
             self.rebuild_in_background(model_name)
         else:
             apply_feed(current)
         return current
 
-    def rebuild_in_background(self, model_name: str) -> threading.Thread | None:
+    def rebuild_in_background(self, model_name: str) -> threading.Thread:
         with self._lock:
-            if model_name in self._rebuilding:
-                return None
-            self._rebuilding.add(model_name)
+            running = self._rebuilding.get(model_name)
+            if running is not None:
+                return running
 
-        def work() -> None:
-            try:
-                fresh = build_model_index(model_name)
-                apply_feed(fresh)
-                with self._lock:
-                    self._indexes[model_name] = fresh
-            except Exception:
-                logger.exception("Rebuilding the %s index failed; the old one stays", model_name)
-            finally:
-                with self._lock:
-                    self._rebuilding.discard(model_name)
-                connection.close()  # this thread's own connection: do not leak it
+            def work() -> None:
+                try:
+                    fresh = self._build(model_name)
+                    apply_feed(fresh)
+                    with self._lock:
+                        self._indexes[model_name] = fresh
+                except Exception:
+                    logger.exception(
+                        "Rebuilding the %s index failed; the old one stays", model_name
+                    )
+                finally:
+                    with self._lock:
+                        self._rebuilding.pop(model_name, None)
+                    connection.close()  # this thread's own connection: do not leak it
 
-        thread = threading.Thread(target=work, name=f"index-rebuild-{model_name}", daemon=True)
-        thread.start()
-        return thread
+            thread = threading.Thread(target=work, name=f"index-rebuild-{model_name}", daemon=True)
+            self._rebuilding[model_name] = thread
+            thread.start()
+            return thread
+
+    def wait_for_rebuilds(self, timeout: float = 60.0) -> None:
+        for thread in list(self._rebuilding.values()):
+            thread.join(timeout)
 
     def loaded(self) -> dict[str, ModelIndex]:
         return dict(self._indexes)
 
     def clear(self) -> None:
+        self.wait_for_rebuilds()
         with self._lock:
             self._indexes.clear()
 
+    def _build(self, model_name: str) -> ModelIndex:
+        return build_model_index(model_name, self.options_factory(model_name))
 
-def build_model_index(model_name: str) -> ModelIndex:
+
+def build_model_index(model_name: str, options: IndexOptions | None = None) -> ModelIndex:
     """Load every embedding of `model_name` from pgvector into a fresh index."""
     started = time.perf_counter()
     gap_timeout = settings.CBIR_INDEX_FEED_GAP_TIMEOUT_S
+    feed = feed_state()
     # Start the cursor before the events that may still belong to open transactions:
     # replaying them later is harmless, missing them is not.
     settled = timezone.now() - timedelta(seconds=gap_timeout)
     position = IndexEvent.objects.filter(created_at__lt=settled).aggregate(m=Max("id"))["m"] or 0
-    position = max(position, _pruned_through())
-    state = ModelIndex(model_name, None, ChangeCursor(position, gap_timeout=gap_timeout))
+    state = ModelIndex(
+        model_name=model_name,
+        backend=settings.CBIR_INDEX_BACKEND,
+        options=options or IndexOptions(),
+        cursor=ChangeCursor(max(position, feed.pruned_through), gap_timeout=gap_timeout),
+        generation=feed.generation,
+    )
     for chunk in iter_embeddings(model_name, chunk_size=_LOAD_CHUNK):
         state.upsert(chunk.image_ids, chunk.gallery_ids, chunk.vectors)
     logger.info(
-        "Built the %s index: %d vectors in %.2f s",
+        "Built the %s %s index: %d vectors in %.2f s",
+        state.backend,
         model_name,
         len(state),
         time.perf_counter() - started,
@@ -192,9 +202,22 @@ def apply_feed(state: ModelIndex) -> int:
         return len(image_ids)
 
 
-def _pruned_through() -> int:
-    row = IndexFeedState.objects.filter(pk=1).values_list("pruned_through", flat=True).first()
-    return row or 0
+def feed_state() -> FeedState:
+    row = IndexFeedState.objects.filter(pk=1).values_list("pruned_through", "generation").first()
+    return FeedState(*row) if row else FeedState(0, 0)
 
 
-manager = IndexManager()
+def feed_generation_bump() -> int:
+    """Tell every process to rebuild its indexes from pgvector (in the background)."""
+    IndexFeedState.objects.get_or_create(pk=1)
+    IndexFeedState.objects.filter(pk=1).update(generation=F("generation") + 1)
+    return feed_state().generation
+
+
+def _default_options(model_name: str) -> IndexOptions:
+    from search.backends import index_options
+
+    return index_options(model_name)
+
+
+manager = IndexManager(_default_options)

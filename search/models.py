@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from django.db import models
-from pgvector.django import VectorField
+from pgvector.django import BitField, VectorField
+
+
+class VarBitField(BitField):
+    """A bit string of any length (pgvector's BitField without a length is bit(1))."""
+
+    def db_type(self, connection) -> str:  # type: ignore[no-untyped-def]
+        return "varbit" if self.length is None else super().db_type(connection)
 
 
 class Embedding(models.Model):
@@ -11,7 +18,7 @@ class Embedding(models.Model):
 
     The column has no fixed dimension so that models of different sizes live
     side by side (changing the model never needs an ALTER TABLE); per-model
-    HNSW indexes cast to the model's dimension (see services.embedding_index_ensure).
+    HNSW indexes cast to the model's dimension (see pgvector_backend.py).
     """
 
     image = models.ForeignKey(
@@ -22,6 +29,9 @@ class Embedding(models.Model):
     model_name = models.CharField(max_length=200)
     dim = models.PositiveSmallIntegerField()
     vector = VectorField()
+    # Semantic hash of the vector (bit = value > that dimension's collection threshold):
+    # set once the model's HashingThresholds exist; 64 bytes for 512 dimensions.
+    code = VarBitField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -55,11 +65,14 @@ class IndexEvent(models.Model):
 class IndexFeedState(models.Model):
     """Singleton row: events up to `pruned_through` have been deleted.
 
-    A process whose cursor is older than that has missed events and rebuilds.
+    A process whose cursor is older than that has missed events and rebuilds,
+    as does one whose index was built under an older `generation`.
     """
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     pruned_through = models.BigIntegerField(default=0)
+    # Bumped when every in-memory index must be rebuilt (e.g. hashing thresholds refitted).
+    generation = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"feed pruned through event {self.pruned_through}"
@@ -95,3 +108,19 @@ class GalleryStatistics(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_name} statistics of gallery {self.gallery_id}"
+
+
+class HashingThresholds(models.Model):
+    """Per-dimension thresholds of one model's semantic hash, fitted over the collection."""
+
+    model_name = models.CharField(max_length=200, unique=True)
+    method = models.CharField(max_length=8, choices=[("mean", "mean"), ("median", "median")])
+    thresholds = VectorField()
+    image_count = models.PositiveIntegerField(help_text="embeddings the fit covered")
+    fitted_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "hashing thresholds"
+
+    def __str__(self) -> str:
+        return f"{self.method} hashing thresholds of {self.model_name}"

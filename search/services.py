@@ -1,14 +1,20 @@
 """Search: encode the query, search the galleries the caller may see, return ranked hits.
 
 Scores are cosine similarities of unit vectors (higher is closer); each hit
-also carries the Euclidean distance sqrt(2 - 2s) for callers that think in
-distances. The permission filter is applied inside the index search.
+also carries the Euclidean distance sqrt(2 - 2s), the unit thresholds are
+expressed in. The permission filter is applied inside the backend's search.
+
+Modes: topk returns the k best. static, dynamic and query return every hit
+closer than its gallery's cutoff (paginated, not cut at k): static uses
+T_static, dynamic T_g = T_static + w (m_g - M) from the gallery's statistic,
+query the query-time variant (m from the query's own top-n in the gallery).
+auto is dynamic when every searched gallery has a statistic, else topk.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
@@ -24,14 +30,17 @@ from galleries import selectors
 from galleries.imaging import ImageRejected, decode_rgb, validate_image
 from galleries.models import Gallery, Image
 from galleries.services import image_limits
+from search.backends import Hit, get_backend
 from search.encoders.base import Encoder, EncoderUnavailable, l2_normalise
 from search.index.base import cosine_to_euclidean
-from search.index_sync import manager
 from search.models import Embedding
 from search.runtime import get_encoder
+from search.statistics import IMAGE, TEXT, GalleryThreshold, global_mean_for, thresholds_for
+from search.thresholds import dynamic_threshold, query_statistic, similarity_cutoff
 
 MAX_QUERY_CHARS = 1000
 METRIC = "cosine_similarity"
+MODES = ("auto", "topk", "static", "dynamic", "query")
 
 
 @dataclass(frozen=True)
@@ -43,14 +52,28 @@ class SearchHit:
 
 
 @dataclass(frozen=True)
+class ThresholdUsed:
+    gallery: Gallery
+    distance: float  # hits have a Euclidean distance below this
+    similarity: float  # ... that is, a cosine similarity above this
+    source: str  # dynamic, static or query
+
+
+@dataclass(frozen=True)
 class SearchResult:
-    hits: list[SearchHit]
+    hits: list[SearchHit]  # this page
     model_name: str
     k: int
     galleries: list[Gallery]
     query_kinds: list[str]
     encode_ms: float
     search_ms: float
+    mode: str = "topk"
+    total: int = 0  # every hit of the search (threshold modes: above the cutoff)
+    page: int = 1
+    page_size: int = 0
+    truncated: bool = False  # threshold modes: stopped at CBIR_THRESHOLD_MAX_RESULTS
+    thresholds: list[ThresholdUsed] = field(default_factory=list)
     metric: str = METRIC
 
 
@@ -62,8 +85,17 @@ def search_images(
     image_id: int | None = None,
     gallery_slugs: list[str] | None = None,
     k: int | None = None,
+    mode: str | None = None,
+    page: int = 1,
+    page_size: int | None = None,
 ) -> SearchResult:
     k = _check_k(k)
+    mode = mode or settings.CBIR_SEARCH_DEFAULT_MODE
+    if mode not in MODES:
+        raise InvalidInputError(f"mode must be one of {', '.join(MODES)}.")
+    if page < 1:
+        raise InvalidInputError("page starts at 1.")
+    page_size = _check_k(page_size) if page_size is not None else k
     text = (text or "").strip() or None
     if text is None and image_data is None and image_id is None:
         raise InvalidInputError("Give a text query, an example image, or both.")
@@ -77,27 +109,128 @@ def search_images(
     vector, kinds = _query_vector(encoder, text, image_data, example)
     encoded = time.perf_counter()
 
-    state = manager.get(encoder.name)
-    allowed = state.allowed_ids(g.pk for g in galleries)
-    exclude = {example.pk} if example is not None else set()
-    hits = state.index.search(vector, k + len(exclude), allowed).row(0) if state.index else []
+    query = _Query(encoder.name, vector[0], galleries, {example.pk} if example else set())
+    kind = TEXT if kinds == ["text"] else IMAGE
+    thresholds = _resolve_mode(query, mode, kind)
+    if thresholds is None:
+        resolved_mode, hits, truncated = "topk", query.top_k(k), False
+        hits_page, total = hits, len(hits)
+    else:
+        resolved_mode = mode if mode != "auto" else "dynamic"
+        hits, truncated = query.above(thresholds)
+        total = len(hits)
+        hits_page = hits[(page - 1) * page_size : page * page_size]
     searched = time.perf_counter()
 
-    hits = [(i, s) for i, s in hits if i not in exclude][:k]
-    images = Image.objects.select_related("gallery").in_bulk([i for i, _ in hits])
-    ranked = [
-        SearchHit(rank=r, image=images[i], score=float(s), distance=float(cosine_to_euclidean(s)))
-        for r, (i, s) in enumerate(((i, s) for i, s in hits if i in images), start=1)
-    ]
+    offset = 0 if thresholds is None else (page - 1) * page_size
     return SearchResult(
-        hits=ranked,
+        hits=_load(hits_page, offset),
         model_name=encoder.name,
         k=k,
         galleries=galleries,
         query_kinds=kinds,
         encode_ms=(encoded - started) * 1000,
         search_ms=(searched - encoded) * 1000,
+        mode=resolved_mode,
+        total=total,
+        page=page if thresholds is not None else 1,
+        page_size=page_size if thresholds is not None else k,
+        truncated=truncated,
+        thresholds=[_used(t, query.by_id) for t in (thresholds or {}).values()],
     )
+
+
+@dataclass
+class _Query:
+    model_name: str
+    vector: np.ndarray
+    galleries: list[Gallery]
+    exclude: set[int]
+
+    @property
+    def gallery_ids(self) -> list[int]:
+        return [g.pk for g in self.galleries]
+
+    @property
+    def by_id(self) -> dict[int, Gallery]:
+        return {g.pk: g for g in self.galleries}
+
+    def top_k(self, k: int) -> list[Hit]:
+        hits = get_backend().top_k(
+            self.model_name, self.vector, k + len(self.exclude), self.gallery_ids
+        )
+        return [h for h in hits if h.image_id not in self.exclude][:k]
+
+    def above(self, thresholds: dict[int, GalleryThreshold]) -> tuple[list[Hit], bool]:
+        cutoffs = {g: similarity_cutoff(t.distance) for g, t in thresholds.items()}
+        limit = settings.CBIR_THRESHOLD_MAX_RESULTS + len(self.exclude)
+        # One search at the loosest cutoff, then each gallery's own cutoff.
+        hits = get_backend().above(
+            self.model_name, self.vector, min(cutoffs.values()), self.gallery_ids, limit
+        )
+        truncated = len(hits) >= limit
+        kept = [
+            h for h in hits if h.image_id not in self.exclude and h.score > cutoffs[h.gallery_id]
+        ]
+        return kept[: settings.CBIR_THRESHOLD_MAX_RESULTS], truncated
+
+
+def _resolve_mode(query: _Query, mode: str, kind: str) -> dict[int, GalleryThreshold] | None:
+    """Each searched gallery's cutoff for this mode, or None for a top-k search."""
+    if mode == "topk" or not query.galleries:
+        return None
+    if mode == "query":
+        return _query_time_thresholds(query, kind)
+    thresholds = thresholds_for(
+        query.galleries, model_name=query.model_name, kind=kind, dynamic=mode != "static"
+    )
+    if mode == "auto" and any(t.source != "dynamic" for t in thresholds.values()):
+        return None
+    return thresholds
+
+
+def _query_time_thresholds(query: _Query, kind: str) -> dict[int, GalleryThreshold]:
+    """T = T_static + w (m_q,g - M), with m_q,g from the query's own top-n in gallery g."""
+    static = thresholds_for(query.galleries, model_name=query.model_name, kind=kind, dynamic=False)
+    overall = global_mean_for(query.model_name)
+    if overall is None:
+        return static  # no statistics yet anywhere: the static cutoffs (reported as such)
+    backend = get_backend()
+    out = {}
+    for gallery_id, base in static.items():
+        n = base.params.neighbours
+        top = backend.top_k(query.model_name, query.vector, n + len(query.exclude), [gallery_id])
+        scores = np.asarray([h.score for h in top if h.image_id not in query.exclude][:n])
+        m_q = query_statistic(scores, n)
+        if m_q is None:
+            out[gallery_id] = base
+            continue
+        distance = dynamic_threshold(base.params, m_q, overall)
+        out[gallery_id] = GalleryThreshold(gallery_id, distance, "query", base.params, None)
+    return out
+
+
+def _used(threshold: GalleryThreshold, galleries: dict[int, Gallery]) -> ThresholdUsed:
+    return ThresholdUsed(
+        gallery=galleries[threshold.gallery_id],
+        distance=threshold.distance,
+        similarity=similarity_cutoff(threshold.distance),
+        source=threshold.source,
+    )
+
+
+def _load(hits: list[Hit], offset: int) -> list[SearchHit]:
+    images = Image.objects.select_related("gallery").in_bulk([h.image_id for h in hits])
+    present = [h for h in hits if h.image_id in images]  # deleted since the index saw them
+    return [
+        SearchHit(
+            rank=offset + n,
+            image=images[h.image_id],
+            score=h.score,
+            distance=float(cosine_to_euclidean(h.score)),
+        )
+        for n, h in enumerate(present, start=1)
+    ]
 
 
 def _check_k(k: int | None) -> int:

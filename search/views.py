@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -40,11 +42,40 @@ def search_page(request: HttpRequest) -> HttpResponse:
                 image_id=fields.get("image_id"),
                 gallery_slugs=fields.get("galleries") or None,
                 k=fields.get("k"),
+                mode=fields.get("mode") or None,
+                page=fields.get("page") or 1,
             )
         except ImageRejected as exc:
             form.add_error("image", exc.message)
         except ApplicationError as exc:
             form.add_error(None, exc.message)
     status = 400 if form.errors else 200
-    context = {"form": form, "result": result, "example": example, "has_galleries": bool(choices)}
+    context = {
+        "form": form,
+        "result": result,
+        "example": example,
+        "has_galleries": bool(choices),
+        "pages": _pages(result, form, uploaded=bool(request.FILES)),
+    }
     return render(request, "search/page.html", context, status=status)
+
+
+def _pages(result, form: SearchForm, *, uploaded: bool) -> dict[str, object] | None:  # type: ignore[no-untyped-def]
+    """Links to the other pages of a thresholded result (GET, so they can be shared).
+
+    A search by an uploaded example image cannot be repeated from a link: it
+    shows its first page only.
+    """
+    if result is None or result.mode == "topk" or result.total <= result.page_size or uploaded:
+        return None
+    last = (result.total + result.page_size - 1) // result.page_size
+    fields = form.cleaned_data
+    params = [(name, fields[name]) for name in ("q", "image_id", "k", "mode") if fields.get(name)]
+    params += [("galleries", slug) for slug in fields.get("galleries") or []]
+    return {
+        "number": result.page,
+        "last": last,
+        "previous": result.page - 1 if result.page > 1 else 0,
+        "next": result.page + 1 if result.page < last else 0,
+        "query": urlencode(params),
+    }

@@ -83,7 +83,8 @@ def register(name: str) -> Callable[[IndexFactory], IndexFactory]:
 
 
 def create_index(name: str, dim: int, options: IndexOptions | None = None) -> VectorIndex:
-    from search.index import faiss_flat  # noqa: F401  (registers the FAISS backends)
+    # Importing the modules runs their @register decorators.
+    from search.index import faiss_binary, faiss_flat, faiss_hnsw  # noqa: F401
 
     try:
         factory = _REGISTRY[name]

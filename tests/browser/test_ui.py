@@ -122,7 +122,7 @@ def test_text_search_ranks_red_image_first_and_similar_link_searches_by_image(
     scores = [float(s) for s in results.locator(".score").all_inner_texts() if SCORE.match(s)]
     assert len(scores) == 3 and scores == sorted(scores, reverse=True)
     assert scores[0] > 0.9 > scores[2]
-    expect(page.get_by_test_id("result-summary")).to_contain_text("3 results")
+    expect(page.get_by_test_id("result-summary")).to_contain_text("3 best results")
     page.screenshot(path="/tmp/cbir-search.png", full_page=True)
 
     first.get_by_role("link", name="similar").click()
