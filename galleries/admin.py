@@ -111,7 +111,23 @@ class GalleryAdmin(ManagedOnlyMixin, admin.ModelAdmin):
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
-    readonly_fields = ["created_by", "created_at", "updated_at", "indexing"]
+    readonly_fields = ["created_by", "created_at", "updated_at", "indexing", "retrieval_statistics"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "description", "visibility", "organisation"]}),
+        ("Indexing", {"fields": ["indexing", "retrieval_statistics"]}),
+        (
+            "Retrieval settings (empty: the deployment's CBIR_THRESHOLD_* settings)",
+            {
+                "fields": [
+                    "threshold_static_image",
+                    "threshold_static_text",
+                    "threshold_weight",
+                    "threshold_neighbours",
+                ]
+            },
+        ),
+        ("History", {"fields": ["created_by", "created_at", "updated_at"]}),
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return (
@@ -163,6 +179,29 @@ class GalleryAdmin(ManagedOnlyMixin, admin.ModelAdmin):
     @admin.display(description="failed", ordering="n_failed")
     def images_failed(self, obj: Gallery) -> int:
         return obj.n_failed
+
+    @admin.display(description="Dynamic threshold")
+    def retrieval_statistics(self, obj: Gallery) -> str:
+        from search.models import GalleryStatistics
+
+        row = GalleryStatistics.objects.filter(gallery=obj, model_name=active_model_name()).first()
+        if row is None:
+            return (
+                "No statistic yet: it is computed in the background once the gallery has "
+                "enough embedded images (CBIR_THRESHOLD_MIN_IMAGES); until then searches use top-k."
+            )
+        parts = [
+            f"m_g = {row.mean_distance:.4f} over {row.image_count} images "
+            f"(n = {row.neighbours}, {row.sampled} sampled), "
+            f"computed {row.computed_at:%Y-%m-%d %H:%M}",
+        ]
+        if row.global_mean is not None:
+            parts.append(
+                f"M = {row.global_mean:.4f}; T_g image = {row.threshold_image:.4f}, "
+                f"text = {row.threshold_text:.4f} (Euclidean distance), set "
+                f"{row.thresholds_at:%Y-%m-%d %H:%M}"
+            )
+        return "; ".join(parts)
 
     @admin.display(description="Indexing")
     def indexing(self, obj: Gallery) -> str:

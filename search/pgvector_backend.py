@@ -90,7 +90,7 @@ class PgvectorBackend:
         literal = "[" + ",".join(f"{float(v):.9g}" for v in np.asarray(vector).reshape(-1)) + "]"
         distance = f"(vector::vector({dim}) <=> %s::vector({dim}))"
         where = "model_name = %s AND gallery_id = ANY(%s)"
-        params: list[object] = [literal, model_name, list(gallery_ids)]
+        params: list[object] = [model_name, list(gallery_ids)]
         if min_score is not None:
             where += f" AND {distance} < %s"
             params += [literal, 1.0 - float(min_score)]

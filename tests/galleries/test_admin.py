@@ -245,3 +245,18 @@ def test_owner_adds_a_member_through_the_inline(cast, staff):
     )
     assert response.status_code == 302
     assert cast.gallery.memberships.get(user=cast.outsider).role == "viewer"
+
+
+def test_gallery_page_shows_its_statistic_and_threshold_overrides(cast, staff, settings):
+    from search.embedding import images_embed
+    from search.statistics import gallery_statistics_update
+
+    settings.CBIR_THRESHOLD_MIN_IMAGES = 3
+    page = reverse("admin:galleries_gallery_change", args=[cast.gallery.pk])
+    assert b"No statistic yet" in signed_in(staff).get(page).content
+    images = [upload(cast.gallery, png_bytes((10 * i, 0, 0)), name=f"{i}.png") for i in range(4)]
+    images_embed(image_ids=[i.pk for i in images])
+    gallery_statistics_update(gallery_id=cast.gallery.pk, model_name=active_model_name())
+    content = signed_in(staff).get(page).content.decode()
+    assert "m_g = " in content and "over 4 images" in content and "T_g image = " in content
+    assert 'name="threshold_static_image"' in content and 'name="threshold_weight"' in content

@@ -91,7 +91,7 @@ def test_query_time_variant_reports_its_own_cutoffs(cast, galleries):
 
 
 def test_dynamic_mode_falls_back_to_static_for_galleries_without_a_statistic(cast, galleries):
-    reds, mixed = galleries
+    reds, _mixed = galleries
     with_statistics(reds)
     result = search_images(user=cast.viewer, text="red", mode="dynamic")
     sources = {t.gallery.slug: t.source for t in result.thresholds}
