@@ -104,9 +104,11 @@ def index_options(model_name: str) -> IndexOptions:
         loaded = load_vectors(model_name, image_ids=image_ids.tolist())
         order = {int(i): n for n, i in enumerate(loaded.image_ids)}
         dim = loaded.vectors.shape[1] if len(loaded) else 0
-        out = np.zeros((len(image_ids), dim), dtype=np.float32)
+        # NaN rows mark ids deleted meanwhile: the re-ranker skips them (a zero vector would
+        # score 0 and take a place among the k).
+        out = np.full((len(image_ids), dim), np.nan, dtype=np.float32)
         for row, image_id in enumerate(image_ids.tolist()):
-            if image_id in order:  # deleted meanwhile: a zero vector scores 0
+            if image_id in order:
                 out[row] = loaded.vectors[order[image_id]]
         return out
 

@@ -125,11 +125,12 @@ class FaissBinaryHNSWIndex(BinaryIndexBase):
             n = len(codes)
             return np.zeros((n, k), np.int32), np.full((n, k), -1, np.int64)
         selector, _keep = self._labels.selector(labels)
-        if count < self._options.exact_below:
+        # Widen efSearch by the inverse allowed fraction, as in faiss_hnsw.py; a walk that
+        # would keep every node as a candidate costs more than the scan.
+        ef = math.ceil(max(self._options.hnsw_ef_search, k) * self._labels.n_labels / count)
+        if count < self._options.exact_below or ef >= self._labels.n_labels:
             distances, found = self._exact_knn(codes, k, selector)
         else:
-            # Widen efSearch by the inverse allowed fraction, as in faiss_hnsw.py.
-            ef = math.ceil(max(self._options.hnsw_ef_search, k) * self._labels.n_labels / count)
             params = hnsw_params(selector, ef)
             distances, found = self._index.search(codes, k, params=params)
             short = np.flatnonzero((found >= 0).sum(axis=1) < min(k, count))
