@@ -103,7 +103,7 @@ def index_options(model_name: str) -> IndexOptions:
     def rerank_source(image_ids: np.ndarray) -> np.ndarray:
         loaded = load_vectors(model_name, image_ids=image_ids.tolist())
         order = {int(i): n for n, i in enumerate(loaded.image_ids)}
-        dim = loaded.vectors.shape[1] if len(loaded) else 0
+        dim = loaded.vectors.shape[1] if len(loaded) else _model_dim(model_name)
         # NaN rows mark ids deleted meanwhile: the re-ranker skips them (a zero vector would
         # score 0 and take a place among the k).
         out = np.full((len(image_ids), dim), np.nan, dtype=np.float32)
@@ -122,6 +122,13 @@ def index_options(model_name: str) -> IndexOptions:
         rerank_source=rerank_source if binary and settings.CBIR_BINARY_RERANK else None,
         rerank_factor=settings.CBIR_BINARY_RERANK_FACTOR,
     )
+
+
+def _model_dim(model_name: str) -> int:
+    from search.models import Embedding
+
+    dim = Embedding.objects.filter(model_name=model_name).values_list("dim", flat=True).first()
+    return int(dim or 0)
 
 
 def get_backend() -> SearchBackend:
