@@ -347,6 +347,9 @@ CBIR_THRESHOLD_DEBOUNCE_S = env_int("CBIR_THRESHOLD_DEBOUNCE_S", 30, minimum=0)
 # Thresholded searches return every hit below the cutoff, paginated, up to this many.
 CBIR_THRESHOLD_MAX_RESULTS = env_int("CBIR_THRESHOLD_MAX_RESULTS", 5000, minimum=1)
 
+# Composed queries, two-phase: how many text results the example images re-rank (M).
+CBIR_TWO_PHASE_CANDIDATES = env_int("CBIR_TWO_PHASE_CANDIDATES", 100, minimum=1, maximum=10_000)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -14,31 +14,27 @@ auto is dynamic when every searched gallery has a statistic, else topk.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from cbir_site.errors import (
-    InvalidInputError,
-    NotFoundError,
-    PayloadTooLargeError,
-    ServiceUnavailableError,
-)
+from cbir_site.errors import InvalidInputError, NotFoundError, ServiceUnavailableError
 from galleries import selectors
-from galleries.imaging import ImageRejected, decode_rgb, validate_image
 from galleries.models import Gallery, Image
-from galleries.services import image_limits
 from search.backends import Hit, get_backend
-from search.encoders.base import Encoder, EncoderUnavailable, l2_normalise
+from search.compose import two_phase
+from search.encoders.base import Encoder, EncoderUnavailable
 from search.index.base import cosine_to_euclidean
-from search.models import Embedding
+from search.query import EncodedQuery, QuerySpec, encode_query
 from search.runtime import get_encoder
 from search.statistics import IMAGE, TEXT, GalleryThreshold, global_mean_for, thresholds_for
 from search.thresholds import dynamic_threshold, query_statistic, similarity_cutoff
+from search.vector_io import load_vectors
 
-MAX_QUERY_CHARS = 1000
 METRIC = "cosine_similarity"
 MODES = ("auto", "topk", "static", "dynamic", "query")
 
@@ -74,50 +70,59 @@ class SearchResult:
     page_size: int = 0
     truncated: bool = False  # threshold modes: stopped at CBIR_THRESHOLD_MAX_RESULTS
     thresholds: list[ThresholdUsed] = field(default_factory=list)
-    metric: str = METRIC
+    metric: str = METRIC  # what `score` is: cosine_similarity, or fusion:<method> for two_phase
+    vector: np.ndarray | None = None  # the query vector used (sessions store it)
+    composition: str = "sum"
 
 
 def search_images(
     *,
     user: AbstractBaseUser | AnonymousUser,
-    text: str | None = None,
-    image_data: bytes | None = None,
-    image_id: int | None = None,
     gallery_slugs: list[str] | None = None,
     k: int | None = None,
     mode: str | None = None,
     page: int = 1,
     page_size: int | None = None,
+    vector: np.ndarray | None = None,
+    hide_ids: Collection[int] = (),
+    **query: Any,
 ) -> SearchResult:
+    """Search with a QuerySpec's fields (text=..., image_data=..., image_ids=..., ...).
+
+    `vector` replaces the encoded query (a refined query from relevance
+    feedback); `hide_ids` are never returned (images the user already judged).
+    """
+    spec = QuerySpec(**query).cleaned()
     k = _check_k(k)
     mode = mode or settings.CBIR_SEARCH_DEFAULT_MODE
     if mode not in MODES:
         raise InvalidInputError(f"mode must be one of {', '.join(MODES)}.")
+    if spec.composition == "two_phase" and mode not in ("topk", "auto"):
+        raise InvalidInputError("two_phase ranks a fixed set of candidates: use mode topk.")
     if page < 1:
         raise InvalidInputError("page starts at 1.")
     page_size = _check_k(page_size) if page_size is not None else k
-    text = (text or "").strip() or None
-    if text is None and image_data is None and image_id is None:
-        raise InvalidInputError("Give a text query, an example image, or both.")
-    if text is not None and len(text) > MAX_QUERY_CHARS:
-        raise InvalidInputError(f"The text query is longer than {MAX_QUERY_CHARS} characters.")
     galleries = _galleries(user, gallery_slugs)
-    example = selectors.image_get_visible(user, image_id=image_id) if image_id is not None else None
 
     encoder = _encoder()
     started = time.perf_counter()
-    vector, kinds = _query_vector(encoder, text, image_data, example)
-    encoded = time.perf_counter()
+    encoded = encode_query(spec, encoder, user)
+    if vector is None:
+        vector = encoded.summed(spec)
+    encoded_at = time.perf_counter()
 
-    query = _Query(encoder.name, vector[0], galleries, {example.pk} if example else set())
-    kind = TEXT if kinds == ["text"] else IMAGE
-    thresholds = _resolve_mode(query, mode, kind)
-    if thresholds is None:
-        resolved_mode, hits, truncated = "topk", query.top_k(k), False
+    q = _Query(encoder.name, vector, galleries, encoded.excluded_ids | set(hide_ids))
+    kind = TEXT if encoded.kinds == ["text"] else IMAGE
+    thresholds = None if spec.composition == "two_phase" else _resolve_mode(q, mode, kind)
+    if spec.composition == "two_phase":
+        resolved_mode, hits, truncated = "topk", _two_phase(q, spec, encoded, k), False
+        hits_page, total = hits, len(hits)
+    elif thresholds is None:
+        resolved_mode, hits, truncated = "topk", q.top_k(k), False
         hits_page, total = hits, len(hits)
     else:
         resolved_mode = mode if mode != "auto" else "dynamic"
-        hits, truncated = query.above(thresholds)
+        hits, truncated = q.above(thresholds)
         total = len(hits)
         hits_page = hits[(page - 1) * page_size : page * page_size]
     searched = time.perf_counter()
@@ -128,16 +133,41 @@ def search_images(
         model_name=encoder.name,
         k=k,
         galleries=galleries,
-        query_kinds=kinds,
-        encode_ms=(encoded - started) * 1000,
-        search_ms=(searched - encoded) * 1000,
+        query_kinds=encoded.kinds,
+        encode_ms=(encoded_at - started) * 1000,
+        search_ms=(searched - encoded_at) * 1000,
         mode=resolved_mode,
         total=total,
         page=page if thresholds is not None else 1,
         page_size=page_size if thresholds is not None else k,
         truncated=truncated,
-        thresholds=[_used(t, query.by_id) for t in (thresholds or {}).values()],
+        thresholds=[_used(t, q.by_id) for t in (thresholds or {}).values()],
+        metric=f"fusion:{spec.fusion}" if spec.composition == "two_phase" else METRIC,
+        vector=vector,
+        composition=spec.composition,
     )
+
+
+def _two_phase(q: _Query, spec: QuerySpec, encoded: EncodedQuery, k: int) -> list[Hit]:
+    """Top M by the words, re-ranked by the example images, the two rankings fused."""
+    first = max(spec.first_phase or settings.CBIR_TWO_PHASE_CANDIDATES, k)
+    text_only = _Query(q.model_name, encoded.text_side(spec), q.galleries, q.exclude)
+    candidates = text_only.top_k(first)
+    if not candidates:
+        return []
+    loaded = load_vectors(q.model_name, image_ids=[h.image_id for h in candidates])
+    by_id = dict(zip(loaded.image_ids.tolist(), loaded.vectors, strict=True))
+    kept = [h for h in candidates if h.image_id in by_id]
+    fused = two_phase(
+        [h.image_id for h in kept],
+        np.stack([by_id[h.image_id] for h in kept]),
+        encoded.examples,
+        encoded.negatives,
+        negative_weight=spec.negative_weight,
+        fusion=spec.fusion,
+    )
+    galleries = {h.image_id: h.gallery_id for h in kept}
+    return [Hit(i, galleries[i], score) for i, score in fused[:k]]
 
 
 @dataclass
@@ -257,41 +287,3 @@ def _encoder() -> Encoder:
         return get_encoder()
     except EncoderUnavailable as exc:
         raise ServiceUnavailableError(str(exc)) from exc
-
-
-def _query_vector(
-    encoder: Encoder, text: str | None, image_data: bytes | None, example: Image | None
-) -> tuple[np.ndarray, list[str]]:
-    """The normalised sum of the normalised parts: text, uploaded image, stored image."""
-    parts, kinds = [], []
-    if text is not None:
-        parts.append(encoder.encode_texts([text])[0])
-        kinds.append("text")
-    if image_data is not None:
-        parts.append(encoder.encode_images([_decode_upload(image_data, encoder)])[0])
-        kinds.append("image")
-    if example is not None:
-        parts.append(_stored_vector(encoder, example))
-        kinds.append("image_id")
-    return l2_normalise(np.sum(parts, axis=0))[None, :], kinds
-
-
-def _decode_upload(data: bytes, encoder: Encoder):  # type: ignore[no-untyped-def]
-    try:
-        validated = validate_image(data, image_limits())
-    except ImageRejected as exc:
-        error = PayloadTooLargeError if exc.code == "too_large" else InvalidInputError
-        raise error(f"The example image was rejected: {exc.message}", code=exc.code) from exc
-    return decode_rgb(validated.data, min_side=encoder.image_size)
-
-
-def _stored_vector(encoder: Encoder, image: Image) -> np.ndarray:
-    row = (
-        Embedding.objects.filter(image=image, model_name=encoder.name)
-        .values_list("vector", flat=True)
-        .first()
-    )
-    if row is not None:
-        return np.asarray(row, dtype=np.float32)
-    with image.file.open("rb") as fh:
-        return encoder.encode_images([decode_rgb(fh.read(), min_side=encoder.image_size)])[0]
