@@ -1,6 +1,7 @@
 from django.urls import path
 
 from cbir_site.auth_apis import TokenObtainApi, TokenRevokeApi
+from feedback import apis as feedback_apis
 from galleries import apis as gallery_apis
 from search import apis as search_apis
 
@@ -39,5 +40,26 @@ urlpatterns = [
         name="image-thumbnail",
     ),
     path("search/", search_apis.SearchApi.as_view(), name="search"),
+    path("search/sessions/", feedback_apis.SessionListApi.as_view(), name="session-list"),
+    path(
+        "search/sessions/<uuid:session_id>/",
+        feedback_apis.SessionDetailApi.as_view(),
+        name="session-detail",
+    ),
+    path(
+        "search/sessions/<uuid:session_id>/iterations/<int:number>/",
+        feedback_apis.IterationDetailApi.as_view(),
+        name="session-iteration",
+    ),
+    path(
+        "search/sessions/<uuid:session_id>/judgements/",
+        feedback_apis.JudgementApi.as_view(),
+        name="session-judgements",
+    ),
+    path(
+        "search/sessions/<uuid:session_id>/refine/",
+        feedback_apis.RefineApi.as_view(),
+        name="session-refine",
+    ),
     path("encoder/", search_apis.EncoderStatusApi.as_view(), name="encoder"),
 ]

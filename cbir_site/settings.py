@@ -347,6 +347,11 @@ CBIR_THRESHOLD_DEBOUNCE_S = env_int("CBIR_THRESHOLD_DEBOUNCE_S", 30, minimum=0)
 # Thresholded searches return every hit below the cutoff, paginated, up to this many.
 CBIR_THRESHOLD_MAX_RESULTS = env_int("CBIR_THRESHOLD_MAX_RESULTS", 5000, minimum=1)
 
+# Relevance feedback: q' = alpha q + beta centroid(relevant) - gamma centroid(non-relevant).
+CBIR_ROCCHIO_ALPHA = env_float("CBIR_ROCCHIO_ALPHA", 1.0)
+CBIR_ROCCHIO_BETA = env_float("CBIR_ROCCHIO_BETA", 0.75)
+CBIR_ROCCHIO_GAMMA = env_float("CBIR_ROCCHIO_GAMMA", 0.15)
+
 # Composed queries, two-phase: how many text results the example images re-rank (M).
 CBIR_TWO_PHASE_CANDIDATES = env_int("CBIR_TWO_PHASE_CANDIDATES", 100, minimum=1, maximum=10_000)
 

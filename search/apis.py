@@ -12,7 +12,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from cbir_site.errors import PayloadTooLargeError
+from cbir_site.errors import InvalidInputError, PayloadTooLargeError
+from feedback.services import search_session_start
 from galleries.imaging import ImageRejected, read_limited
 from galleries.serializers import ImageOutput
 from search.runtime import encoder_status
@@ -30,6 +31,26 @@ class SearchInput(serializers.Serializer):
         required=False,
         help_text="Gallery slugs; default: all you may see.",
     )
+    image_ids = serializers.ListField(
+        child=serializers.IntegerField(), required=False, help_text="More stored example images."
+    )
+    negative_text = serializers.CharField(
+        required=False, allow_blank=True, max_length=1000, help_text='"Not like this": words.'
+    )
+    negative_image_ids = serializers.ListField(
+        child=serializers.IntegerField(), required=False, help_text='"Not like this": images.'
+    )
+    text_weight = serializers.FloatField(required=False, default=1.0)
+    image_weight = serializers.FloatField(required=False, default=1.0)
+    negative_weight = serializers.FloatField(required=False, default=0.5, min_value=0)
+    composition = serializers.ChoiceField(
+        choices=["sum", "two_phase"],
+        default="sum",
+        help_text="sum: one vector, the weighted sum of the parts. two_phase: the top M by the "
+        "text, re-ranked by the example images, the two rankings fused (topk only).",
+    )
+    fusion = serializers.ChoiceField(choices=["log_vote", "rrf"], default="log_vote")
+    first_phase = serializers.IntegerField(required=False, min_value=1, max_value=10_000)
     k = serializers.IntegerField(required=False, min_value=1, help_text="Results for top-k.")
     mode = serializers.ChoiceField(
         choices=["auto", "topk", "static", "dynamic", "query"],
@@ -68,7 +89,14 @@ class ThresholdOutput(serializers.Serializer):
 
 
 class SearchOutput(serializers.Serializer):
-    metric = serializers.CharField(help_text="What `score` is: cosine_similarity.")
+    metric = serializers.CharField(
+        help_text="What `score` is: cosine_similarity, or fusion:<method> for two_phase."
+    )
+    session = serializers.UUIDField(
+        read_only=True, allow_null=True, help_text="Signed-in searches start a feedback session."
+    )
+    iteration = serializers.IntegerField(read_only=True, allow_null=True)
+    composition = serializers.CharField()
     mode = serializers.CharField(help_text="The mode used (auto resolved).")
     thresholds = ThresholdOutput(many=True, help_text="Per searched gallery (threshold modes).")
     total = serializers.IntegerField(help_text="Hits in all pages.")
@@ -119,18 +147,45 @@ class SearchApi(APIView):
         galleries = fields.get("galleries")
         if galleries is None and hasattr(request.data, "getlist"):
             galleries = request.data.getlist("galleries") or None
-        result = search_images(
-            user=request.user,
-            text=fields.get("text"),
-            image_data=image_data,
-            image_id=fields.get("image_id"),
-            gallery_slugs=galleries,
-            k=fields.get("k"),
-            mode=fields.get("mode"),
-            page=fields.get("page", 1),
-            page_size=fields.get("page_size"),
-        )
-        return Response(SearchOutput(result, context={"request": request}).data)
+        arguments = {
+            "gallery_slugs": galleries,
+            "k": fields.get("k"),
+            "mode": fields.get("mode"),
+            "page": fields.get("page", 1),
+            "page_size": fields.get("page_size"),
+            "text": fields.get("text"),
+            "image_data": image_data,
+            "image_id": fields.get("image_id"),
+            "image_ids": fields.get("image_ids", ()) or _many(request, "image_ids"),
+            "negative_text": fields.get("negative_text"),
+            "negative_image_ids": fields.get("negative_image_ids", ())
+            or _many(request, "negative_image_ids"),
+            "text_weight": fields["text_weight"],
+            "image_weight": fields["image_weight"],
+            "negative_weight": fields["negative_weight"],
+            "composition": fields["composition"],
+            "fusion": fields["fusion"],
+            "first_phase": fields.get("first_phase"),
+        }
+        session = iteration = None
+        if request.user.is_authenticated:  # a signed-in search starts a feedback session
+            session, iteration, result = search_session_start(user=request.user, **arguments)
+        else:
+            result = search_images(user=request.user, **arguments)
+        body = SearchOutput(result, context={"request": request}).data
+        body["session"] = str(session.pk) if session else None
+        body["iteration"] = iteration.number if iteration else None
+        return Response(body)
+
+
+def _many(request: Request, name: str) -> list[int]:
+    """Repeated multipart fields (image_ids=1&image_ids=2) as integers."""
+    if not hasattr(request.data, "getlist"):
+        return []
+    try:
+        return [int(v) for v in request.data.getlist(name) if str(v).strip()]
+    except ValueError as exc:
+        raise InvalidInputError(f"{name} must be integers.") from exc
 
 
 class EncoderStatusOutput(serializers.Serializer):

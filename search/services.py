@@ -84,15 +84,17 @@ def search_images(
     page: int = 1,
     page_size: int | None = None,
     vector: np.ndarray | None = None,
+    vector_kind: str = TEXT,
     hide_ids: Collection[int] = (),
     **query: Any,
 ) -> SearchResult:
     """Search with a QuerySpec's fields (text=..., image_data=..., image_ids=..., ...).
 
-    `vector` replaces the encoded query (a refined query from relevance
-    feedback); `hide_ids` are never returned (images the user already judged).
+    Or with `vector`, a query already in the model's space (a refined query
+    from relevance feedback; `vector_kind` picks its thresholds: text or
+    image). `hide_ids` are never returned (images the user already judged).
     """
-    spec = QuerySpec(**query).cleaned()
+    spec = QuerySpec(**query).cleaned() if vector is None else QuerySpec()
     k = _check_k(k)
     mode = mode or settings.CBIR_SEARCH_DEFAULT_MODE
     if mode not in MODES:
@@ -106,15 +108,18 @@ def search_images(
 
     encoder = _encoder()
     started = time.perf_counter()
-    encoded = encode_query(spec, encoder, user)
     if vector is None:
-        vector = encoded.summed(spec)
+        encoded = encode_query(spec, encoder, user)
+        vector, kinds = encoded.summed(spec), encoded.kinds
+        kind = TEXT if kinds == ["text"] else IMAGE
+    else:
+        encoded, kinds, kind = None, ["vector"], vector_kind
     encoded_at = time.perf_counter()
 
-    q = _Query(encoder.name, vector, galleries, encoded.excluded_ids | set(hide_ids))
-    kind = TEXT if encoded.kinds == ["text"] else IMAGE
+    excluded = (encoded.excluded_ids if encoded else set()) | set(hide_ids)
+    q = _Query(encoder.name, np.asarray(vector, dtype=np.float32), galleries, excluded)
     thresholds = None if spec.composition == "two_phase" else _resolve_mode(q, mode, kind)
-    if spec.composition == "two_phase":
+    if spec.composition == "two_phase" and encoded is not None:
         resolved_mode, hits, truncated = "topk", _two_phase(q, spec, encoded, k), False
         hits_page, total = hits, len(hits)
     elif thresholds is None:
@@ -133,7 +138,7 @@ def search_images(
         model_name=encoder.name,
         k=k,
         galleries=galleries,
-        query_kinds=encoded.kinds,
+        query_kinds=kinds,
         encode_ms=(encoded_at - started) * 1000,
         search_ms=(searched - encoded_at) * 1000,
         mode=resolved_mode,
@@ -143,14 +148,14 @@ def search_images(
         truncated=truncated,
         thresholds=[_used(t, q.by_id) for t in (thresholds or {}).values()],
         metric=f"fusion:{spec.fusion}" if spec.composition == "two_phase" else METRIC,
-        vector=vector,
+        vector=q.vector,
         composition=spec.composition,
     )
 
 
 def _two_phase(q: _Query, spec: QuerySpec, encoded: EncodedQuery, k: int) -> list[Hit]:
     """Top M by the words, re-ranked by the example images, the two rankings fused."""
-    first = max(spec.first_phase or settings.CBIR_TWO_PHASE_CANDIDATES, k)
+    first = spec.first_phase or max(settings.CBIR_TWO_PHASE_CANDIDATES, k)
     text_only = _Query(q.model_name, encoded.text_side(spec), q.galleries, q.exclude)
     candidates = text_only.top_k(first)
     if not candidates:

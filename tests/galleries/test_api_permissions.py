@@ -67,6 +67,11 @@ def _signed_in(ok: int) -> dict[str, int]:
     return {**{r: ok for r in ROLES if r != "anonymous"}, "anonymous": UNAUTHENTICATED}
 
 
+def _owners_session(ok: int) -> dict[str, int]:
+    """A search session is its user's alone (here the owner's): anyone else finds nothing."""
+    return {**{r: 404 for r in ROLES}, "owner": ok, "anonymous": UNAUTHENTICATED}
+
+
 # (url name, method): {role: expected status}
 MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("api:token-obtain", "post"): {**_anyone(200), "anonymous": 400},
@@ -89,6 +94,11 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("api:image-thumbnail", "get"): _read(),
     ("api:search", "post"): _read(),  # restricted to the private gallery by slug
     ("api:encoder", "get"): _anyone(200),
+    ("api:session-list", "get"): _signed_in(200),
+    ("api:session-detail", "get"): _owners_session(200),
+    ("api:session-iteration", "get"): _owners_session(200),
+    ("api:session-judgements", "post"): _owners_session(201),
+    ("api:session-refine", "post"): _owners_session(201),
 }
 
 
@@ -99,6 +109,7 @@ def _user(cast, role: str):  # type: ignore[no-untyped-def]
 def _request(cast, image: Image, name: str, method: str, role: str) -> dict:  # type: ignore[no-untyped-def]
     """URL and body for one cell of the matrix."""
     slug = cast.gallery.slug
+    session = _owners_session_for(cast, image) if name.startswith("api:session-") else None
     kwargs = {
         "api:gallery-detail": {"slug": slug},
         "api:gallery-members": {"slug": slug},
@@ -108,6 +119,10 @@ def _request(cast, image: Image, name: str, method: str, role: str) -> dict:  # 
         "api:image-detail": {"image_id": image.pk},
         "api:image-file": {"image_id": image.pk},
         "api:image-thumbnail": {"image_id": image.pk},
+        "api:session-detail": {"session_id": getattr(session, "pk", None)},
+        "api:session-iteration": {"session_id": getattr(session, "pk", None), "number": 0},
+        "api:session-judgements": {"session_id": getattr(session, "pk", None)},
+        "api:session-refine": {"session_id": getattr(session, "pk", None)},
     }.get(name, {})
     bodies = {
         ("api:token-obtain", "post"): {
@@ -119,6 +134,8 @@ def _request(cast, image: Image, name: str, method: str, role: str) -> dict:  # 
         ("api:gallery-members", "post"): {"username": cast.outsider.username, "role": "viewer"},
         ("api:gallery-member-detail", "patch"): {"role": "editor"},
         ("api:search", "post"): {"text": "red", "galleries": [slug]},
+        ("api:session-judgements", "post"): {"image_id": image.pk, "label": "relevant"},
+        ("api:session-refine", "post"): {"pseudo_positives": 1},
     }
     request = {"path": reverse(name, kwargs=kwargs)}
     if (name, method) == ("api:gallery-images", "post"):
@@ -128,6 +145,14 @@ def _request(cast, image: Image, name: str, method: str, role: str) -> dict:  # 
     elif (name, method) in bodies:
         request.update(data=bodies[(name, method)], format="json")
     return request
+
+
+def _owners_session_for(cast, image: Image):  # type: ignore[no-untyped-def]
+    from feedback.services import search_session_start
+
+    images_embed(image_ids=[image.pk])
+    session, _, _ = search_session_start(user=cast.owner, text="red", gallery_slugs=["private"])
+    return session
 
 
 def _file(data: bytes, name: str) -> io.BytesIO:

@@ -1,0 +1,176 @@
+"""REST endpoints for search sessions: read iterations, judge results, refine.
+
+Sessions belong to their user: anyone else gets 404. Judged images must be
+visible to the user; refining re-checks which galleries they may still see.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cbir_site.pagination import paginate
+from feedback import selectors, services
+from feedback.models import Judgement, SearchIteration, SearchSession
+from feedback.rocchio import RocchioParams
+from galleries.serializers import ImageOutput
+
+
+class ShownResultOutput(serializers.Serializer):
+    rank = serializers.IntegerField()
+    score = serializers.FloatField(allow_null=True, help_text="null for pinned images")
+    label = serializers.CharField(allow_null=True, help_text="your current judgement")
+    image = ImageOutput()
+
+
+class IterationOutput(serializers.Serializer):
+    session = serializers.UUIDField(source="session_id")
+    number = serializers.IntegerField()
+    kind = serializers.CharField()
+    mode = serializers.CharField()
+    total = serializers.IntegerField(help_text="hits of the search (threshold modes: all pages)")
+    params = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+    results = ShownResultOutput(many=True, source="shown")
+
+
+class SessionOutput(serializers.ModelSerializer):
+    iterations = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SearchSession
+        fields = [
+            "id",
+            "query_text",
+            "negative_text",
+            "example_image_ids",
+            "negative_image_ids",
+            "uploaded_example",
+            "mode",
+            "composition",
+            "model_name",
+            "created_at",
+            "iterations",
+        ]
+
+    def get_iterations(self, session: SearchSession) -> list[int]:
+        return list(session.iterations.values_list("number", flat=True))
+
+
+class JudgementInput(serializers.Serializer):
+    image_id = serializers.IntegerField()
+    label = serializers.ChoiceField(choices=Judgement.Label.values)
+    iteration = serializers.IntegerField(
+        required=False, min_value=0, help_text="where it was shown (default: the latest)"
+    )
+
+
+class JudgementOutput(serializers.ModelSerializer):
+    iteration = serializers.IntegerField(source="iteration.number")
+
+    class Meta:
+        model = Judgement
+        fields = ["id", "image_id", "label", "iteration", "rank", "score", "created_at"]
+
+
+class RefineInput(serializers.Serializer):
+    alpha = serializers.FloatField(required=False, help_text="weight of the query")
+    beta = serializers.FloatField(required=False, help_text="weight of the relevant centroid")
+    gamma = serializers.FloatField(required=False, help_text="weight of the non-relevant centroid")
+    judged = serializers.ChoiceField(
+        choices=services.JUDGED_CHOICES,
+        default="none",
+        help_text="pin: show relevant judged images first and hide the rest you judged; "
+        "hide: hide everything you judged",
+    )
+    pseudo_positives = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=100,
+        default=0,
+        help_text="pseudo-relevance feedback: take the top P of the latest iteration as relevant",
+    )
+    pseudo_negatives = serializers.BooleanField(
+        default=False, help_text="with pseudo_positives: the bottom P as non-relevant"
+    )
+
+
+def iteration_body(request: Request, iteration: SearchIteration) -> dict:
+    iteration.shown = selectors.iteration_results(request.user, iteration)  # type: ignore[attr-defined]
+    return IterationOutput(iteration, context={"request": request}).data
+
+
+class SessionListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=SessionOutput(many=True), operation_id="search_sessions_list")
+    def get(self, request: Request) -> Response:
+        sessions = selectors.sessions_of(request.user)
+        return paginate(request, self, sessions, lambda page: SessionOutput(page, many=True))
+
+
+class SessionDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=SessionOutput)
+    def get(self, request: Request, session_id: str) -> Response:
+        session = services.session_get(user=request.user, session_id=session_id)
+        return Response(SessionOutput(session).data)
+
+
+class IterationDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=IterationOutput)
+    def get(self, request: Request, session_id: str, number: int) -> Response:
+        session = services.session_get(user=request.user, session_id=session_id)
+        return Response(iteration_body(request, services.iteration_get(session, number)))
+
+
+class JudgementApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=JudgementInput, responses={201: JudgementOutput, 200: JudgementOutput})
+    def post(self, request: Request, session_id: str) -> Response:
+        session = services.session_get(user=request.user, session_id=session_id)
+        data = JudgementInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        judgement, created = services.judgement_record(
+            session=session,
+            user=request.user,
+            image_id=data.validated_data["image_id"],
+            label=data.validated_data["label"],
+            iteration_number=data.validated_data.get("iteration"),
+        )
+        body = JudgementOutput(judgement).data if judgement else {"label": "withdrawn"}
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class RefineApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=RefineInput, responses={201: IterationOutput})
+    def post(self, request: Request, session_id: str) -> Response:
+        session = services.session_get(user=request.user, session_id=session_id)
+        data = RefineInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        defaults = services.rocchio_defaults()
+        params = RocchioParams(
+            alpha=fields.get("alpha", defaults.alpha),
+            beta=fields.get("beta", defaults.beta),
+            gamma=fields.get("gamma", defaults.gamma),
+        )
+        iteration, _ = services.search_session_refine(
+            session=session,
+            user=request.user,
+            params=params,
+            judged=fields["judged"],
+            pseudo_positives=fields["pseudo_positives"],
+            pseudo_negatives=fields["pseudo_negatives"],
+        )
+        return Response(iteration_body(request, iteration), status=status.HTTP_201_CREATED)
