@@ -236,3 +236,61 @@ def table(rows: list[list[str]], header: list[str]) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([fmt(header), rule, *(fmt(r) for r in rows)])
+
+
+def embed_files_cached(
+    paths: list[Path], store_prefix: Path, *, batch_size: int = 16
+) -> tuple[Any, str, dict[str, Any]]:
+    """Bundled-encoder vectors (n x d float32) of image files, cached by content.
+
+    The cache is `<store_prefix>-<hash of the model name>.npz`, keyed by each file's
+    SHA-256: a re-run encodes only files it has not seen (identical files once).
+    Decoding is the product's (galleries.imaging.decode_rgb: EXIF orientation,
+    transparency onto white). Returns (vectors, model name, counts and seconds).
+    """
+    import hashlib
+
+    import numpy as np
+
+    from galleries.imaging import decode_rgb
+    from search.encoders.base import EncoderConfig, create_encoder
+
+    cache = store_prefix.parent
+    encoder = create_encoder(
+        EncoderConfig(kind="bundled", batch_size=batch_size, cache_dir=str(cache / "encoder"))
+    )
+    key = hashlib.sha256(encoder.name.encode()).hexdigest()[:12]
+    store = store_prefix.with_name(f"{store_prefix.name}-{key}.npz")
+    known: dict[str, Any] = {}
+    if store.is_file():
+        data = np.load(store)
+        known = dict(zip(data["sha256"].tolist(), data["vectors"], strict=True))
+    blobs = [path.read_bytes() for path in paths]
+    hashes = [hashlib.sha256(b).hexdigest() for b in blobs]
+    first = {h: i for i, h in reversed(list(enumerate(hashes)))}
+    todo = sorted(i for h, i in first.items() if h not in known)
+    started = time.perf_counter()
+    for n, start in enumerate(range(0, len(todo), 32)):
+        chunk = todo[start : start + 32]
+        images = [decode_rgb(blobs[i], min_side=encoder.image_size) for i in chunk]
+        known.update(zip((hashes[i] for i in chunk), encoder.encode_images(images), strict=True))
+        if n % 8 == 7 or start + 32 >= len(todo):
+            done = start + len(chunk)
+            rate = done / (time.perf_counter() - started)
+            print(f"  embedded {done}/{len(todo)} ({rate:.1f} img/s)", flush=True)
+            _save_vectors(store, known)  # an interrupted run keeps its work
+    stats = {
+        "encoded": len(todo),
+        "cached": len(paths) - len(todo),
+        "encode_s": time.perf_counter() - started,
+    }
+    return np.stack([known[h] for h in hashes]).astype(np.float32), encoder.name, stats
+
+
+def _save_vectors(store: Path, known: dict[str, Any]) -> None:
+    import numpy as np
+
+    store.parent.mkdir(parents=True, exist_ok=True)
+    partial = store.with_name(f"{store.stem}.{os.getpid()}.tmp.npz")
+    np.savez(partial, sha256=np.array(list(known)), vectors=np.stack(list(known.values())))
+    partial.replace(store)

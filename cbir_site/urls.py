@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("galleries.urls")),
+    path("search/sessions/", include("feedback.urls")),
     path("search/", include("search.urls")),
     path("api/v1/", include("cbir_site.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cbir_site.errors import InvalidInputError
 from cbir_site.pagination import paginate
 from feedback import selectors, services
 from feedback.models import Judgement, SearchIteration, SearchSession
@@ -28,6 +29,8 @@ class ShownResultOutput(serializers.Serializer):
 
 
 class IterationOutput(serializers.Serializer):
+    """One iteration; `results` is one page of them (count / page / page_size alongside)."""
+
     session = serializers.UUIDField(source="session_id")
     number = serializers.IntegerField()
     kind = serializers.CharField()
@@ -100,8 +103,24 @@ class RefineInput(serializers.Serializer):
 
 
 def iteration_body(request: Request, iteration: SearchIteration) -> dict:
-    iteration.shown = selectors.iteration_results(request.user, iteration)  # type: ignore[attr-defined]
-    return IterationOutput(iteration, context={"request": request}).data
+    """The iteration with one page of its results (?page=, ?page_size=; default the session's)."""
+    shown = selectors.iteration_results(request.user, iteration)
+    size = _positive(request.query_params.get("page_size"), iteration.session.params.get("k") or 24)
+    page = _positive(request.query_params.get("page"), 1)
+    iteration.shown = shown[(page - 1) * size : page * size]  # type: ignore[attr-defined]
+    body = dict(IterationOutput(iteration, context={"request": request}).data)
+    body.update({"count": len(shown), "page": page, "page_size": size})
+    return body
+
+
+def _positive(raw: str | None, default: int) -> int:
+    try:
+        value = int(raw) if raw else default
+    except ValueError as exc:
+        raise InvalidInputError("page and page_size must be positive integers.") from exc
+    if value < 1:
+        raise InvalidInputError("page and page_size must be positive integers.")
+    return min(value, 500)
 
 
 class SessionListApi(APIView):

@@ -208,9 +208,7 @@ def _iteration_create(
     pinned: list[int] = (),  # type: ignore[assignment]
 ) -> SearchIteration:
     rows = [[i, 0, None] for i in pinned]
-    rows += [
-        [h.image.pk, h.rank, round(h.score, 6)] for h in result.hits if h.image.pk not in pinned
-    ]
+    rows += [[i, 0, round(score, 6)] for i, score in result.ranked if i not in pinned]
     for rank, row in enumerate(rows, start=1):
         row[1] = rank
     return SearchIteration.objects.create(

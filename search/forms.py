@@ -7,6 +7,15 @@ from django.conf import settings
 class SearchForm(forms.Form):
     q = forms.CharField(label="Describe what you are looking for", required=False, max_length=1000)
     image = forms.FileField(label="…or give an example image", required=False)
+    not_q = forms.CharField(label="Not like this", required=False, max_length=1000)
+    composition = forms.ChoiceField(
+        label="Words and picture",
+        required=False,
+        choices=[
+            ("sum", "blend them into one query"),
+            ("two_phase", "find by the words, order by the picture"),
+        ],
+    )
     image_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
     galleries = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
     k = forms.IntegerField(

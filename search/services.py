@@ -70,6 +70,8 @@ class SearchResult:
     page_size: int = 0
     truncated: bool = False  # threshold modes: stopped at CBIR_THRESHOLD_MAX_RESULTS
     thresholds: list[ThresholdUsed] = field(default_factory=list)
+    # Every hit of the search as (image id, score), best first: all pages of a thresholded search.
+    ranked: list[tuple[int, float]] = field(default_factory=list)
     metric: str = METRIC  # what `score` is: cosine_similarity, or fusion:<method> for two_phase
     vector: np.ndarray | None = None  # the query vector used (sessions store it)
     composition: str = "sum"
@@ -150,6 +152,7 @@ def search_images(
         metric=f"fusion:{spec.fusion}" if spec.composition == "two_phase" else METRIC,
         vector=q.vector,
         composition=spec.composition,
+        ranked=[(h.image_id, h.score) for h in hits],
     )
 
 

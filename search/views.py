@@ -6,10 +6,11 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from cbir_site.errors import ApplicationError
+from feedback.services import search_session_start
 from galleries import selectors
 from galleries.imaging import ImageRejected, read_limited
 from search.forms import SearchForm
@@ -35,16 +36,21 @@ def search_page(request: HttpRequest) -> HttpResponse:
                 image_data = read_limited(fields["image"], settings.CBIR_MAX_UPLOAD_BYTES)
             if fields.get("image_id"):
                 example = selectors.image_get_visible(request.user, image_id=fields["image_id"])
-            result = search_images(
-                user=request.user,
-                text=fields.get("q"),
-                image_data=image_data,
-                image_id=fields.get("image_id"),
-                gallery_slugs=fields.get("galleries") or None,
-                k=fields.get("k"),
-                mode=fields.get("mode") or None,
-                page=fields.get("page") or 1,
-            )
+            arguments = {
+                "text": fields.get("q"),
+                "image_data": image_data,
+                "image_id": fields.get("image_id"),
+                "negative_text": fields.get("not_q"),
+                "composition": fields.get("composition") or "sum",
+                "gallery_slugs": fields.get("galleries") or None,
+                "k": fields.get("k"),
+                "mode": fields.get("mode") or None,
+            }
+            if request.user.is_authenticated:
+                # Signed in: the search becomes a session the user can judge and refine.
+                session, _, _ = search_session_start(user=request.user, **arguments)
+                return redirect("feedback:session", session_id=session.pk)
+            result = search_images(user=request.user, page=fields.get("page") or 1, **arguments)
         except ImageRejected as exc:
             form.add_error("image", exc.message)
         except ApplicationError as exc:

@@ -122,12 +122,13 @@ def test_text_search_ranks_red_image_first_and_similar_link_searches_by_image(
     scores = [float(s) for s in results.locator(".score").all_inner_texts() if SCORE.match(s)]
     assert len(scores) == 3 and scores == sorted(scores, reverse=True)
     assert scores[0] > 0.9 > scores[2]
-    expect(page.get_by_test_id("result-summary")).to_contain_text("3 best results")
+    # Signed in, a search becomes a feedback session with its own page.
+    expect(page.get_by_test_id("result-summary")).to_contain_text("3 results in iteration 0")
     page.screenshot(path="/tmp/cbir-search.png", full_page=True)
 
     first.get_by_role("link", name="similar").click()
-    page.wait_for_url(re.compile(rf"/search/\?image_id={red.pk}$"))
-    expect(page.locator(".search-options .example")).to_contain_text("red.png")
+    page.wait_for_url(re.compile(r"/search/sessions/[0-9a-f-]{36}/$"))
+    expect(page.locator("h1")).to_have_text("Search by example")
     # The example itself is left out; the nearest colour comes first.
     assert _result_ids(page) == [dark_red.pk, blue.pk]
 
@@ -158,3 +159,44 @@ def test_search_by_example_image_finds_matching_colour_first(
     expect(page.get_by_test_id("results").locator("figure.tile")).to_have_count(2)
     assert _result_ids(page) == [blue.pk, red.pk]
     assert Image.objects.filter(gallery=cast.gallery).count() == 2  # a query image is not stored
+
+
+def test_marking_results_and_refining_creates_a_new_iteration(page, live_server, login, cast):
+    from feedback.models import Judgement, SearchIteration
+
+    red, dark_red, blue = _ready_images(
+        cast.gallery, (RED, "red.png"), (DARK_RED, "dark-red.png"), (BLUE, "blue.png")
+    )
+    login(cast.viewer)
+    page.goto(f"{live_server.url}/search/")
+    page.fill("input[name=q]", "red")
+    page.click("[data-testid=search-form] button[type=submit]")
+    results = page.get_by_test_id("results")
+    expect(results.locator("figure.tile")).to_have_count(3)
+
+    blue_tile = results.locator(f"figure.tile[data-image-id='{blue.pk}']")
+    blue_tile.locator("button.mark.relevant").click()
+    expect(blue_tile).to_have_class(re.compile("is-relevant"))
+    red_tile = results.locator(f"figure.tile[data-image-id='{red.pk}']")
+    red_tile.locator("button.mark.not_relevant").click()
+    expect(red_tile).to_have_class(re.compile("is-not_relevant"))
+    red_tile.locator("button.mark.not_relevant").click()  # clicked again: withdrawn
+    expect(red_tile).not_to_have_class(re.compile("is-not_relevant"))
+    labels = list(Judgement.objects.order_by("id").values_list("image_id", "label"))
+    assert labels == [(blue.pk, "relevant"), (red.pk, "not_relevant"), (red.pk, "withdrawn")]
+
+    page.get_by_text("Rocchio weights").click()  # opens the details
+    page.fill("input[name=beta]", "2.0")
+    page.get_by_test_id("refine-form").locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r"\?iteration=1$"))
+    expect(page.get_by_test_id("iterations").locator("a")).to_have_text(
+        ["Original", "Refinement 1"]
+    )
+    assert _result_ids(page)[0] == blue.pk  # moved to the top by the feedback
+    expect(results.locator(f"figure.tile[data-image-id='{blue.pk}']")).to_have_class(
+        re.compile("is-relevant")
+    )
+    assert SearchIteration.objects.get(number=1).params["beta"] == 2.0
+
+    page.get_by_test_id("iterations").get_by_role("link", name="Original").click()
+    assert _result_ids(page) == [red.pk, dark_red.pk, blue.pk]

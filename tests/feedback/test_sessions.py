@@ -45,7 +45,7 @@ def test_a_signed_in_search_starts_a_session_with_its_first_iteration(cast, clie
     session = SearchSession.objects.get(pk=body["session"])
     assert body["iteration"] == 0 and session.user == cast.viewer and session.query_text == "red"
     first = session.iterations.get()
-    assert first.kind == "initial" and [r[0] for r in first.results][0] == images["red"].pk
+    assert first.kind == "initial" and first.results[0][0] == images["red"].pk
     assert [r[1] for r in first.results] == [1, 2, 3, 4, 5]
     assert np.linalg.norm(np.asarray(first.query_vector)) == pytest.approx(1.0, abs=1e-5)
 

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from feedback.rocchio import RocchioParams
+
+
+class RefineForm(forms.Form):
+    source = forms.ChoiceField(
+        choices=[("marks", "my marks"), ("pseudo", "the top results (pseudo-relevance)")],
+        initial="marks",
+        widget=forms.RadioSelect,
+        label="Refine with",
+    )
+    pseudo_positives = forms.IntegerField(min_value=1, max_value=50, initial=3, label="top P")
+    pseudo_negatives = forms.BooleanField(required=False, label="bottom P as not relevant")
+    judged = forms.ChoiceField(
+        choices=[
+            ("none", "keep them in place"),
+            ("pin", "pin relevant ones first, hide the rest"),
+            ("hide", "hide them"),
+        ],
+        initial="none",
+        label="Images I marked",
+    )
+    alpha = forms.FloatField(label="α (query)")
+    beta = forms.FloatField(label="β (relevant)")
+    gamma = forms.FloatField(label="γ (not relevant)")
+
+    def refine_arguments(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        pseudo = data["source"] == "pseudo"
+        return {
+            "params": RocchioParams(alpha=data["alpha"], beta=data["beta"], gamma=data["gamma"]),
+            "judged": data["judged"],
+            "pseudo_positives": data["pseudo_positives"] if pseudo else 0,
+            "pseudo_negatives": bool(data["pseudo_negatives"]) if pseudo else False,
+        }

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from feedback import views
+
+app_name = "feedback"
+
+urlpatterns = [
+    path("", views.session_list, name="sessions"),
+    path("<uuid:session_id>/", views.session_page, name="session"),
+    path("<uuid:session_id>/refine/", views.session_refine, name="refine"),
+]

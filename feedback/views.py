@@ -1,0 +1,72 @@
+"""Web pages for search sessions: results with judgement toggles, refine, earlier iterations."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from cbir_site.errors import ApplicationError, NotFoundError
+from feedback import selectors, services
+from feedback.forms import RefineForm
+
+
+def _session(request: HttpRequest, session_id: str):  # type: ignore[no-untyped-def]
+    try:
+        return services.session_get(user=request.user, session_id=session_id)
+    except NotFoundError as exc:
+        raise Http404(exc.message) from exc
+
+
+@login_required
+def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
+    session = _session(request, session_id)
+    number = request.GET.get("iteration")
+    try:
+        iteration = services.iteration_get(session, int(number) if number else None)
+    except (NotFoundError, ValueError) as exc:
+        raise Http404("No such iteration.") from exc
+    shown = selectors.iteration_results(request.user, iteration)
+    page = Paginator(shown, session.params.get("k") or 24).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "feedback/session.html",
+        {
+            "session": session,
+            "iteration": iteration,
+            "iterations": list(session.iterations.values_list("number", "kind")),
+            "page": page,
+            "count": len(shown),
+            "marked": len(services.current_judgements(session)),
+            "form": RefineForm(initial=services.rocchio_defaults().__dict__),
+        },
+    )
+
+
+@login_required
+@require_POST
+def session_refine(request: HttpRequest, session_id: str) -> HttpResponse:
+    session = _session(request, session_id)
+    form = RefineForm(request.POST)
+    url = reverse("feedback:session", args=[session.pk])
+    if not form.is_valid():
+        messages.error(request, "Check the refinement settings: " + form.errors.as_text())
+        return redirect(url)
+    try:
+        iteration, _ = services.search_session_refine(
+            session=session, user=request.user, **form.refine_arguments()
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect(url)
+    return redirect(f"{url}?iteration={iteration.number}")
+
+
+@login_required
+def session_list(request: HttpRequest) -> HttpResponse:
+    sessions = Paginator(selectors.sessions_of(request.user), 30).get_page(request.GET.get("page"))
+    return render(request, "feedback/sessions.html", {"page": sessions})

@@ -1,0 +1,84 @@
+"""The session pages: owner only, refine errors explained, anonymous searches stay inline."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from feedback.models import SearchSession
+from search.embedding import images_embed
+from tests.factories import png_bytes, upload
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user) -> Client:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def session(cast):  # type: ignore[no-untyped-def]
+    image = upload(cast.gallery, png_bytes((250, 0, 0)), name="red.png")
+    images_embed(image_ids=[image.pk])
+    response = signed_in(cast.viewer).post("/search/", {"q": "red", "mode": "topk"})
+    assert response.status_code == 302
+    return SearchSession.objects.get(user=cast.viewer)
+
+
+def test_a_signed_in_search_redirects_to_its_session_page(cast, session):
+    page = signed_in(cast.viewer).get(f"/search/sessions/{session.pk}/")
+    assert page.status_code == 200 and b"red.png" in page.content
+    assert b'data-judge-url="/api/v1/search/sessions/' in page.content
+
+
+def test_someone_elses_session_page_is_not_found(cast, session):
+    assert signed_in(cast.owner).get(f"/search/sessions/{session.pk}/").status_code == 404
+    anonymous = Client().get(f"/search/sessions/{session.pk}/")
+    assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
+
+
+def test_refining_without_marks_comes_back_with_the_reason(cast, session):
+    client = signed_in(cast.viewer)
+    data = {
+        "source": "marks",
+        "judged": "none",
+        "pseudo_positives": 3,
+        "alpha": 1,
+        "beta": 0.75,
+        "gamma": 0.15,
+    }
+    response = client.post(f"/search/sessions/{session.pk}/refine/", data, follow=True)
+    assert b"Mark at least one result" in response.content
+    assert session.iterations.count() == 1
+
+
+def test_pseudo_refinement_from_the_page(cast, session):
+    client = signed_in(cast.viewer)
+    data = {
+        "source": "pseudo",
+        "judged": "none",
+        "pseudo_positives": 1,
+        "alpha": 1,
+        "beta": 0.75,
+        "gamma": 0.15,
+    }
+    response = client.post(f"/search/sessions/{session.pk}/refine/", data)
+    assert response.status_code == 302 and response["Location"].endswith("?iteration=1")
+    assert session.iterations.count() == 2
+
+
+def test_history_lists_only_the_users_sessions(cast, session):
+    assert str(session.pk).encode() in signed_in(cast.viewer).get("/search/sessions/").content
+    assert str(session.pk).encode() not in signed_in(cast.editor).get("/search/sessions/").content
+
+
+def test_anonymous_search_stays_on_the_page_without_a_session(cast):
+    cast.gallery.visibility = "public"
+    cast.gallery.save()
+    image = upload(cast.gallery, png_bytes((250, 0, 0)), name="red.png")
+    images_embed(image_ids=[image.pk])
+    response = Client().post("/search/", {"q": "red", "mode": "topk"})
+    assert response.status_code == 200 and b"red.png" in response.content
+    assert not SearchSession.objects.exists()
