@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 
@@ -58,9 +58,11 @@ def encoder_config() -> EncoderConfig:
     )
 
 
-def get_encoder() -> Encoder:
-    """The process's encoder for the current settings, loading it on first use."""
+def get_encoder(kind: str | None = None) -> Encoder:
+    """The process's encoder for the current settings (or of another kind), loaded on first use."""
     config = encoder_config()
+    if kind is not None and kind != config.kind:
+        config = replace(config, kind=kind)
     encoder = _encoders.get(config)
     if encoder is not None:
         return encoder
@@ -85,6 +87,16 @@ def get_encoder() -> Encoder:
             time.perf_counter() - started,
         )
         return encoder
+
+
+def fusion_encoders() -> list[Encoder]:
+    """The encoders whose rankings are fused (CBIR_FUSION_ENCODERS), active first; [] if < 2."""
+    kinds = list(dict.fromkeys(settings.CBIR_FUSION_ENCODERS))
+    if len(kinds) < 2:
+        return []
+    active = get_encoder()
+    others = [get_encoder(kind) for kind in kinds]
+    return [active, *[e for e in others if e.name != active.name]]
 
 
 def active_model_name() -> str:

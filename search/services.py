@@ -28,9 +28,10 @@ from galleries.models import Gallery, Image
 from search.backends import Hit, get_backend
 from search.compose import two_phase
 from search.encoders.base import Encoder, EncoderUnavailable
+from search.fusion import METHODS as FUSION_METHODS
 from search.index.base import cosine_to_euclidean
 from search.query import EncodedQuery, QuerySpec, encode_query
-from search.runtime import get_encoder
+from search.runtime import fusion_encoders, get_encoder
 from search.statistics import IMAGE, TEXT, GalleryThreshold, global_mean_for, thresholds_for
 from search.thresholds import dynamic_threshold, query_statistic, similarity_cutoff
 from search.vector_io import load_vectors
@@ -125,7 +126,8 @@ def search_images(
         resolved_mode, hits, truncated = "topk", _two_phase(q, spec, encoded, k), False
         hits_page, total = hits, len(hits)
     elif thresholds is None:
-        resolved_mode, hits, truncated = "topk", q.top_k(k), False
+        fused = _fused_models(q, spec, user, k) if encoded is not None else None
+        resolved_mode, hits, truncated = "topk", fused or q.top_k(k), False
         hits_page, total = hits, len(hits)
     else:
         resolved_mode = mode if mode != "auto" else "dynamic"
@@ -149,11 +151,42 @@ def search_images(
         page_size=page_size if thresholds is not None else k,
         truncated=truncated,
         thresholds=[_used(t, q.by_id) for t in (thresholds or {}).values()],
-        metric=f"fusion:{spec.fusion}" if spec.composition == "two_phase" else METRIC,
+        metric=_metric(spec, thresholds is None and encoded is not None),
         vector=q.vector,
         composition=spec.composition,
         ranked=[(h.image_id, h.score) for h in hits],
     )
+
+
+def _metric(spec: QuerySpec, top_k: bool) -> str:
+    if spec.composition == "two_phase":
+        return f"fusion:{spec.fusion}"
+    if top_k and fusion_encoders():
+        return f"fusion:{settings.CBIR_FUSION_METHOD}"
+    return METRIC
+
+
+def _fused_models(
+    q: _Query, spec: QuerySpec, user: AbstractBaseUser | AnonymousUser, k: int
+) -> list[Hit] | None:
+    """Top k fused over the encoders of CBIR_FUSION_ENCODERS, or None when there is one."""
+    encoders = fusion_encoders()
+    if not encoders:
+        return None
+    rankings, galleries = [], {}
+    for encoder in encoders:
+        vector = q.vector if encoder.name == q.model_name else _encode_for(spec, encoder, user)
+        hits = _Query(encoder.name, vector, q.galleries, q.exclude).top_k(k)
+        rankings.append([h.image_id for h in hits])
+        galleries.update({h.image_id: h.gallery_id for h in hits})
+    fused = FUSION_METHODS[settings.CBIR_FUSION_METHOD](rankings)
+    return [Hit(int(i), galleries[i], float(score)) for i, score in fused[:k]]
+
+
+def _encode_for(
+    spec: QuerySpec, encoder: Encoder, user: AbstractBaseUser | AnonymousUser
+) -> np.ndarray:
+    return encode_query(spec, encoder, user).summed(spec)
 
 
 def _two_phase(q: _Query, spec: QuerySpec, encoded: EncodedQuery, k: int) -> list[Hit]:

@@ -19,7 +19,7 @@ from search.embedding import (
     index_events_prune,
 )
 from search.encoders.base import EncoderUnavailable
-from search.runtime import active_model_name
+from search.runtime import active_model_name, fusion_encoders
 from search.statistics import (
     gallery_statistics_schedule,
     gallery_statistics_update,
@@ -55,6 +55,8 @@ class EmbedTask(Task):
 )
 def embed_images(self: Task, image_ids: list[int]) -> dict[str, int]:
     report = images_embed(image_ids=image_ids)
+    for extra in fusion_encoders()[1:]:  # further models whose rankings are fused
+        images_embed(image_ids=report.embedded + report.skipped, encoder=extra)
     return {
         "embedded": len(report.embedded),
         "skipped": len(report.skipped),
