@@ -297,6 +297,8 @@ CBIR_ALLOWED_FORMATS = [
 CBIR_THUMBNAIL_SIZE = env_int("CBIR_THUMBNAIL_SIZE", 384, minimum=32, maximum=2048)
 
 # Background work
+# False: never queue Celery tasks (the evaluation command and benchmarks do the work inline).
+CBIR_BACKGROUND_TASKS = env_bool("CBIR_BACKGROUND_TASKS", True)
 CBIR_PENDING_RETRY_AFTER_S = env_int("CBIR_PENDING_RETRY_AFTER_S", 600, minimum=10)
 CBIR_EMBED_MAX_ATTEMPTS = env_int("CBIR_EMBED_MAX_ATTEMPTS", 5, minimum=1)
 CBIR_INDEX_EVENT_RETENTION_S = env_int("CBIR_INDEX_EVENT_RETENTION_S", 7 * 24 * 3600, minimum=60)

@@ -127,7 +127,7 @@ def _mark_ready(image_ids: Iterable[int]) -> None:
 def embedding_enqueue(image_ids: Sequence[int]) -> None:
     """Queue embedding work in batches, once the current transaction has committed."""
     ids = list(image_ids)
-    if not ids:
+    if not ids or not settings.CBIR_BACKGROUND_TASKS:
         return
     size = settings.CBIR_EMBED_BATCH_SIZE
 

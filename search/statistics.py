@@ -66,6 +66,8 @@ def gallery_statistics_schedule(*, gallery_ids: list[int], model_name: str) -> l
     """
     from search.tasks import update_gallery_statistics
 
+    if not settings.CBIR_BACKGROUND_TASKS:
+        return []
     delay = settings.CBIR_THRESHOLD_DEBOUNCE_S
     scheduled = []
     for gallery_id in sorted(set(gallery_ids)):

@@ -102,3 +102,17 @@ def test_sweep_queues_ready_images_the_active_model_has_not_embedded(
         assert images_pending_sweep(model_name="another:model") == [image.pk]
     assert queued_batches(broker) == [[image.pk]]
     assert Embedding.objects.filter(image=image).count() == 1
+
+
+def test_background_work_can_be_switched_off(
+    cast, broker, settings, django_capture_on_commit_callbacks
+):
+    from search.embedding import embedding_enqueue
+    from search.statistics import gallery_statistics_schedule
+
+    settings.CBIR_BACKGROUND_TASKS = False
+    image = upload(cast.gallery)
+    with django_capture_on_commit_callbacks(execute=True):
+        embedding_enqueue([image.pk])
+        assert gallery_statistics_schedule(gallery_ids=[cast.gallery.pk], model_name="m") == []
+    assert broker.llen("cbir") == 0
