@@ -39,6 +39,16 @@ urlpatterns = [
         gallery_apis.ImageThumbnailApi.as_view(),
         name="image-thumbnail",
     ),
+    path(
+        "images/<int:image_id>/captions/",
+        feedback_apis.ImageCaptionsApi.as_view(),
+        name="image-captions",
+    ),
+    path(
+        "images/<int:image_id>/captions/<int:caption_id>/",
+        feedback_apis.ImageCaptionDetailApi.as_view(),
+        name="image-caption-detail",
+    ),
     path("search/", search_apis.SearchApi.as_view(), name="search"),
     path("search/sessions/", feedback_apis.SessionListApi.as_view(), name="session-list"),
     path(

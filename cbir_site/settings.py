@@ -268,6 +268,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "search.tasks.prune_index_events",
         "schedule": timedelta(hours=1),
     },
+    "refresh-expansions": {
+        "task": "feedback.tasks.refresh_expansions",
+        "schedule": timedelta(days=1),
+    },
     "refresh-stale-statistics": {
         "task": "search.tasks.refresh_stale_statistics",
         "schedule": timedelta(minutes=30),
@@ -358,6 +362,22 @@ CBIR_FUSION_METHOD = env_choice("CBIR_FUSION_METHOD", "rrf", {"rrf", "log_vote"}
 CBIR_ROCCHIO_ALPHA = env_float("CBIR_ROCCHIO_ALPHA", 1.0)
 CBIR_ROCCHIO_BETA = env_float("CBIR_ROCCHIO_BETA", 0.75)
 CBIR_ROCCHIO_GAMMA = env_float("CBIR_ROCCHIO_GAMMA", 0.15)
+
+# Collection expansion: query texts users confirmed for an image become extra search vectors
+# of that image (its score is the best of its own vector and these), under admission rules.
+CBIR_EXPANSION = env_bool("CBIR_EXPANSION", True)
+CBIR_EXPANSION_MIN_SUPPORT = env_float("CBIR_EXPANSION_MIN_SUPPORT", 2.0, minimum=0)
+CBIR_EXPANSION_MIN_SUPPORTERS = env_int("CBIR_EXPANSION_MIN_SUPPORTERS", 2, minimum=1)
+CBIR_EXPANSION_MAX_PER_IMAGE = env_int("CBIR_EXPANSION_MAX_PER_IMAGE", 5, minimum=0)
+CBIR_EXPANSION_HALF_LIFE_DAYS = env_float("CBIR_EXPANSION_HALF_LIFE_DAYS", 180.0, minimum=0)
+CBIR_EXPANSION_MERGE_COSINE = env_float("CBIR_EXPANSION_MERGE_COSINE", 0.95, minimum=0, maximum=1)
+CBIR_EXPANSION_DEBOUNCE_S = env_int("CBIR_EXPANSION_DEBOUNCE_S", 60, minimum=0)
+# Hot-image refinement: move a much-confirmed image's search vector toward its queries.
+CBIR_HOT_REFINEMENT = env_bool("CBIR_HOT_REFINEMENT", False)
+CBIR_HOT_MIN_CONFIRMATIONS = env_int("CBIR_HOT_MIN_CONFIRMATIONS", 3, minimum=1)
+CBIR_HOT_BETA = env_float("CBIR_HOT_BETA", 0.5, minimum=0)
+CBIR_HOT_GAMMA = env_float("CBIR_HOT_GAMMA", 0.25, minimum=0)
+CBIR_HOT_MIN_COSINE = env_float("CBIR_HOT_MIN_COSINE", 0.9, minimum=-1, maximum=1)
 
 # Composed queries, two-phase: how many text results the example images re-rank (M).
 CBIR_TWO_PHASE_CANDIDATES = env_int("CBIR_TWO_PHASE_CANDIDATES", 100, minimum=1, maximum=10_000)

@@ -13,12 +13,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cbir_site.errors import InvalidInputError
+from cbir_site.errors import InvalidInputError, NotFoundError
 from cbir_site.pagination import paginate
-from feedback import selectors, services
-from feedback.models import Judgement, SearchIteration, SearchSession
+from feedback import expansion_selectors, selectors, services
+from feedback.expansion_service import caption_add, expansion_set_status
+from feedback.models import Expansion, Judgement, SearchIteration, SearchSession
 from feedback.rocchio import RocchioParams
+from galleries import selectors as gallery_selectors
 from galleries.serializers import ImageOutput
+from search.runtime import get_encoder
 
 
 class ShownResultOutput(serializers.Serializer):
@@ -193,3 +196,48 @@ class RefineApi(APIView):
             pseudo_negatives=fields["pseudo_negatives"],
         )
         return Response(iteration_body(request, iteration), status=status.HTTP_201_CREATED)
+
+
+class CaptionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Expansion
+        fields = ["id", "text", "created_at"]
+
+
+class CaptionInput(serializers.Serializer):
+    text = serializers.CharField(max_length=1000)
+
+
+class ImageCaptionsApi(APIView):
+    """Captions of an image: everyone who may see it reads them, its gallery's owners write them.
+
+    Query texts users confirmed for the image are never listed: they serve search only.
+    """
+
+    @extend_schema(responses=CaptionOutput(many=True), operation_id="image_captions_list")
+    def get(self, request: Request, image_id: int) -> Response:
+        image = gallery_selectors.image_get_visible(request.user, image_id=image_id)
+        return Response(CaptionOutput(expansion_selectors.captions_of(image), many=True).data)
+
+    @extend_schema(request=CaptionInput, responses={201: CaptionOutput})
+    def post(self, request: Request, image_id: int) -> Response:
+        image = gallery_selectors.image_get_visible(request.user, image_id=image_id)
+        gallery_selectors.gallery_get_managed(request.user, slug=image.gallery.slug)
+        data = CaptionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        caption = caption_add(
+            image=image, text=data.validated_data["text"], user=request.user, encoder=get_encoder()
+        )
+        return Response(CaptionOutput(caption).data, status=status.HTTP_201_CREATED)
+
+
+class ImageCaptionDetailApi(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, image_id: int, caption_id: int) -> Response:
+        image = gallery_selectors.image_get_visible(request.user, image_id=image_id)
+        gallery_selectors.gallery_get_managed(request.user, slug=image.gallery.slug)
+        caption = expansion_selectors.captions_of(image).filter(pk=caption_id).first()
+        if caption is None:
+            raise NotFoundError(f"Image {image_id} has no caption {caption_id}.")
+        expansion_set_status(expansion=caption, status=Expansion.Status.REMOVED)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -96,3 +96,80 @@ class Judgement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} judged image {self.image_id} {self.label}"
+
+
+class Expansion(models.Model):
+    """Text attached to an image as an extra search vector (collection expansion).
+
+    From confirmed queries (users marked the image relevant for that query) or
+    from captions a manager entered. The image's score is the maximum over its
+    own vector and its admitted expansions. Query texts are private: they are
+    used for scoring only and shown to nobody but the gallery's managers;
+    captions are what everybody who may see the image sees.
+    """
+
+    class Source(models.TextChoices):
+        QUERY = "query", "confirmed query"
+        CAPTION = "caption", "caption (entered by a manager)"
+
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate", "candidate (not enough support yet)"
+        ADMITTED = "admitted", "admitted (used for search)"
+        APPROVED = "approved", "approved by a manager (always used)"
+        REMOVED = "removed", "removed by a manager (never used)"
+
+    image = models.ForeignKey(
+        "galleries.Image", on_delete=models.CASCADE, related_name="expansions"
+    )
+    gallery_id = models.BigIntegerField(db_index=True)  # denormalised, as on Embedding
+    model_name = models.CharField(max_length=200)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    text = models.TextField(help_text="as first written")
+    text_key = models.CharField(max_length=300, help_text="normalised text: near-duplicates merge")
+    vector = VectorField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CANDIDATE)
+    support = models.FloatField(default=0, help_text="decayed confirmations minus rejections")
+    supporters = models.PositiveIntegerField(default=0, help_text="distinct users confirming")
+    rejections = models.PositiveIntegerField(default=0, help_text="distinct users rejecting")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["image", "-support"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["image", "model_name", "text_key"], name="uniq_expansion_text"
+            ),
+        ]
+        indexes = [models.Index(fields=["model_name", "status"], name="expansion_model_status")]
+
+    def __str__(self) -> str:
+        return f"{self.source} '{self.text[:40]}' on image {self.image_id}"
+
+
+class RefinedVector(models.Model):
+    """A frequently judged ("hot") image's search vector moved toward its confirmed queries.
+
+    normalised(original + beta * mean(confirmed query vectors) - gamma * mean(rejected)),
+    with the drift bounded (cosine to the original at least CBIR_HOT_MIN_COSINE). The
+    original embedding is never overwritten; this row is derived and recomputable.
+    """
+
+    image = models.ForeignKey("galleries.Image", on_delete=models.CASCADE, related_name="+")
+    model_name = models.CharField(max_length=200)
+    vector = VectorField()
+    cosine_to_original = models.FloatField()
+    confirmed = models.PositiveIntegerField()
+    rejected = models.PositiveIntegerField()
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image", "model_name"], name="uniq_refined_vector"),
+        ]
+
+    def __str__(self) -> str:
+        return f"refined {self.model_name} vector of image {self.image_id}"

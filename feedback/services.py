@@ -18,6 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from cbir_site.errors import ConflictError, InvalidInputError, NotFoundError
+from feedback.expansion_service import expansion_schedule
 from feedback.models import Judgement, SearchIteration, SearchSession
 from feedback.rocchio import RocchioParams, pseudo_feedback, rocchio
 from galleries import selectors
@@ -130,6 +131,7 @@ def judgement_record(
             rank=rank,
             score=score,
         )
+        expansion_schedule(image_ids=[image.pk])  # the log changed: re-tally, debounced
     return judgement, True
 
 

@@ -60,7 +60,15 @@ class MemoryBackend:
         if state.index is None or not gallery_ids:
             return []
         allowed = state.allowed_ids(gallery_ids)
-        return self._hits(state, state.index.search(vector, k, allowed).row(0))
+        pairs = state.index.search(vector, k, allowed).row(0)
+        if state.expansions is not None:
+            # An image counts once, at its best vector: k distinct images may need
+            # up to k * (expansions per image) expansion hits.
+            allowed_expansions = state.expansion_galleries.allowed_ids(gallery_ids)
+            wanted = k * max(settings.CBIR_EXPANSION_MAX_PER_IMAGE, 1)
+            extra = state.expansions.search(vector, wanted, allowed_expansions).row(0)
+            pairs = _best_per_image(pairs, extra, state.expansion_image)[:k]
+        return self._hits(state, pairs)
 
     def above(
         self,
@@ -74,7 +82,12 @@ class MemoryBackend:
         if state.index is None or not gallery_ids:
             return []
         allowed = state.allowed_ids(gallery_ids)
-        return self._hits(state, state.index.range_search(vector, min_score, allowed)[:limit])
+        pairs = state.index.range_search(vector, min_score, allowed)
+        if state.expansions is not None:
+            allowed_expansions = state.expansion_galleries.allowed_ids(gallery_ids)
+            extra = state.expansions.range_search(vector, min_score, allowed_expansions)
+            pairs = _best_per_image(pairs, extra, state.expansion_image)
+        return self._hits(state, pairs[:limit])
 
     @staticmethod
     def _hits(state, pairs: list[tuple[int, float]]) -> list[Hit]:  # type: ignore[no-untyped-def]
@@ -87,6 +100,18 @@ class MemoryBackend:
             for (i, s), g in zip(pairs, galleries, strict=True)
             if g >= 0  # removed while we searched
         ]
+
+
+def _best_per_image(
+    own: list[tuple[int, float]], expansions: list[tuple[int, float]], image_of: dict[int, int]
+) -> list[tuple[int, float]]:
+    """An image's score is the best of its own vector and its expansion vectors."""
+    best = dict(own)
+    for expansion_id, score in expansions:
+        image_id = image_of.get(expansion_id)
+        if image_id is not None and score > best.get(image_id, -np.inf):
+            best[image_id] = score
+    return sorted(best.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
 def _manager():  # type: ignore[no-untyped-def]

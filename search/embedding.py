@@ -76,6 +76,16 @@ def images_embed(*, image_ids: Sequence[int], encoder: Encoder | None = None) ->
     return report
 
 
+def embeddings_store(
+    *, encoder: Encoder, images: Sequence[Image], vectors: np.ndarray
+) -> EmbedReport:
+    """Store vectors that `encoder` computed earlier (the evaluation's on-disk cache) exactly
+    as images_embed stores its own: hash codes, ready status, feed events, statistics."""
+    report = EmbedReport()
+    _store(encoder, list(images), np.asarray(vectors, dtype=np.float32), report)
+    return report
+
+
 def _store(encoder: Encoder, images: list[Image], vectors: np.ndarray, report: EmbedReport) -> None:
     with transaction.atomic():
         # Lock the rows briefly so an image deleted meanwhile is skipped, not an FK error.

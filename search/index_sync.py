@@ -28,7 +28,7 @@ from search.feed import ChangeCursor
 from search.gallery_map import GalleryMap
 from search.index.base import IndexOptions, VectorIndex, create_index
 from search.models import IndexEvent, IndexFeedState
-from search.vector_io import iter_embeddings
+from search.vector_io import iter_embeddings, iter_expansions, load_refined
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,11 @@ class ModelIndex:
     generation: int = 0
     index: VectorIndex | None = None
     galleries: GalleryMap = field(default_factory=GalleryMap)
+    # Collection expansion: extra vectors per image, in their own exact index.
+    expansions: VectorIndex | None = None
+    expansion_galleries: GalleryMap = field(default_factory=GalleryMap)
+    expansion_image: dict[int, int] = field(default_factory=dict)
+    image_expansions: dict[int, list[int]] = field(default_factory=dict)
     built_at: float = field(default_factory=time.time)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -69,6 +74,24 @@ class ModelIndex:
             present = self.galleries.discard(image_ids)
             if len(present) and self.index is not None:
                 self.index.remove(present)
+
+    def set_expansions(self, image_ids: Iterable[int], chunks: Iterable) -> None:  # type: ignore[type-arg]
+        """Replace these images' expansion vectors with the ones in `chunks`."""
+        with self.lock:
+            old = [e for i in image_ids for e in self.image_expansions.pop(i, [])]
+            if old and self.expansions is not None:
+                self.expansions.remove(np.asarray(old, np.int64))
+                self.expansion_galleries.discard(old)
+                for e in old:
+                    self.expansion_image.pop(e, None)
+            for chunk in chunks:
+                if self.expansions is None:
+                    self.expansions = create_index("faiss-flat", chunk.vectors.shape[1])
+                self.expansions.add(chunk.ids, chunk.vectors)
+                self.expansion_galleries.set(chunk.ids, chunk.gallery_ids)
+                for e, i in zip(chunk.ids.tolist(), chunk.image_ids.tolist(), strict=True):
+                    self.expansion_image[e] = i
+                    self.image_expansions.setdefault(i, []).append(e)
 
     def allowed_ids(self, gallery_ids: Iterable[int]) -> np.ndarray:
         with self.lock:
@@ -171,6 +194,7 @@ def build_model_index(model_name: str, options: IndexOptions | None = None) -> M
     )
     for chunk in iter_embeddings(model_name, chunk_size=_LOAD_CHUNK):
         state.upsert(chunk.image_ids, chunk.gallery_ids, chunk.vectors)
+    _load_feedback_vectors(state, None)
     logger.info(
         "Built the %s %s index: %d vectors in %.2f s",
         state.backend,
@@ -198,8 +222,25 @@ def apply_feed(state: ModelIndex) -> int:
                 state.upsert(chunk.image_ids, chunk.gallery_ids, chunk.vectors)
                 present.update(chunk.image_ids.tolist())
             state.remove(set(image_ids) - present)
+            _load_feedback_vectors(state, image_ids)
         state.cursor.advance(eid for eid, _ in fresh)
         return len(image_ids)
+
+
+def _load_feedback_vectors(state: ModelIndex, image_ids: list[int] | None) -> None:
+    """Hot images' refined vectors replace their embeddings; expansions join their own index."""
+    if settings.CBIR_HOT_REFINEMENT:
+        refined = load_refined(state.model_name, image_ids)
+        if refined:
+            ids = np.fromiter(refined, np.int64, len(refined))
+            present = ids[state.galleries.contains(ids)]
+            if len(present):
+                galleries = state.galleries.galleries_of(present)
+                vectors = np.stack([refined[int(i)] for i in present])
+                state.upsert(present, galleries, vectors)
+    if settings.CBIR_EXPANSION:
+        touched = image_ids if image_ids is not None else []
+        state.set_expansions(touched, iter_expansions(state.model_name, image_ids=image_ids))
 
 
 def feed_state() -> FeedState:

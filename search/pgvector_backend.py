@@ -16,7 +16,7 @@ import logging
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from psycopg import sql
 
 from search.backends import Hit
@@ -39,20 +39,36 @@ def embedding_index_ensure(model_name: str, dim: int) -> str:
     table: building an HNSW index over millions of rows takes a while.
     """
     name = index_name(model_name)
-    statement = sql.SQL(
-        "CREATE INDEX IF NOT EXISTS {name} ON {table} USING hnsw "
-        "((vector::vector({dim})) vector_cosine_ops) WITH (m = 16, ef_construction = 64) "
-        "WHERE model_name = {model}"
-    ).format(
-        name=sql.Identifier(name),
-        table=sql.Identifier(_TABLE),
-        dim=sql.Literal(int(dim)),
-        model=sql.Literal(model_name),
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(statement.as_string(connection.connection))
+    # The same expression index on the expansion vectors (collection expansion).
+    for index, table in ((name, _TABLE), (name.replace("emb_", "exp_"), "feedback_expansion")):
+        statement = sql.SQL(
+            "CREATE INDEX IF NOT EXISTS {name} ON {table} USING hnsw "
+            "((vector::vector({dim})) vector_cosine_ops) WITH (m = 16, ef_construction = 64) "
+            "WHERE model_name = {model}"
+        ).format(
+            name=sql.Identifier(index),
+            table=sql.Identifier(table),
+            dim=sql.Literal(int(dim)),
+            model=sql.Literal(model_name),
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(statement.as_string(connection.connection))
     _ensured.add((model_name, dim))
     return name
+
+
+def _try_index_ensure(model_name: str, dim: int) -> None:
+    """Create the model's index on first use; a search never fails for want of it.
+
+    (Inside a transaction with pending trigger events PostgreSQL refuses CREATE
+    INDEX; the query is then answered by a scan and the index made later, e.g.
+    by `manage.py cbir_index ensure-pgvector`.)
+    """
+    try:
+        with transaction.atomic():
+            embedding_index_ensure(model_name, dim)
+    except DatabaseError:
+        logger.warning("Could not create the HNSW index of %s yet", model_name, exc_info=True)
 
 
 class PgvectorBackend:
@@ -86,19 +102,22 @@ class PgvectorBackend:
             return []
         dim = int(np.asarray(vector).reshape(-1).shape[0])
         if (model_name, dim) not in _ensured:
-            embedding_index_ensure(model_name, dim)
+            _try_index_ensure(model_name, dim)
         literal = "[" + ",".join(f"{float(v):.9g}" for v in np.asarray(vector).reshape(-1)) + "]"
-        distance = f"(vector::vector({dim}) <=> %s::vector({dim}))"
-        where = "model_name = %s AND gallery_id = ANY(%s)"
-        params: list[object] = [model_name, list(gallery_ids)]
-        if min_score is not None:
-            where += f" AND {distance} < %s"
-            params += [literal, 1.0 - float(min_score)]
-        query = (
-            f"SELECT image_id, gallery_id, 1 - {distance} AS score FROM {_TABLE} "
-            f"WHERE {where} ORDER BY {distance} LIMIT %s"
-        )
-        params = [literal, *params, literal, int(limit)]
+        branches = [
+            _branch(_embeddings_sql(), dim, literal, model_name, gallery_ids, min_score, limit)
+        ]
+        if settings.CBIR_EXPANSION:
+            wanted = limit * max(settings.CBIR_EXPANSION_MAX_PER_IMAGE, 1)
+            branches.append(
+                _branch(_EXPANSIONS_SQL, dim, literal, model_name, gallery_ids, min_score, wanted)
+            )
+        if settings.CBIR_HOT_REFINEMENT:
+            branches.append(
+                _branch(_REFINED_SQL, dim, literal, model_name, gallery_ids, min_score, limit)
+            )
+        sql = " UNION ALL ".join(f"({b[0]})" for b in branches)
+        params = [p for b in branches for p in b[1]]
         with transaction.atomic(), connection.cursor() as cursor:
             # SET LOCAL: these apply to this transaction only.
             cursor.execute("SET LOCAL hnsw.ef_search = %s", [settings.CBIR_PGVECTOR_EF_SEARCH])
@@ -106,8 +125,59 @@ class PgvectorBackend:
             cursor.execute(
                 "SET LOCAL hnsw.max_scan_tuples = %s", [settings.CBIR_PGVECTOR_MAX_SCAN_TUPLES]
             )
-            cursor.execute(query, params)
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
-        # relaxed_order may return rows slightly out of order: sort them.
-        hits = [Hit(int(i), int(g), float(s)) for i, g, s in rows]
-        return sorted(hits, key=lambda h: (-h.score, h.image_id))
+        # An image counts once, at its best vector; relaxed_order may also return rows
+        # slightly out of order: sort them.
+        best: dict[int, tuple[int, float]] = {}
+        for image_id, gallery_id, score in rows:
+            if image_id not in best or score > best[image_id][1]:
+                best[image_id] = (gallery_id, score)
+        hits = [Hit(int(i), int(g), float(s)) for i, (g, s) in best.items()]
+        return sorted(hits, key=lambda h: (-h.score, h.image_id))[:limit]
+
+
+# Each branch selects (image_id, gallery_id, vector) rows of the model in the galleries.
+def _embeddings_sql() -> str:
+    sql = f"SELECT image_id, gallery_id, vector FROM {_TABLE} e WHERE e.model_name = %s"
+    if settings.CBIR_HOT_REFINEMENT:
+        # A hot image's refined vector replaces its embedding.
+        sql += (
+            " AND NOT EXISTS (SELECT 1 FROM feedback_refinedvector r "
+            "WHERE r.image_id = e.image_id AND r.model_name = e.model_name)"
+        )
+    return sql
+
+
+_EXPANSIONS_SQL = (
+    "SELECT image_id, gallery_id, vector FROM feedback_expansion e WHERE e.model_name = %s "
+    "AND e.status IN ('admitted', 'approved') AND e.vector IS NOT NULL"
+)
+_REFINED_SQL = (
+    "SELECT r.image_id, i.gallery_id, r.vector FROM feedback_refinedvector r "
+    "JOIN galleries_image i ON i.id = r.image_id WHERE r.model_name = %s"
+)
+
+
+def _branch(
+    source: str,
+    dim: int,
+    literal: str,
+    model_name: str,
+    gallery_ids: list[int],
+    min_score: float | None,
+    limit: int,
+) -> tuple[str, list[object]]:
+    """One source's nearest rows, ordered by the indexed expression so HNSW can serve it."""
+    distance = f"(vector::vector({dim}) <=> %s::vector({dim}))"
+    sql = (
+        f"SELECT image_id, gallery_id, 1 - {distance} AS score FROM ({source}) s "
+        "WHERE gallery_id = ANY(%s)"
+    )
+    params: list[object] = [literal, model_name, list(gallery_ids)]
+    if min_score is not None:
+        sql += f" AND {distance} < %s"
+        params += [literal, 1.0 - float(min_score)]
+    sql += f" ORDER BY {distance} LIMIT %s"
+    params += [literal, int(limit)]
+    return sql, params

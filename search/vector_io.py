@@ -58,6 +58,61 @@ def iter_embeddings(
         sql += " AND gallery_id = ANY(%s)"
         params.append(list(gallery_ids))
     sql += " ORDER BY id"
+    for rows in _stream(sql, params, chunk_size):
+        yield EmbeddingChunk(
+            image_ids=np.fromiter((r[0] for r in rows), np.int64, len(rows)),
+            gallery_ids=np.fromiter((r[1] for r in rows), np.int64, len(rows)),
+            vectors=np.stack([r[2] for r in rows]).astype(np.float32),
+        )
+
+
+@dataclass(frozen=True)
+class ExpansionChunk:
+    ids: np.ndarray  # expansion ids
+    image_ids: np.ndarray
+    gallery_ids: np.ndarray
+    vectors: np.ndarray
+
+
+def iter_expansions(
+    model_name: str, *, image_ids: Sequence[int] | None = None, chunk_size: int = 5000
+) -> Iterator[ExpansionChunk]:
+    """Admitted and approved expansion vectors of `model_name` (optionally of these images)."""
+    from feedback.models import Expansion
+
+    sql = (
+        f"SELECT id, image_id, gallery_id, vector FROM {Expansion._meta.db_table} "
+        "WHERE model_name = %s AND status IN ('admitted', 'approved') AND vector IS NOT NULL"
+    )
+    params: list[object] = [model_name]
+    if image_ids is not None:
+        sql += " AND image_id = ANY(%s)"
+        params.append(list(image_ids))
+    for rows in _stream(sql + " ORDER BY id", params, chunk_size):
+        yield ExpansionChunk(
+            ids=np.fromiter((r[0] for r in rows), np.int64, len(rows)),
+            image_ids=np.fromiter((r[1] for r in rows), np.int64, len(rows)),
+            gallery_ids=np.fromiter((r[2] for r in rows), np.int64, len(rows)),
+            vectors=np.stack([r[3] for r in rows]).astype(np.float32),
+        )
+
+
+def load_refined(model_name: str, image_ids: Sequence[int] | None = None) -> dict[int, np.ndarray]:
+    """Hot images' refined search vectors (which replace their embeddings in the index)."""
+    from feedback.models import RefinedVector
+
+    sql = f"SELECT image_id, vector FROM {RefinedVector._meta.db_table} WHERE model_name = %s"
+    params: list[object] = [model_name]
+    if image_ids is not None:
+        sql += " AND image_id = ANY(%s)"
+        params.append(list(image_ids))
+    out: dict[int, np.ndarray] = {}
+    for rows in _stream(sql, params, 5000):
+        out.update({int(r[0]): np.asarray(r[1], dtype=np.float32) for r in rows})
+    return out
+
+
+def _stream(sql: str, params: list[object], chunk_size: int) -> Iterator[list[tuple]]:
     connection.ensure_connection()
     raw = connection.connection
     oid = _vector_oid()
@@ -66,11 +121,7 @@ def iter_embeddings(
         cur.adapters.register_loader(oid, _BinaryVectorLoader)
         cur.execute(sql, params)
         while rows := cur.fetchmany(chunk_size):
-            yield EmbeddingChunk(
-                image_ids=np.fromiter((r[0] for r in rows), np.int64, len(rows)),
-                gallery_ids=np.fromiter((r[1] for r in rows), np.int64, len(rows)),
-                vectors=np.stack([r[2] for r in rows]).astype(np.float32),
-            )
+            yield rows
 
 
 _oids: dict[tuple[str, int, str], int] = {}

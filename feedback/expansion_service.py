@@ -1,0 +1,285 @@
+"""Collection expansion and hot-image refinement, recomputed from the judgement log.
+
+Everything here is derived from the log and the rules in settings, so it can
+be switched off and recomputed at any time. A judgement schedules its image
+(debounced); the task recomputes that image's expansion texts and refined
+vector and tells the in-memory indexes through the change feed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from feedback.expansion import (
+    AdmissionRules,
+    Tally,
+    Vote,
+    admitted,
+    merge_near_duplicates,
+    refine_hot,
+    tally,
+    text_key,
+)
+from feedback.models import Expansion, Judgement, RefinedVector
+from galleries.models import Image
+from search.encoders.base import Encoder
+from search.models import IndexEvent
+from search.vector_io import load_vectors
+
+logger = logging.getLogger(__name__)
+STICKY = (Expansion.Status.APPROVED, Expansion.Status.REMOVED)  # a manager's decision stands
+
+
+def rules() -> AdmissionRules:
+    return AdmissionRules(
+        min_support=settings.CBIR_EXPANSION_MIN_SUPPORT,
+        min_supporters=settings.CBIR_EXPANSION_MIN_SUPPORTERS,
+        max_per_image=settings.CBIR_EXPANSION_MAX_PER_IMAGE,
+        half_life_days=settings.CBIR_EXPANSION_HALF_LIFE_DAYS,
+    )
+
+
+def votes_for(image_ids: Sequence[int]) -> dict[int, list[tuple[Vote, str]]]:
+    """Each user's latest judgement of each image per query text, with the text as typed.
+
+    Only sessions that searched by words alone count: a judgement of a
+    composed query is about the words and the pictures together.
+    """
+    rows = (
+        Judgement.objects.filter(image_id__in=image_ids)
+        .filter(session__example_image_ids=[], session__uploaded_example=False)
+        .filter(session__negative_text="")
+        .exclude(session__query_text="")
+        .order_by("id")
+        .values_list("image_id", "user_id", "label", "created_at", "session__query_text")
+    )
+    latest: dict[tuple[int, int, str], tuple[str, object, str]] = {}
+    for image_id, user_id, label, created_at, text in rows:
+        latest[(image_id, user_id, text_key(text))] = (label, created_at, text)
+    now = timezone.now()
+    out: dict[int, list[tuple[Vote, str]]] = defaultdict(list)
+    for (image_id, user_id, key), (label, created_at, text) in latest.items():
+        if label == Judgement.Label.WITHDRAWN or not key:
+            continue
+        # Whole days: a confirmation keeps its full weight on the day it is made.
+        age = (now - created_at).days  # type: ignore[operator]
+        out[image_id].append((Vote(user_id, key, label == Judgement.Label.RELEVANT, age), text))
+    return out
+
+
+def expansions_update(*, image_ids: Sequence[int], encoder: Encoder) -> list[int]:
+    """Recompute the query-sourced expansions of these images; return the images that changed."""
+    votes = votes_for(image_ids)
+    texts = {
+        key: text
+        for image_votes in votes.values()
+        for vote, text in image_votes
+        for key in [vote.key]
+    }
+    vectors = _text_vectors(encoder, list(texts), texts)
+    changed = []
+    for image in Image.objects.filter(pk__in=image_ids):
+        if _update_image(image, votes.get(image.pk, []), vectors, encoder):
+            changed.append(image.pk)
+    _announce(changed)
+    return changed
+
+
+def _update_image(
+    image: Image, votes: list[tuple[Vote, str]], vectors: dict[str, np.ndarray], encoder: Encoder
+) -> bool:
+    plain = tally([v for v, _ in votes], settings.CBIR_EXPANSION_HALF_LIFE_DAYS)
+    order = sorted(plain, key=lambda key: (-plain[key].support, key))
+    canonical = (
+        merge_near_duplicates(
+            order, np.stack([vectors[k] for k in order]), settings.CBIR_EXPANSION_MERGE_COSINE
+        )
+        if order
+        else {}
+    )
+    merged_votes = [Vote(v.user_id, canonical[v.key], v.relevant, v.age_days) for v, _ in votes]
+    tallies = tally(merged_votes, settings.CBIR_EXPANSION_HALF_LIFE_DAYS)
+    raw = {canonical[v.key]: text for v, text in votes if canonical[v.key] == v.key}
+    existing = {e.text_key: e for e in image.expansions.filter(model_name=encoder.name)}
+    reserved = sum(1 for e in existing.values() if e.status == Expansion.Status.APPROVED)
+    chosen = set(admitted(tallies, rules(), reserved)) if settings.CBIR_EXPANSION else set()
+    changed = False
+    with transaction.atomic():
+        for key, counts in tallies.items():
+            changed |= _upsert(
+                image, encoder, key, raw.get(key, key), counts, key in chosen, vectors, existing
+            )
+        stale = [
+            e.pk
+            for key, e in existing.items()
+            if key not in tallies and e.source == Expansion.Source.QUERY and e.status not in STICKY
+        ]
+        if stale:
+            Expansion.objects.filter(pk__in=stale).delete()
+            changed = True
+    return changed
+
+
+def _upsert(image, encoder, key, text, counts: Tally, admit: bool, vectors, existing) -> bool:  # type: ignore[no-untyped-def]
+    row = existing.get(key)
+    status = Expansion.Status.ADMITTED if admit else Expansion.Status.CANDIDATE
+    if row is not None and row.status in STICKY:
+        status = row.status
+    fields = {
+        "support": counts.support,
+        "supporters": counts.supporters,
+        "rejections": counts.rejections,
+        "status": status,
+        "vector": vectors.get(key)
+        if status in (Expansion.Status.ADMITTED, Expansion.Status.APPROVED)
+        else None,
+    }
+    if row is None:
+        Expansion.objects.create(
+            image=image,
+            gallery_id=image.gallery_id,
+            model_name=encoder.name,
+            source=Expansion.Source.QUERY,
+            text=text,
+            text_key=key,
+            **fields,
+        )
+        return status == Expansion.Status.ADMITTED
+    was_used = row.status in (Expansion.Status.ADMITTED, Expansion.Status.APPROVED)
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.save()
+    return was_used != (status in (Expansion.Status.ADMITTED, Expansion.Status.APPROVED))
+
+
+def caption_add(*, image: Image, text: str, user, encoder: Encoder) -> Expansion:  # type: ignore[no-untyped-def]
+    """A manager's caption: shown to everyone who may see the image, always searchable."""
+    key = text_key(text)
+    if not key:
+        from cbir_site.errors import InvalidInputError
+
+        raise InvalidInputError("The caption is empty.")
+    vector = encoder.encode_texts([text.strip()])[0]
+    row, _ = Expansion.objects.update_or_create(
+        image=image,
+        model_name=encoder.name,
+        text_key=key,
+        defaults={
+            "gallery_id": image.gallery_id,
+            "source": Expansion.Source.CAPTION,
+            "text": text.strip(),
+            "status": Expansion.Status.APPROVED,
+            "vector": vector,
+            "created_by": user,
+        },
+    )
+    _announce([image.pk])
+    return row
+
+
+def expansion_set_status(*, expansion: Expansion, status: str) -> Expansion:
+    """A manager approves (always used) or removes (never used) an expansion."""
+    expansion.status = status
+    if status == Expansion.Status.REMOVED:
+        expansion.vector = None
+    elif expansion.vector is None:
+        from search.runtime import get_encoder
+
+        expansion.vector = get_encoder().encode_texts([expansion.text])[0]
+    expansion.save()
+    _announce([expansion.image_id])
+    return expansion
+
+
+def refined_vectors_update(*, image_ids: Sequence[int], encoder: Encoder) -> list[int]:
+    """Recompute hot images' refined vectors (or drop them when refinement is off)."""
+    existing = set(
+        RefinedVector.objects.filter(image_id__in=image_ids, model_name=encoder.name).values_list(
+            "image_id", flat=True
+        )
+    )
+    if not settings.CBIR_HOT_REFINEMENT:
+        RefinedVector.objects.filter(image_id__in=image_ids, model_name=encoder.name).delete()
+        _announce(sorted(existing))
+        return sorted(existing)
+    votes = votes_for(image_ids)
+    originals = load_vectors(encoder.name, image_ids=list(image_ids))
+    changed = []
+    for image_id, original in zip(originals.image_ids.tolist(), originals.vectors, strict=True):
+        image_votes = [v for v, _ in votes.get(image_id, [])]
+        confirmed_users = {v.user_id for v in image_votes if v.relevant}
+        if len(confirmed_users) < settings.CBIR_HOT_MIN_CONFIRMATIONS:
+            if image_id in existing:
+                RefinedVector.objects.filter(image_id=image_id, model_name=encoder.name).delete()
+                changed.append(image_id)
+            continue
+        good = sorted({v.key for v in image_votes if v.relevant})
+        bad = sorted({v.key for v in image_votes if not v.relevant})
+        vectors = _text_vectors(encoder, good + bad, {})
+        refined, cosine = refine_hot(
+            original,
+            np.array([vectors[k] for k in good]).reshape(-1, len(original)),
+            np.array([vectors[k] for k in bad]).reshape(-1, len(original)),
+            beta=settings.CBIR_HOT_BETA,
+            gamma=settings.CBIR_HOT_GAMMA,
+            min_cosine=settings.CBIR_HOT_MIN_COSINE,
+        )
+        RefinedVector.objects.update_or_create(
+            image_id=image_id,
+            model_name=encoder.name,
+            defaults={
+                "vector": refined,
+                "cosine_to_original": cosine,
+                "confirmed": len(good),
+                "rejected": len(bad),
+            },
+        )
+        changed.append(image_id)
+    _announce(changed)
+    return changed
+
+
+def expansion_schedule(*, image_ids: Sequence[int]) -> list[int]:
+    """Recompute these images after a quiet period (debounced like gallery statistics)."""
+    if not settings.CBIR_BACKGROUND_TASKS:
+        return []
+    from feedback.tasks import update_expansions
+
+    delay = settings.CBIR_EXPANSION_DEBOUNCE_S
+    scheduled = [
+        i
+        for i in sorted(set(image_ids))
+        if cache.add(f"cbir:expansion-pending:{i}", 1, timeout=delay + 600)
+    ]
+    if scheduled:
+        transaction.on_commit(
+            lambda: update_expansions.apply_async((scheduled,), countdown=delay), robust=True
+        )
+    return scheduled
+
+
+def expansion_pending_clear(image_ids: Sequence[int]) -> None:
+    cache.delete_many([f"cbir:expansion-pending:{i}" for i in image_ids])
+
+
+def _text_vectors(
+    encoder: Encoder, keys: list[str], texts: dict[str, str]
+) -> dict[str, np.ndarray]:
+    if not keys:
+        return {}
+    encoded = encoder.encode_texts([texts.get(k, k) for k in keys])
+    return dict(zip(keys, encoded, strict=True))
+
+
+def _announce(image_ids: Sequence[int]) -> None:
+    """Every process's index reloads these images (their expansions or refined vector changed)."""
+    if image_ids:
+        IndexEvent.objects.bulk_create([IndexEvent(image_id=i) for i in image_ids])
