@@ -92,6 +92,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("api:image-detail", "delete"): _write(owner=204, editor=204),
     ("api:image-file", "get"): _read(),
     ("api:image-thumbnail", "get"): _read(),
+    ("api:image-captions", "get"): _read(),
+    ("api:image-captions", "post"): _write(owner=201, editor=403),
+    ("api:image-caption-detail", "delete"): _write(owner=204, editor=403),
     ("api:search", "post"): _read(),  # restricted to the private gallery by slug
     ("api:encoder", "get"): _anyone(200),
     ("api:session-list", "get"): _signed_in(200),
@@ -119,6 +122,11 @@ def _request(cast, image: Image, name: str, method: str, role: str) -> dict:  # 
         "api:image-detail": {"image_id": image.pk},
         "api:image-file": {"image_id": image.pk},
         "api:image-thumbnail": {"image_id": image.pk},
+        "api:image-captions": {"image_id": image.pk},
+        "api:image-caption-detail": {
+            "image_id": image.pk,
+            "caption_id": _caption_for(image) if name == "api:image-caption-detail" else 0,
+        },
         "api:session-detail": {"session_id": getattr(session, "pk", None)},
         "api:session-iteration": {"session_id": getattr(session, "pk", None), "number": 0},
         "api:session-judgements": {"session_id": getattr(session, "pk", None)},
@@ -135,6 +143,7 @@ def _request(cast, image: Image, name: str, method: str, role: str) -> dict:  # 
         ("api:gallery-member-detail", "patch"): {"role": "editor"},
         ("api:search", "post"): {"text": "red", "galleries": [slug]},
         ("api:session-judgements", "post"): {"image_id": image.pk, "label": "relevant"},
+        ("api:image-captions", "post"): {"text": "a red square"},
         ("api:session-refine", "post"): {"pseudo_positives": 1},
     }
     request = {"path": reverse(name, kwargs=kwargs)}
@@ -145,6 +154,13 @@ def _request(cast, image: Image, name: str, method: str, role: str) -> dict:  # 
     elif (name, method) in bodies:
         request.update(data=bodies[(name, method)], format="json")
     return request
+
+
+def _caption_for(image: Image) -> int:
+    from feedback.expansion_service import caption_add
+    from search.runtime import get_encoder
+
+    return caption_add(image=image, text="a caption", user=None, encoder=get_encoder()).pk
 
 
 def _owners_session_for(cast, image: Image):  # type: ignore[no-untyped-def]
