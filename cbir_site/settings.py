@@ -268,6 +268,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "search.tasks.prune_index_events",
         "schedule": timedelta(hours=1),
     },
+    "cleanup-abandoned-uploads": {
+        "task": "galleries.tasks.cleanup_abandoned_uploads",
+        "schedule": timedelta(hours=1),
+    },
     "refresh-expansions": {
         "task": "feedback.tasks.refresh_expansions",
         "schedule": timedelta(days=1),

@@ -154,3 +154,19 @@ class Image(models.Model):
 
     def __str__(self) -> str:
         return self.original_filename or f"image {self.pk}"
+
+
+class PendingUpload(models.Model):
+    """A file written to storage whose Image row has not committed yet.
+
+    Recorded (and committed) before the file is written and deleted in the
+    same transaction that creates the Image row. A process killed in between
+    leaves this row behind, and the janitor (galleries.tasks) removes the
+    orphaned file: nothing half-written survives a crash.
+    """
+
+    path = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return self.path

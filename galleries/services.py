@@ -8,6 +8,7 @@ import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import BinaryIO
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from cbir_site.errors import ConflictError, InvalidInputError, PermissionDeniedError
@@ -26,7 +28,14 @@ from galleries.imaging import (
     read_limited,
     validate_image,
 )
-from galleries.models import Gallery, Image, Membership, Organisation, OrganisationMembership
+from galleries.models import (
+    Gallery,
+    Image,
+    Membership,
+    Organisation,
+    OrganisationMembership,
+    PendingUpload,
+)
 from search.embedding import embedding_enqueue
 from search.models import IndexEvent
 
@@ -201,13 +210,16 @@ def image_upload(
         return _duplicate(name, existing)
 
     stem = f"images/{gallery.pk}/{uuid.uuid4().hex}"
+    planned = [f"{stem}.{validated.extension}", f"{stem}.thumb.jpg"]
+    # Committed before any byte is written: if this process dies before the Image row
+    # commits, the janitor finds these paths and deletes what was written.
+    PendingUpload.objects.bulk_create([PendingUpload(path=p) for p in planned])
     stored: list[str] = []
     try:
-        stored.append(
-            default_storage.save(f"{stem}.{validated.extension}", ContentFile(validated.data))
-        )
-        stored.append(default_storage.save(f"{stem}.thumb.jpg", ContentFile(thumbnail)))
+        stored.append(default_storage.save(planned[0], ContentFile(validated.data)))
+        stored.append(default_storage.save(planned[1], ContentFile(thumbnail)))
         with transaction.atomic():
+            PendingUpload.objects.filter(path__in=planned).delete()
             image = Image.objects.create(
                 gallery=gallery,
                 file=stored[0],
@@ -225,14 +237,32 @@ def image_upload(
     except IntegrityError:
         # Another upload of the same bytes won the race for the (gallery, sha256) constraint.
         _delete_files(stored)
+        PendingUpload.objects.filter(path__in=planned).delete()
         existing = Image.objects.filter(gallery=gallery, sha256=validated.sha256).first()
         if existing is None:
             raise
         return _duplicate(name, existing)
     except BaseException:
         _delete_files(stored)
+        PendingUpload.objects.filter(path__in=planned).delete()
         raise
     return UploadOutcome(name, "created", image=image)
+
+
+def uploads_abandoned_cleanup(*, older_than_s: int = 3600) -> list[str]:
+    """Delete files whose upload died before its Image row committed; return their paths."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    abandoned = list(
+        PendingUpload.objects.filter(created_at__lt=cutoff).values_list("path", flat=True)
+    )
+    referenced = set(Image.objects.filter(file__in=abandoned).values_list("file", flat=True))
+    referenced |= set(
+        Image.objects.filter(thumbnail__in=abandoned).values_list("thumbnail", flat=True)
+    )
+    orphans = [p for p in abandoned if p not in referenced]
+    _delete_files(orphans)
+    PendingUpload.objects.filter(path__in=abandoned).delete()
+    return orphans
 
 
 def images_upload(

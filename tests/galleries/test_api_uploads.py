@@ -300,3 +300,53 @@ def test_rejected_upload_queues_nothing(
         response = post_files(named(b"", "empty.png"))
     assert response.status_code == 400
     assert broker.llen(QUEUE) == 0
+
+
+def test_a_crash_between_file_and_row_leaves_nothing_after_the_janitor(cast, settings):
+    """A process killed after writing the file but before committing its row."""
+    from datetime import timedelta
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+
+    from galleries.models import PendingUpload
+    from galleries.services import uploads_abandoned_cleanup
+    from tests.factories import upload
+
+    kept = upload(cast.gallery, png_bytes((1, 2, 3)))  # a finished upload: untouched
+    assert not PendingUpload.objects.exists()  # finished uploads leave no intent behind
+    path = f"images/{cast.gallery.pk}/crashed.png"
+    PendingUpload.objects.create(path=path)
+    default_storage.save(path, ContentFile(png_bytes()))
+    assert uploads_abandoned_cleanup(older_than_s=3600) == []  # too young: maybe still running
+    PendingUpload.objects.update(created_at=timezone.now() - timedelta(hours=2))
+    assert uploads_abandoned_cleanup(older_than_s=3600) == [path]
+    assert not default_storage.exists(path) and not PendingUpload.objects.exists()
+    assert default_storage.exists(kept.file.name)
+
+
+def test_a_failed_row_insert_removes_the_files_and_the_intent(cast, monkeypatch):
+    from django.core.files.storage import default_storage
+
+    from galleries import services
+    from galleries.models import PendingUpload
+
+    written: list[str] = []
+    real_save = default_storage.save
+
+    def save(name, content, **kwargs):  # type: ignore[no-untyped-def]
+        written.append(real_save(name, content, **kwargs))
+        return written[-1]
+
+    def broken_create(**kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(default_storage, "save", save)
+    monkeypatch.setattr(Image.objects, "create", broken_create)
+    with pytest.raises(RuntimeError):
+        services.image_upload(
+            gallery=cast.gallery, user=cast.editor, stream=io.BytesIO(png_bytes()), filename="x.png"
+        )
+    assert len(written) == 2 and not any(default_storage.exists(p) for p in written)
+    assert not PendingUpload.objects.exists()
