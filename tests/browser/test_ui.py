@@ -200,3 +200,9 @@ def test_marking_results_and_refining_creates_a_new_iteration(page, live_server,
 
     page.get_by_test_id("iterations").get_by_role("link", name="Original").click()
     assert _result_ids(page) == [red.pk, dark_red.pk, blue.pk]
+
+
+def test_api_docs_render_under_the_content_security_policy(page, live_server):
+    page.goto(f"{live_server.url}/api/docs/")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("CBIR API", timeout=15000)
+    expect(page.locator(".opblock-tag").first).to_be_visible()

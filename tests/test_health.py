@@ -1,0 +1,42 @@
+"""Liveness and readiness endpoints."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from search.index_sync import manager
+from search.runtime import active_model_name
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_answers_without_authentication():
+    response = Client().get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_readyz_reports_each_check_and_waits_for_the_index(settings):
+    first = Client().get("/readyz")
+    body = first.json()
+    assert first.status_code == 503 and body["ready"] is False
+    assert body["checks"]["database"]["ok"] and "pgvector" in body["checks"]["database"]["detail"]
+    assert body["checks"]["broker"]["ok"] and body["checks"]["encoder"]["ok"]
+    assert not body["checks"]["index"]["ok"]
+    manager.wait_for_rebuilds()  # the first probe started the build
+    manager.get(active_model_name())
+    second = Client().get("/readyz")
+    assert second.status_code == 200 and second.json()["ready"] is True
+
+
+def test_readyz_fails_when_the_broker_is_down(settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    from cbir_site.celery import app
+
+    previous = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    try:
+        body = Client().get("/readyz").json()
+    finally:
+        app.conf.broker_url = previous
+    assert body["checks"]["broker"]["ok"] is False and body["ready"] is False
