@@ -5,11 +5,12 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from cbir_site import health
+from cbir_site.throttling import throttled
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="search:page", permanent=False), name="home"),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", throttled("login")(auth_views.LoginView.as_view()), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("galleries.urls")),
     path("search/sessions/", include("feedback.urls")),

@@ -11,6 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from cbir_site.errors import InvalidInputError, NotFoundError
@@ -174,6 +175,8 @@ class JudgementApi(APIView):
 
 class RefineApi(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "search"
 
     @extend_schema(request=RefineInput, responses={201: IterationOutput})
     def post(self, request: Request, session_id: str) -> Response:

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from cbir_site.errors import ApplicationError, NotFoundError
+from cbir_site.throttling import throttled
 from feedback import selectors, services
 from feedback.forms import RefineForm
 
@@ -49,6 +50,7 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@throttled("search")
 def session_refine(request: HttpRequest, session_id: str) -> HttpResponse:
     session = _session(request, session_id)
     form = RefineForm(request.POST)

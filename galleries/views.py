@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cbir_site.errors import ApplicationError, NotFoundError, PermissionDeniedError
+from cbir_site.throttling import throttled
 from galleries import selectors, services
 from galleries.forms import GalleryForm
 from galleries.models import Membership
@@ -90,6 +91,7 @@ def gallery_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@throttled("upload")
 @domain_errors
 def gallery_upload(request: HttpRequest, slug: str) -> HttpResponse:
     """Form upload for browsers without JavaScript; the drop zone uses the API."""

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from cbir_site.errors import ApplicationError
+from cbir_site.throttling import throttled
 from feedback.services import search_session_start
 from galleries import selectors
 from galleries.imaging import ImageRejected, read_limited
@@ -18,6 +19,7 @@ from search.services import search_images
 
 
 @require_http_methods(["GET", "POST"])
+@throttled("search", methods=("GET", "POST"))
 def search_page(request: HttpRequest) -> HttpResponse:
     visible = selectors.galleries_visible_to(request.user).order_by("name")
     choices = [(g.slug, g.name) for g in visible]
