@@ -1,0 +1,145 @@
+"""Who gets what from every page of the web UI and the admin.
+
+One row per page, one column per role: owner / editor / viewer of the
+private gallery, a member of its organisation who is not in the gallery, an
+outsider, and an anonymous visitor. Pages of objects one may not see answer
+404; pages that need an account send anonymous visitors to sign in (302).
+The REST API has its own matrix (tests/galleries/test_api_permissions.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from feedback.services import search_session_start
+from search.embedding import images_embed
+from tests.factories import png_bytes, upload
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("owner", "editor", "viewer", "org_member", "outsider", "anonymous")
+LOGIN = 302  # anonymous: redirected to the sign-in page
+
+
+def row(owner, editor, viewer, org_member, outsider, anonymous):  # type: ignore[no-untyped-def]
+    return dict(zip(ROLES, (owner, editor, viewer, org_member, outsider, anonymous), strict=True))
+
+
+# (method, path template): expected status per role. {image}, {session}: the cast's objects.
+PAGES = {
+    ("get", "/"): row(302, 302, 302, 302, 302, 302),
+    ("get", "/healthz"): row(200, 200, 200, 200, 200, 200),
+    ("get", "/accounts/login/"): row(200, 200, 200, 200, 200, 200),
+    ("get", "/galleries/"): row(200, 200, 200, 200, 200, 200),
+    ("get", "/galleries/private/"): row(200, 200, 200, 404, 404, 404),
+    ("post", "/galleries/private/upload/"): row(302, 302, 403, 404, 404, LOGIN),
+    ("get", "/images/{image}/"): row(200, 200, 200, 404, 404, 404),
+    ("post", "/images/{image}/delete/"): row(302, 302, 403, 404, 404, LOGIN),
+    ("get", "/search/"): row(200, 200, 200, 200, 200, 200),
+    ("get", "/search/sessions/"): row(200, 200, 200, 200, 200, LOGIN),
+    ("get", "/search/sessions/{session}/"): row(200, 404, 404, 404, 404, LOGIN),
+    ("post", "/search/sessions/{session}/refine/"): row(302, 404, 404, 404, 404, LOGIN),
+    ("get", "/api/docs/"): row(200, 200, 200, 200, 200, 200),
+    # The admin: staff only (the owner is made staff below, the others are not).
+    ("get", "/admin/"): row(200, 302, 302, 302, 302, 302),
+    ("get", "/admin/galleries/gallery/"): row(200, 302, 302, 302, 302, 302),
+    ("get", "/admin/galleries/gallery/{gallery}/change/"): row(200, 302, 302, 302, 302, 302),
+    ("get", "/admin/galleries/image/{image}/change/"): row(200, 302, 302, 302, 302, 302),
+    ("get", "/admin/feedback/judgement/"): row(200, 302, 302, 302, 302, 302),
+    ("get", "/admin/feedback/searchsession/"): row(403, 302, 302, 302, 302, 302),
+    ("get", "/admin/galleries/organisation/"): row(403, 302, 302, 302, 302, 302),
+}
+
+
+@pytest.fixture
+def objects(cast):  # type: ignore[no-untyped-def]
+    cast.owner.is_staff = True
+    cast.owner.save(update_fields=["is_staff"])
+    image = upload(cast.gallery, png_bytes((250, 0, 0)), name="red.png")
+    images_embed(image_ids=[image.pk])
+    session, _, _ = search_session_start(user=cast.owner, text="red", mode="topk")
+    return {"image": image.pk, "session": session.pk, "gallery": cast.gallery.pk}
+
+
+def client(cast, role: str) -> Client:  # type: ignore[no-untyped-def]
+    c = Client()
+    if role != "anonymous":
+        c.force_login(getattr(cast, role))
+    return c
+
+
+BODIES = {
+    "/galleries/private/upload/": {},
+    "/search/sessions/{session}/refine/": {
+        "source": "pseudo",
+        "judged": "none",
+        "pseudo_positives": 1,
+        "alpha": 1,
+        "beta": 0.75,
+        "gamma": 0.15,
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "role", "expected"),
+    [(m, p, r, s) for (m, p), statuses in PAGES.items() for r, s in statuses.items()],
+)
+def test_each_role_gets_the_expected_status_from_every_page(
+    cast, objects, method, path, role, expected
+):  # type: ignore[no-untyped-def]
+    url = path.format(**objects)
+    if method == "post":
+        response = client(cast, role).post(url, BODIES.get(path, {}))
+    else:
+        response = client(cast, role).get(url)
+    assert response.status_code == expected, (url, role, response.status_code)
+    if expected == LOGIN and method == "post" and role == "anonymous":
+        assert "/accounts/login/" in response["Location"] or "/admin/login/" in response["Location"]
+
+
+def test_a_refused_delete_leaves_the_image(cast, objects):
+    from galleries.models import Image
+
+    for role in ("viewer", "org_member", "outsider", "anonymous"):
+        client(cast, role).post(f"/images/{objects['image']}/delete/")
+    assert Image.objects.filter(pk=objects["image"]).exists()
+
+
+def test_every_web_route_has_a_row():
+    """A new page must join the matrix (admin routes are covered by their model admins)."""
+    from django.urls import get_resolver
+
+    def walk(patterns, prefix=""):  # type: ignore[no-untyped-def]
+        for p in patterns:
+            route = prefix + str(p.pattern)
+            if hasattr(p, "url_patterns"):
+                if route.startswith(("admin/", "api/v1/")):
+                    continue
+                yield from walk(p.url_patterns, route)
+            else:
+                yield route
+
+    covered = {path for _, path in PAGES}
+    templates = {
+        "": "/",
+        "galleries/": "/galleries/",
+        "galleries/<slug:slug>/": "/galleries/private/",
+        "galleries/<slug:slug>/upload/": "/galleries/private/upload/",
+        "images/<int:image_id>/": "/images/{image}/",
+        "images/<int:image_id>/delete/": "/images/{image}/delete/",
+        "search/": "/search/",
+        "search/sessions/": "/search/sessions/",
+        "search/sessions/<uuid:session_id>/": "/search/sessions/{session}/",
+        "search/sessions/<uuid:session_id>/refine/": "/search/sessions/{session}/refine/",
+        "accounts/login/": "/accounts/login/",
+        "accounts/logout/": None,  # POST-only sign-out, covered by the browser tests
+        "api/schema/": None,  # the schema, covered by the API tests
+        "api/docs/": "/api/docs/",
+        "healthz": "/healthz",
+        "readyz": None,  # covered by tests/test_health.py
+    }
+    routes = set(walk(get_resolver().url_patterns))
+    assert routes == set(templates), routes ^ set(templates)
+    assert {t for t in templates.values() if t} <= covered
