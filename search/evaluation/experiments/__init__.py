@@ -1,0 +1,68 @@
+"""The evaluation's experiments, by name; the command makes a --<name> flag of each.
+
+An experiment is a function Context -> report.Section. "retrieval" is run
+once per encoder (and fused) by the runner; the others run with the first
+encoder.
+
+Extension point, not implemented yet: --expansion, collection expansion
+(DESIGN.md "Collection expansion"; the source 002 section 3.7 and Table 5:
+two captions per image attached as extra vectors, the other three as
+queries, with and without expansion, iterations 0 and 1). The product side
+exists (feedback/expansion_service.py: caption_add, expansions_update;
+CBIR_EXPANSION). Add experiments/expansion.py with `run(ctx) -> Section` and
+an entry here; the command makes the flag from this registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from search.evaluation.experiments.common import Context
+    from search.evaluation.report import Section
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    help: str
+    module: str  # imported when the experiment runs (they need Django set up)
+
+    def runner(self) -> Callable[[Context], Section]:
+        from importlib import import_module
+
+        return import_module(f"search.evaluation.experiments.{self.module}").run  # type: ignore[no-any-return]
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e
+    for e in (
+        Experiment(
+            "retrieval",
+            "text→image Recall@1/5/10 and ranks; image→image mAP@K, P/R@K (the default)",
+            "retrieval",
+        ),
+        Experiment(
+            "feedback",
+            "pseudo-relevance feedback: iterations 0-2, P in {3, 5}, breaking rank in {1, 5, 10}",
+            "feedback",
+        ),
+        Experiment(
+            "composed",
+            "caption + example image (COCO instances): text, weighted sum, two-phase",
+            "composed",
+        ),
+        Experiment(
+            "thresholds",
+            "static vs dynamic vs query-time thresholds: macro P/R/F1 (image queries)",
+            "thresholds",
+        ),
+        Experiment(
+            "hashing",
+            "semantic hashing (mean, median; with and without re-rank) vs float vectors",
+            "hashing",
+        ),
+    )
+}
