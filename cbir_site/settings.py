@@ -385,7 +385,7 @@ CBIR_THRESHOLD_MAX_RESULTS = env_int("CBIR_THRESHOLD_MAX_RESULTS", 5000, minimum
 # Fuse the rankings of several encoders (e.g. "bundled,open_clip"): each embeds every image
 # and answers every top-k query; the rankings are fused. Empty: the active encoder alone.
 CBIR_FUSION_ENCODERS = env_list("CBIR_FUSION_ENCODERS", [])
-CBIR_FUSION_METHOD = env_choice("CBIR_FUSION_METHOD", "rrf", {"rrf", "log_vote"})
+CBIR_FUSION_METHOD = env_choice("CBIR_FUSION_METHOD", "log_vote", {"rrf", "log_vote"})
 
 # Relevance feedback: q' = alpha q + beta centroid(relevant) - gamma centroid(non-relevant).
 CBIR_ROCCHIO_ALPHA = env_float("CBIR_ROCCHIO_ALPHA", 1.0)

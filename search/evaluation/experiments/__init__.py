@@ -4,13 +4,8 @@ An experiment is a function Context -> report.Section. "retrieval" is run
 once per encoder (and fused) by the runner; the others run with the first
 encoder.
 
-Extension point, not implemented yet: --expansion, collection expansion
-(DESIGN.md "Collection expansion"; the source 002 section 3.7 and Table 5:
-two captions per image attached as extra vectors, the other three as
-queries, with and without expansion, iterations 0 and 1). The product side
-exists (feedback/expansion_service.py: caption_add, expansions_update;
-CBIR_EXPANSION). Add experiments/expansion.py with `run(ctx) -> Section` and
-an entry here; the command makes the flag from this registry.
+A new experiment is a module here with `run(ctx) -> Section` and an entry
+below; the command makes the flag from this registry.
 """
 
 from __future__ import annotations
@@ -58,6 +53,12 @@ EXPERIMENTS: dict[str, Experiment] = {
             "thresholds",
             "static vs dynamic vs query-time thresholds: macro P/R/F1 (image queries)",
             "thresholds",
+        ),
+        Experiment(
+            "expansion",
+            "collection expansion from simulated feedback: 2 captions per image confirmed, the "
+            "others searched, with and without text expansion and hot-image refinement",
+            "expansion",
         ),
         Experiment(
             "hashing",

@@ -154,3 +154,30 @@ def test_encoder_choices(tmp_path, monkeypatch):
     assert floor.overrides["CBIR_OPENCLIP_MODEL"] == f"local-dir:{tmp_path / 'vit'}"
     with pytest.raises(ValueError, match="Unknown encoder"):
         encoder_choices(EvaluationConfig(dataset=DatasetSpec("folder", tmp_path), encoders=("x",)))
+
+
+def test_collection_expansion_from_simulated_feedback(tmp_path):
+    from feedback.models import Judgement
+
+    root = make_coco(tmp_path / "coco-expansion")  # odd images have three captions
+    _result, payload, markdown = run(tmp_path, DatasetSpec("coco", root), ("expansion",))
+    data = section(payload, "expansion")["data"]
+    results = data["results"]
+    assert next(iter(results)) == "no expansion"
+    stored = {label: r["stored"] for label, r in results.items()}
+    assert stored["no expansion"] == {"admitted expansions": 0, "refined vectors": 0}
+    # both wordings of a colour merge into one expansion per image (4 images with 3 captions)
+    assert (
+        stored["text expansion (default rules: 2 users, support 2, cap 5)"]["admitted expansions"]
+        == 4
+    )
+    assert (
+        stored["text expansion, 3 users needed (admits nothing here)"]["admitted expansions"] == 0
+    )
+    assert stored["hot-image refinement (beta 0.5, cosine >= 0.9)"]["refined vectors"] == 4
+    for r in results.values():
+        assert_ranks_consistent(r["ranks"], queries=4)
+    assert (
+        Judgement.objects.filter(user__username__startswith="cbir-eval-supporter-").count() == 2 * 8
+    )
+    assert "## Collection expansion from logged feedback" in markdown
