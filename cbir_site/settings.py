@@ -262,8 +262,9 @@ _broker_url = env_str("CBIR_BROKER_URL") or _redis_url
 if _broker_url:
     CELERY_BROKER_URL = _broker_url
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # acks_late: a task is redelivered if its worker dies; keep this above the longest batch.
-        "visibility_timeout": env_int("CBIR_BROKER_VISIBILITY_TIMEOUT_S", 3600, minimum=60),
+        # acks_late: a task is redelivered if its worker dies; keep this above the longest batch
+        # and the longest retry countdown. Seconds are allowed for the failure tests.
+        "visibility_timeout": env_int("CBIR_BROKER_VISIBILITY_TIMEOUT_S", 3600, minimum=1),
     }
 else:
     _spool = CBIR_DATA_DIR / "broker"
@@ -287,7 +288,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(CBIR_DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-images": {
         "task": "search.tasks.sweep_pending_images",
-        "schedule": timedelta(seconds=env_int("CBIR_SWEEP_INTERVAL_S", 300, minimum=10)),
+        "schedule": timedelta(seconds=env_int("CBIR_SWEEP_INTERVAL_S", 300, minimum=1)),
     },
     "prune-index-events": {
         "task": "search.tasks.prune_index_events",
@@ -332,7 +333,7 @@ CBIR_THUMBNAIL_SIZE = env_int("CBIR_THUMBNAIL_SIZE", 384, minimum=32, maximum=20
 # Background work
 # False: never queue Celery tasks (the evaluation command and benchmarks do the work inline).
 CBIR_BACKGROUND_TASKS = env_bool("CBIR_BACKGROUND_TASKS", True)
-CBIR_PENDING_RETRY_AFTER_S = env_int("CBIR_PENDING_RETRY_AFTER_S", 600, minimum=10)
+CBIR_PENDING_RETRY_AFTER_S = env_int("CBIR_PENDING_RETRY_AFTER_S", 600, minimum=1)
 CBIR_EMBED_MAX_ATTEMPTS = env_int("CBIR_EMBED_MAX_ATTEMPTS", 5, minimum=1)
 CBIR_INDEX_EVENT_RETENTION_S = env_int("CBIR_INDEX_EVENT_RETENTION_S", 7 * 24 * 3600, minimum=60)
 
@@ -362,6 +363,8 @@ CBIR_SEARCH_MAX_K = env_int("CBIR_SEARCH_MAX_K", 500, minimum=1)
 # it is taken to be a rolled-back id and skipped.
 CBIR_INDEX_FEED_GAP_TIMEOUT_S = env_float("CBIR_INDEX_FEED_GAP_TIMEOUT_S", 60.0, minimum=0.0)
 CBIR_WARM_ON_START = env_bool("CBIR_WARM_ON_START", True)
+# A process whose in-memory index is not built yet answers from pgvector while it builds.
+CBIR_INDEX_BUILD_IN_BACKGROUND = env_bool("CBIR_INDEX_BUILD_IN_BACKGROUND", True)
 # Search modes: auto (dynamic threshold where every searched gallery has one, else top-k),
 # topk, static, dynamic, query (the query-time variant of the dynamic threshold).
 CBIR_SEARCH_DEFAULT_MODE = env_choice(

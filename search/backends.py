@@ -56,7 +56,9 @@ class MemoryBackend:
     def top_k(
         self, model_name: str, vector: np.ndarray, k: int, gallery_ids: list[int]
     ) -> list[Hit]:
-        state = _manager().get(model_name)
+        state = _manager().get_ready(model_name)
+        if state is None:  # the in-memory index is still being built: ask PostgreSQL
+            return _pgvector().top_k(model_name, vector, k, gallery_ids)
         if state.index is None or not gallery_ids:
             return []
         allowed = state.allowed_ids(gallery_ids)
@@ -78,7 +80,9 @@ class MemoryBackend:
         gallery_ids: list[int],
         limit: int,
     ) -> list[Hit]:
-        state = _manager().get(model_name)
+        state = _manager().get_ready(model_name)
+        if state is None:
+            return _pgvector().above(model_name, vector, min_score, gallery_ids, limit)
         if state.index is None or not gallery_ids:
             return []
         allowed = state.allowed_ids(gallery_ids)
@@ -112,6 +116,12 @@ def _best_per_image(
         if image_id is not None and score > best.get(image_id, -np.inf):
             best[image_id] = score
     return sorted(best.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
+def _pgvector():  # type: ignore[no-untyped-def]
+    from search.pgvector_backend import PgvectorBackend
+
+    return PgvectorBackend()
 
 
 def _manager():  # type: ignore[no-untyped-def]

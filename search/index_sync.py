@@ -134,6 +134,17 @@ class IndexManager:
             apply_feed(current)
         return current
 
+    def get_ready(self, model_name: str) -> ModelIndex | None:
+        """Like get(), but a model with no index yet is built in the background: None meanwhile.
+
+        A process that starts cold then answers from pgvector (the caller's
+        fallback) instead of making the first searches wait for the build.
+        """
+        if model_name not in self._indexes and settings.CBIR_INDEX_BUILD_IN_BACKGROUND:
+            self.rebuild_in_background(model_name)
+            return None
+        return self.get(model_name)
+
     def rebuild_in_background(self, model_name: str) -> threading.Thread:
         with self._lock:
             running = self._rebuilding.get(model_name)

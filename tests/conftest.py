@@ -41,6 +41,9 @@ def test_environment():
                 }
             },
             REST_FRAMEWORK=_without_throttles(),
+            # Test data lives in uncommitted transactions a background build thread cannot see:
+            # build indexes in the searching thread (test_index_sync covers the background path).
+            CBIR_INDEX_BUILD_IN_BACKGROUND=False,
             # Tests create many users: the production hasher's 1M iterations cost seconds each.
             PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
         )

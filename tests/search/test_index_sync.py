@@ -114,3 +114,26 @@ def test_binary_bulk_read_returns_exactly_the_stored_vectors(cast):
     only = list(iter_embeddings(MODEL, image_ids=[images[0].pk]))
     assert only[0].image_ids.tolist() == [images[0].pk]
     assert only[0].gallery_ids.tolist() == [cast.gallery.pk]
+
+
+@pytest.mark.django_db(transaction=True)  # the build thread reads committed data only
+def test_a_cold_process_answers_from_pgvector_while_its_index_builds(cast, settings):
+    from search.backends import get_backend
+
+    settings.CBIR_INDEX_BUILD_IN_BACKGROUND = True
+    red, blue = (
+        upload(cast.gallery, png_bytes((255, 0, 0))),
+        upload(cast.gallery, png_bytes((0, 0, 255))),
+    )
+    embed(red, blue)
+    from search.index_sync import manager
+
+    manager.clear()
+    query = FakeEncoder().encode_texts(["red"])[0]
+    first = get_backend().top_k(MODEL, query, 2, [cast.gallery.pk])  # no index yet: PostgreSQL
+    assert [h.image_id for h in first] == [red.pk, blue.pk]
+    _wait_for_rebuild(manager)
+    assert MODEL in manager.loaded()  # built meanwhile
+    again = get_backend().top_k(MODEL, query, 2, [cast.gallery.pk])
+    assert [h.image_id for h in again] == [red.pk, blue.pk]
+    assert [round(h.score, 4) for h in again] == [round(h.score, 4) for h in first]
