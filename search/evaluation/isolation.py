@@ -44,6 +44,7 @@ def evaluation_environment(environ: Mapping[str, str], work_dir: Path) -> dict[s
         env["CBIR_EMBEDDED_DB_NAME"] = EMBEDDED_EVAL_NAME
     env["CBIR_MEDIA_ROOT"] = str((Path(work_dir) / "media").resolve())
     env["CBIR_BACKGROUND_TASKS"] = "false"
+    env["CBIR_INDEX_BUILD_IN_BACKGROUND"] = "false"
     env[REEXEC_MARK] = "1"
     return env
 

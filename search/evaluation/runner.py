@@ -69,7 +69,10 @@ def run_evaluation(config: EvaluationConfig, *, log: Log = print) -> EvaluationR
     dataset = load_dataset(config.dataset)
     choices = encoder_choices(config)
     max_k = max(settings.CBIR_SEARCH_MAX_K, min(len(dataset.items), MAX_K))
-    with override_settings(CBIR_BACKGROUND_TASKS=False, CBIR_SEARCH_MAX_K=max_k):
+    # Every query must hit the backend under test: no pgvector answers while an index builds.
+    with override_settings(
+        CBIR_BACKGROUND_TASKS=False, CBIR_SEARCH_MAX_K=max_k, CBIR_INDEX_BUILD_IN_BACKGROUND=False
+    ):
         loaded = dataset_load(dataset=dataset, progress=config.progress, log=log)
         encoders, retrieval, sizes, sections, notes = _run_encoders(config, loaded, choices, log)
         snapshot = settings_snapshot()
