@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from cbir_site import errors
+
+logger = logging.getLogger(__name__)
 
 _STATUS = [
     (errors.NotFoundError, status.HTTP_404_NOT_FOUND),
@@ -32,4 +36,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, errors.ApplicationError):
         body = {"detail": exc.message, "code": exc.code, **exc.extra}
         return Response(body, status=http_status_for(exc))
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is down or restarting: a quick, clear 503 the client may retry, not a
+        # 500 page. Django drops the broken connection at the end of the request.
+        logger.warning("Database unavailable: %s", exc)
+        body = {"detail": "The database is unavailable; try again shortly.", "code": "unavailable"}
+        return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "5"})
     return drf_exception_handler(exc, context)

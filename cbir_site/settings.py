@@ -141,8 +141,11 @@ _redis_url = env_str("REDIS_URL")
 if _redis_url:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Throttle counters and debounce marks only: while Redis is away, requests and
+            # tasks go on as on a cache miss (cbir_site/cache.py), never wait long for it.
+            "BACKEND": "cbir_site.cache.FailOpenRedisCache",
             "LOCATION": _redis_url,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
 else:
