@@ -41,5 +41,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         # 500 page. Django drops the broken connection at the end of the request.
         logger.warning("Database unavailable: %s", exc)
         body = {"detail": "The database is unavailable; try again shortly.", "code": "unavailable"}
-        return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "5"})
+        return Response(
+            body, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "5"}
+        )
     return drf_exception_handler(exc, context)

@@ -153,6 +153,7 @@ def index_options(model_name: str) -> IndexOptions:
         hnsw_ef_construction=settings.CBIR_HNSW_EF_CONSTRUCTION,
         hnsw_ef_search=settings.CBIR_HNSW_EF_SEARCH,
         exact_below=settings.CBIR_HNSW_EXACT_BELOW,
+        max_graph_ef=settings.CBIR_HNSW_MAX_GRAPH_EF,
         binary_thresholds=hashing_thresholds_for(model_name) if binary else None,
         rerank_source=rerank_source if binary and settings.CBIR_BINARY_RERANK else None,
         rerank_factor=settings.CBIR_BINARY_RERANK_FACTOR,

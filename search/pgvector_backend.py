@@ -51,7 +51,11 @@ def embedding_index_ensure(model_name: str, dim: int) -> str:
             dim=sql.Literal(int(dim)),
             model=sql.Literal(model_name),
         )
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
+            # SET LOCAL: the build's memory, for this transaction only.
+            cursor.execute(
+                "SET LOCAL maintenance_work_mem = %s", [settings.CBIR_PGVECTOR_BUILD_MEMORY]
+            )
             cursor.execute(statement.as_string(connection.connection))
     _ensured.add((model_name, dim))
     return name

@@ -59,15 +59,17 @@ class IndexOptions:
 
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 96
+    hnsw_ef_search: int = 256
     # Allowed sets smaller than this are scanned exactly instead of walking the graph
     # (a graph walk under a tight filter can miss results).
     exact_below: int = 20_000
+    # A filtered graph walk whose widened candidate list would exceed this scans instead.
+    max_graph_ef: int = 2_000
     # Semantic hashing: per-dimension thresholds (bit = value > threshold); None: zero.
     binary_thresholds: np.ndarray | None = None
     # Re-rank the Hamming candidates with float vectors fetched by id (from pgvector).
     rerank_source: Callable[[np.ndarray], np.ndarray] | None = None
-    rerank_factor: int = 10
+    rerank_factor: int = 20
 
 
 IndexFactory = Callable[[int, IndexOptions], VectorIndex]
