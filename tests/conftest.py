@@ -25,6 +25,14 @@ from tests.factories import GalleryFactory, OrganisationFactory, UserFactory, ad
 from tests.services import private_redis
 
 
+def pytest_addoption(parser):  # type: ignore[no-untyped-def]
+    parser.addoption(
+        "--reliability-long",
+        action="store_true",
+        help="tests/reliability: more images, kills and a longer load run (minutes).",
+    )
+
+
 @pytest.fixture(scope="session", autouse=True)
 def test_environment():
     """Redis broker, a throw-away media folder and the fast fake encoder for the whole session."""
