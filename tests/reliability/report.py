@@ -16,7 +16,9 @@ What the checks rely on:
   in the transaction that creates the image row; the janitor deletes the files of intents whose
   row never came (`uploads_abandoned_cleanup`; the scenarios run it with `older_than_s=0` once
   all uploads are over). Embedding is queued after commit; a failed publish is logged, never
-  fails the upload.
+  fails the upload. Request bodies too large for memory spool into a folder of the web
+  process's own; the next web process to start deletes the folders of dead ones
+  (`cbir_site/upload_spool.py`).
 - **Embedding**: tasks are `acks_late` with `reject_on_worker_lost` and prefetch 1, take ids,
   skip images that already have the model's embedding, and the unique (image, model) constraint
   absorbs a concurrent duplicate. The periodic sweep re-queues images left pending (here after

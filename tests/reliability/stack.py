@@ -95,7 +95,7 @@ class Stack:
             {
                 "DJANGO_SETTINGS_MODULE": "cbir_site.settings",
                 "PYTHONUNBUFFERED": "1",
-                "TMPDIR": str(self.root / "tmp"),  # where Django spools large request bodies
+                "TMPDIR": str(self.root / "tmp"),  # keeps other temporary files inside the stack
                 "DATABASE_URL": self.database_url,
                 "REDIS_URL": self.redis_url,
                 "CBIR_ENV": "development",
