@@ -68,6 +68,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--export-tree",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write the selection as DIR/<gallery>/<class>/<file> symlinks (for "
+        "`manage.py cbir_evaluate folder DIR`) and stop",
+    )
     return parser.parse_args()
 
 
@@ -142,6 +150,20 @@ def collect(root: Path, *, min_class: int, limit: int, seed: int) -> list[Item]:
                 paths = sorted(rng.sample(paths, limit))
             items.extend(Item(p, label, gallery) for p in paths)
     return items
+
+
+def export_tree(items: list[Item], out: Path) -> None:
+    """The same selection as a folder of classes: gallery folder, class folder, symlinks."""
+    out.mkdir(parents=True, exist_ok=True)
+    for item in items:
+        folder = out / item.gallery / item.label.replace("/", "__")
+        folder.mkdir(parents=True, exist_ok=True)
+        target = item.path.resolve()
+        link, n = folder / item.path.name, 1
+        while link.is_symlink() and link.resolve() != target:  # a folded sub-folder's namesake
+            link, n = folder / f"{item.path.stem}-{n}{item.path.suffix}", n + 1
+        if not link.is_symlink():
+            link.symlink_to(target)
 
 
 # ---------------------------------------------------------------- embeddings
@@ -303,6 +325,10 @@ def main() -> None:
         f"{len(set(i.gallery for i in items))} galleries (limit {args.limit} per class, "
         f"classes of at least {args.min_class})"
     )
+    if args.export_tree:
+        export_tree(items, args.export_tree)
+        print(f"wrote the selection as a folder of classes under {args.export_tree}")
+        return
     load_before = os.getloadavg()
     vectors, model_name, embed_stats = _common.embed_files_cached(
         [item.path for item in items],
