@@ -113,7 +113,10 @@ class IndexManager:
 
     def __init__(self, options_factory: OptionsFactory | None = None) -> None:
         self._indexes: dict[str, ModelIndex] = {}
+        # _lock guards the dicts only and is never held during a build, so a search
+        # never waits behind one; _build_locks make builds of one model take turns.
         self._lock = threading.Lock()
+        self._build_locks: dict[str, threading.Lock] = {}
         self._rebuilding: dict[str, threading.Thread] = {}
         self.options_factory = options_factory or (lambda model_name: IndexOptions())
 
@@ -121,11 +124,12 @@ class IndexManager:
         """The index for `model_name`, built on first use and caught up with the feed."""
         current = self._indexes.get(model_name)
         if current is None:
-            with self._lock:
+            with self._build_lock(model_name):
                 current = self._indexes.get(model_name)
-                if current is None:
+                if current is None:  # nobody built it while this thread waited
                     current = self._build(model_name)
-                    self._indexes[model_name] = current
+                    with self._lock:
+                        self._indexes[model_name] = current
             return current
         feed = feed_state()
         if feed.pruned_through > current.cursor.position or feed.generation != current.generation:
@@ -151,12 +155,17 @@ class IndexManager:
             if running is not None:
                 return running
 
+            requested_over = self._indexes.get(model_name)
+
             def work() -> None:
                 try:
-                    fresh = self._build(model_name)
-                    apply_feed(fresh)
-                    with self._lock:
-                        self._indexes[model_name] = fresh
+                    with self._build_lock(model_name):
+                        if self._indexes.get(model_name) is not requested_over:
+                            return  # another build (the warm-up, a first search) replaced it
+                        fresh = self._build(model_name)
+                        apply_feed(fresh)
+                        with self._lock:
+                            self._indexes[model_name] = fresh
                 except Exception:
                     logger.exception(
                         "Rebuilding the %s index failed; the old one stays", model_name
@@ -182,6 +191,10 @@ class IndexManager:
         self.wait_for_rebuilds()
         with self._lock:
             self._indexes.clear()
+
+    def _build_lock(self, model_name: str) -> threading.Lock:
+        with self._lock:
+            return self._build_locks.setdefault(model_name, threading.Lock())
 
     def _build(self, model_name: str) -> ModelIndex:
         return build_model_index(model_name, self.options_factory(model_name))

@@ -137,3 +137,41 @@ def test_a_cold_process_answers_from_pgvector_while_its_index_builds(cast, setti
     again = get_backend().top_k(MODEL, query, 2, [cast.gallery.pk])
     assert [h.image_id for h in again] == [red.pk, blue.pk]
     assert [round(h.score, 4) for h in again] == [round(h.score, 4) for h in first]
+
+
+@pytest.mark.django_db(transaction=True)  # the build threads read committed data only
+def test_a_search_does_not_wait_behind_the_warm_up_build(settings):
+    import threading
+    import time
+
+    from django.db import connection
+
+    settings.CBIR_INDEX_BUILD_IN_BACKGROUND = True
+    started, release, builds = threading.Event(), threading.Event(), []
+
+    class SlowBuilds(IndexManager):
+        def _build(self, model_name):  # type: ignore[no-untyped-def]
+            builds.append(model_name)
+            started.set()
+            release.wait(10)
+            return super()._build(model_name)
+
+    manager = SlowBuilds()
+
+    def warm_up() -> None:  # what gunicorn's post_worker_init thread does
+        try:
+            manager.get(MODEL)
+        finally:
+            connection.close()
+
+    warm = threading.Thread(target=warm_up)
+    warm.start()
+    assert started.wait(5)
+    began = time.monotonic()
+    assert manager.get_ready(MODEL) is None  # answered at once: the caller uses pgvector
+    assert time.monotonic() - began < 1.0
+    release.set()
+    warm.join(10)
+    manager.wait_for_rebuilds()
+    assert MODEL in manager.loaded()
+    assert builds == [MODEL]  # the rebuild asked for meanwhile saw the fresh index and skipped
