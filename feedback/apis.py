@@ -85,9 +85,21 @@ class JudgementOutput(serializers.ModelSerializer):
 
 
 class RefineInput(serializers.Serializer):
-    alpha = serializers.FloatField(required=False, help_text="weight of the query")
-    beta = serializers.FloatField(required=False, help_text="weight of the relevant centroid")
-    gamma = serializers.FloatField(required=False, help_text="weight of the non-relevant centroid")
+    alpha = serializers.FloatField(
+        required=False, min_value=0, max_value=10, help_text="weight of the query"
+    )
+    beta = serializers.FloatField(
+        required=False,
+        min_value=0,
+        max_value=10,
+        help_text="weight of the relevant centroid (0 to 10)",
+    )
+    gamma = serializers.FloatField(
+        required=False,
+        min_value=0,
+        max_value=10,
+        help_text="weight of the non-relevant centroid (0 to 10)",
+    )
     judged = serializers.ChoiceField(
         choices=services.JUDGED_CHOICES,
         default="none",

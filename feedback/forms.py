@@ -25,9 +25,9 @@ class RefineForm(forms.Form):
         initial="none",
         label="Images I marked",
     )
-    alpha = forms.FloatField(label="α (query)")
-    beta = forms.FloatField(label="β (relevant)")
-    gamma = forms.FloatField(label="γ (not relevant)")
+    alpha = forms.FloatField(min_value=0, max_value=10, label="α (query)")
+    beta = forms.FloatField(min_value=0, max_value=10, label="β (relevant)")
+    gamma = forms.FloatField(min_value=0, max_value=10, label="γ (not relevant)")
 
     def refine_arguments(self) -> dict[str, Any]:
         data = self.cleaned_data

@@ -114,14 +114,13 @@ def judgement_record(
     if label not in Judgement.Label.values:
         raise InvalidInputError("label must be relevant, not_relevant or withdrawn.")
     image = selectors.image_get_visible(user, image_id=image_id)
-    iteration = iteration_get(session, iteration_number)
+    iteration, (rank, score) = _where_shown(session, image.pk, iteration_number)
     with transaction.atomic():
         SearchSession.objects.select_for_update().get(pk=session.pk)  # one writer per session
         latest = session.judgements.filter(image=image).order_by("-id").first()
         current = latest.label if latest else Judgement.Label.WITHDRAWN
         if current == label:
             return latest, False
-        rank, score = _shown(iteration, image.pk)
         judgement = Judgement.objects.create(
             session=session,
             iteration=iteration,
@@ -170,8 +169,12 @@ def search_session_refine(
             raise InvalidInputError("Mark at least one result relevant or not relevant first.")
         base = np.asarray(iteration_get(session, 0).query_vector, dtype=np.float32)
         kind = SearchIteration.Kind.FEEDBACK
-    vector = rocchio(base, _vectors(session, relevant), _vectors(session, non_relevant), params)
-    pinned = [i for i in relevant if i in judgements] if judged == "pin" else []
+    try:
+        vector = rocchio(base, _vectors(session, relevant), _vectors(session, non_relevant), params)
+    except ValueError as exc:  # the weights cancelled the query out
+        raise InvalidInputError(f"Cannot refine: {exc}.") from exc
+    marked_relevant = [i for i, label in judgements.items() if label == Judgement.Label.RELEVANT]
+    pinned = marked_relevant if judged == "pin" else []
     hidden = set(judgements) if judged in ("pin", "hide") else set()
     result = search_images(
         user=user,
@@ -225,11 +228,24 @@ def _iteration_create(
     )
 
 
-def _shown(iteration: SearchIteration, image_id: int) -> tuple[int | None, float | None]:
-    for shown_id, rank, score in iteration.results:
-        if shown_id == image_id:
-            return rank, score
-    return None, None
+def _where_shown(
+    session: SearchSession, image_id: int, number: int | None
+) -> tuple[SearchIteration, tuple[int, float | None]]:
+    """The iteration that showed the image (the given one, or the latest that did).
+
+    Only shown results can be judged: the log teaches collection expansion which
+    texts describe which images, so it must not take claims about images the
+    search never offered.
+    """
+    iterations = [iteration_get(session, number)] if number is not None else None
+    for iteration in iterations or session.iterations.order_by("-number"):
+        for shown_id, rank, score in iteration.results:
+            if shown_id == image_id:
+                return iteration, (rank, score)
+    where = f"iteration {number}" if number is not None else "this session"
+    raise InvalidInputError(
+        f"Image {image_id} was not among the results of {where}: only shown results can be judged."
+    )
 
 
 def _vectors(session: SearchSession, image_ids: list[int]) -> np.ndarray:

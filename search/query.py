@@ -101,7 +101,10 @@ class EncodedQuery:
         parts = [Part(self.text, spec.text_weight)]
         if self.negative_text is not None:
             parts.append(Part(self.negative_text, -spec.negative_weight))
-        return weighted_sum(parts)
+        try:
+            return weighted_sum(parts)
+        except ValueError as exc:
+            raise InvalidInputError(str(exc)) from exc
 
     def summed(self, spec: QuerySpec) -> np.ndarray:
         """Every part in one vector: the weighted sum."""

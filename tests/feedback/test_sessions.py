@@ -195,3 +195,67 @@ def test_refinement_rechecks_permissions(cast, client_for, images):
     assert extra.pk not in [r["image"]["id"] for r in refined["results"]]
     earlier = client.get(f"/api/v1/search/sessions/{body['session']}/iterations/0/").json()
     assert extra.pk not in [r["image"]["id"] for r in earlier["results"]]
+
+
+def test_only_shown_results_can_be_judged(cast, client_for, images):
+    client = client_for(cast.viewer)
+    session = start(client, "red", k=2)["session"]  # shows two of the five images
+    shown = set(SearchIteration.objects.get(session_id=session).results[i][0] for i in (0, 1))
+    unseen = next(i for i in images.values() if i.pk not in shown)
+    judge = f"/api/v1/search/sessions/{session}/judgements/"
+    response = client.post(judge, {"image_id": unseen.pk, "label": "relevant"}, format="json")
+    assert response.status_code == 400 and "not among the results" in response.json()["detail"]
+    assert not Judgement.objects.exists()
+    wrong_iteration = client.post(
+        judge, {"image_id": min(shown), "label": "relevant", "iteration": 3}, format="json"
+    )
+    assert wrong_iteration.status_code == 404 and not Judgement.objects.exists()
+    ok = client.post(judge, {"image_id": min(shown), "label": "relevant"}, format="json")
+    assert ok.status_code == 201 and Judgement.objects.get().rank in (1, 2)
+
+
+def test_an_image_shown_in_an_earlier_iteration_can_still_be_judged(cast, client_for, images):
+    client = client_for(cast.viewer)
+    session = start(client, "red")["session"]
+    refine = f"/api/v1/search/sessions/{session}/refine/"
+    judge = f"/api/v1/search/sessions/{session}/judgements/"
+    client.post(judge, {"image_id": images["red"].pk, "label": "relevant"}, format="json")
+    client.post(refine, {"judged": "hide"}, format="json")  # red is not shown in iteration 1
+    response = client.post(
+        judge, {"image_id": images["red"].pk, "label": "not_relevant"}, format="json"
+    )
+    assert response.status_code == 201
+    latest = Judgement.objects.order_by("-id").first()
+    assert latest.iteration.number == 0 and latest.rank == 1
+
+
+def test_weights_that_cancel_the_query_are_a_clear_error(cast, client_for, images):
+    client = client_for(cast.viewer)
+    session = start(client, "red")["session"]
+    client.post(
+        f"/api/v1/search/sessions/{session}/judgements/",
+        {"image_id": images["blue"].pk, "label": "relevant"},
+        format="json",
+    )
+    refine = f"/api/v1/search/sessions/{session}/refine/"
+    zero = client.post(refine, {"alpha": 0, "beta": 0, "gamma": 0}, format="json")
+    assert zero.status_code == 400 and "zero vector" in zero.json()["detail"]
+    negative = client.post(refine, {"alpha": -1}, format="json")
+    assert negative.status_code == 400 and "alpha" in str(negative.json())
+    assert SearchIteration.objects.filter(session_id=session).count() == 1
+
+
+def test_pin_in_pseudo_mode_pins_the_users_relevant_marks_only(cast, client_for, images):
+    client = client_for(cast.viewer)
+    session = start(client, "red")["session"]
+    judge = f"/api/v1/search/sessions/{session}/judgements/"
+    client.post(judge, {"image_id": images["red"].pk, "label": "not_relevant"}, format="json")
+    client.post(judge, {"image_id": images["green"].pk, "label": "relevant"}, format="json")
+    body = client.post(
+        f"/api/v1/search/sessions/{session}/refine/",
+        {"pseudo_positives": 2, "judged": "pin"},
+        format="json",
+    ).json()
+    ids = [r["image"]["id"] for r in body["results"]]
+    assert ids[0] == images["green"].pk  # marked relevant, though not in the pseudo top 2
+    assert images["red"].pk not in ids  # in the top 2, but the user said not relevant

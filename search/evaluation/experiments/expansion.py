@@ -16,12 +16,15 @@ users than that admit nothing (that row shows it).
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test.utils import override_settings
 
+from cbir_site.errors import InvalidInputError
 from feedback.models import Expansion, Judgement, RefinedVector, SearchSession
 from feedback.services import judgement_record, search_session_start
 from feedback.tasks import update_expansions
@@ -78,7 +81,7 @@ def run(ctx: Context) -> Section:
         section.notes.append("Needs a caption dataset with at least three captions per image.")
         return section
     users = _simulated_users(ctx)
-    _write_feedback(ctx, confirmed, users)
+    judged = _write_feedback(ctx, confirmed, users)
     image_ids = sorted({image for image, _ in confirmed})
     results: dict[str, Scored] = {}
     stored: dict[str, dict[str, int]] = {}
@@ -113,7 +116,9 @@ def run(ctx: Context) -> Section:
             notes=[
                 f"{CONFIRMED_PER_IMAGE} captions per image were confirmed, each by {SUPPORTERS} "
                 f"simulated users (a search session and a 'relevant' judgement each: "
-                f"{len(confirmed) * len(users)} judgements); the other captions are the "
+                f"{judged} of {len(confirmed) * len(users)} judgements written, the others' "
+                f"images were not within the top {settings.CBIR_SEARCH_MAX_K}); the other "
+                f"captions are the "
                 f"{len(tests)} test queries. N = {ctx.collection_size}.",
             ],
         )
@@ -159,13 +164,20 @@ def _simulated_users(ctx: Context) -> list[Any]:
     return users
 
 
-def _write_feedback(ctx: Context, confirmed: list[tuple[int, Query]], users: list[Any]) -> None:
-    """One session and one 'relevant' judgement per user and confirmed caption (idempotent)."""
+def _write_feedback(ctx: Context, confirmed: list[tuple[int, Query]], users: list[Any]) -> int:
+    """One session and one 'relevant' judgement per user and confirmed caption (idempotent).
+
+    Only shown results can be judged, so each session shows as many results as a
+    search may (the simulated user scrolls until the image appears); a caption
+    whose image is not among them is not confirmed. Returns the judgements written.
+    """
     SearchSession.objects.filter(user__in=users).delete()  # a re-run starts from a clean log
+    k = settings.CBIR_SEARCH_MAX_K
     for user in users:
         for image_id, query in ctx.bar(confirmed, f"feedback of {user.username}"):
             session, _, _ = search_session_start(
-                user=user, text=query.text, gallery_slugs=ctx.loaded.slugs, mode="topk", k=1
+                user=user, text=query.text, gallery_slugs=ctx.loaded.slugs, mode="topk", k=k
             )
-            judgement_record(session=session, user=user, image_id=image_id, label="relevant")
-    assert Judgement.objects.filter(user__in=users).count() == len(confirmed) * len(users)
+            with contextlib.suppress(InvalidInputError):  # not within the top k: not confirmed
+                judgement_record(session=session, user=user, image_id=image_id, label="relevant")
+    return Judgement.objects.filter(user__in=users).count()
