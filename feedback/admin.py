@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
-from feedback.expansion_service import expansion_set_status
+from cbir_site.errors import ApplicationError
+from feedback.expansion_service import caption_add, expansion_delete, expansion_set_status
 from feedback.models import Expansion, Judgement, SearchSession
-from galleries.admin import ManagedOnlyMixin
+from galleries.admin import ImageAdmin, ManagedOnlyMixin
 
 
 @admin.register(Expansion)
@@ -63,25 +65,58 @@ class ExpansionAdmin(ManagedOnlyMixin, admin.ModelAdmin):
         self._set(request, queryset, Expansion.Status.CANDIDATE)
 
     def _set(self, request: HttpRequest, queryset: QuerySet, status: str) -> None:
+        done = 0
         for expansion in queryset:
-            expansion_set_status(expansion=expansion, status=status)
-        self.message_user(request, f"{queryset.count()} expansions now {status}.", messages.SUCCESS)
+            try:
+                expansion_set_status(expansion=expansion, status=status)
+                done += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"{expansion}: {exc}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} expansions set to {status}.", messages.SUCCESS)
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        # Status is the only editable field; the service keeps vector and indexes in step.
+        if change and "status" in form.changed_data:
+            try:
+                expansion_set_status(expansion=obj, status=obj.status)
+            except ApplicationError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+
+    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
+        expansion_delete(expansion=obj)
+
+    def delete_queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        for expansion in queryset:
+            expansion_delete(expansion=expansion)
 
 
 @admin.register(Judgement)
 class JudgementAdmin(ManagedOnlyMixin, admin.ModelAdmin):
-    """The feedback history of the images under a manager's galleries (read only)."""
+    """The feedback history of the images under a manager's galleries (read only).
+
+    Managers see what was asked and answered, not who asked: the user column is
+    for superusers (support and audits) only.
+    """
 
     gallery_path = "image__gallery"
     list_display = ["created_at", "image", "label", "rank", "score", "user", "query"]
-    list_filter = ["label", "created_at"]
-    search_fields = ["image__original_filename", "session__query_text", "user__username"]
+    list_filter = ["label", "created_at"]  # one image: the link on its admin page
+    search_fields = ["image__original_filename", "session__query_text"]
     list_select_related = ["image", "session", "user"]
     date_hierarchy = "created_at"
 
     @admin.display(description="query")
     def query(self, obj: Judgement) -> str:
         return obj.session.query_text
+
+    def get_list_display(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+        shown = list(super().get_list_display(request))
+        return shown if request.user.is_superuser else [f for f in shown if f != "user"]
+
+    def get_fields(self, request: HttpRequest, obj=None):  # type: ignore[no-untyped-def]
+        fields = list(super().get_fields(request, obj))
+        return fields if request.user.is_superuser else [f for f in fields if f != "user"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -108,3 +143,101 @@ class SearchSessionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False
+
+
+class CaptionFormSet(BaseInlineFormSet):
+    """Captions are written through the caption service (text vector, index feed)."""
+
+    user = None  # set per request by CaptionInline.get_formset
+
+    def save(self, commit: bool = True) -> list:  # type: ignore[override]
+        from search.runtime import get_encoder
+
+        # What the admin's change message reads.
+        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
+        for form in self.forms:
+            old = form.instance if form.instance.pk else None
+            if form in self.deleted_forms:
+                if old is not None:
+                    expansion_delete(expansion=old)
+                    self.deleted_objects.append(old)
+                continue
+            if not form.has_changed():
+                continue
+            text = form.cleaned_data.get("text", "")
+            if old is not None:  # an edited caption replaces the old one
+                expansion_delete(expansion=old)
+            caption = caption_add(
+                image=self.instance, text=text, user=self.user, encoder=get_encoder()
+            )
+            if old is None:
+                self.new_objects.append(caption)
+            else:
+                self.changed_objects.append((caption, ["text"]))
+        return [*self.new_objects, *(c for c, _ in self.changed_objects)]
+
+
+class CaptionInline(admin.TabularInline):
+    """Manager-entered captions: shown to everyone who may see the image, always searched."""
+
+    model = Expansion
+    formset = CaptionFormSet
+    fields = ["text", "status", "created_by", "created_at"]
+    readonly_fields = ["status", "created_by", "created_at"]
+    extra = 1
+    verbose_name = "caption"
+    verbose_name_plural = "captions (shown to everyone who may see the image)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).filter(source=Expansion.Source.CAPTION)
+
+    def get_formset(self, request, obj=None, **kwargs):  # type: ignore[no-untyped-def]
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.user = request.user
+        return formset
+
+    # The image admin around this inline has already checked the user's gallery.
+    def has_view_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return _staff(request)
+
+    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return _staff(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return _staff(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return _staff(request)
+
+
+class QueryExpansionInline(admin.TabularInline):
+    """Confirmed queries attached to the image (scoring only); approve or remove in the list."""
+
+    model = Expansion
+    fields = ["text", "status", "support", "supporters", "rejections", "updated_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name = "confirmed query"
+    verbose_name_plural = "confirmed queries (used for scoring only, never shown to users)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).filter(source=Expansion.Source.QUERY)
+
+    def has_view_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return _staff(request)
+
+    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+def _staff(request: HttpRequest) -> bool:
+    return request.user.is_active and request.user.is_staff
+
+
+# The image page lists its captions and expansions (feedback depends on galleries, not back).
+ImageAdmin.inlines = [*ImageAdmin.inlines, CaptionInline, QueryExpansionInline]

@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from cbir_site.errors import InvalidInputError
 from feedback.expansion import (
     AdmissionRules,
     Tally,
@@ -164,8 +165,6 @@ def caption_add(*, image: Image, text: str, user, encoder: Encoder) -> Expansion
     """A manager's caption: shown to everyone who may see the image, always searchable."""
     key = text_key(text)
     if not key:
-        from cbir_site.errors import InvalidInputError
-
         raise InvalidInputError("The caption is empty.")
     vector = encoder.encode_texts([text.strip()])[0]
     row, _ = Expansion.objects.update_or_create(
@@ -186,17 +185,44 @@ def caption_add(*, image: Image, text: str, user, encoder: Encoder) -> Expansion
 
 
 def expansion_set_status(*, expansion: Expansion, status: str) -> Expansion:
-    """A manager approves (always used) or removes (never used) an expansion."""
+    """A manager approves (always used), removes (never used) or readmits an expansion.
+
+    Readmitting hands a confirmed query back to the admission rules: it is
+    re-tallied from the log at once. Captions have no support to tally.
+    """
+    from search.runtime import get_encoder
+
+    if status not in Expansion.Status.values:
+        raise InvalidInputError(f"status must be one of {', '.join(Expansion.Status.values)}.")
+    if status == Expansion.Status.CANDIDATE and expansion.source == Expansion.Source.CAPTION:
+        raise InvalidInputError(
+            "A caption is not admitted by support: approve it, remove it or delete it."
+        )
     expansion.status = status
-    if status == Expansion.Status.REMOVED:
+    if status in (Expansion.Status.REMOVED, Expansion.Status.CANDIDATE):
         expansion.vector = None
     elif expansion.vector is None:
-        from search.runtime import get_encoder
-
         expansion.vector = get_encoder().encode_texts([expansion.text])[0]
     expansion.save()
+    if status == Expansion.Status.CANDIDATE:
+        expansions_update(image_ids=[expansion.image_id], encoder=get_encoder())
+        expansion.refresh_from_db()
     _announce([expansion.image_id])
     return expansion
+
+
+def expansion_delete(*, expansion: Expansion) -> str:
+    """Delete a caption; a confirmed query is removed instead (what happened: the new status).
+
+    Deleting a query's row would not last: the next tally of the log would
+    create it again. Removal is the lasting form of "never use this".
+    """
+    if expansion.source == Expansion.Source.QUERY:
+        return expansion_set_status(expansion=expansion, status=Expansion.Status.REMOVED).status
+    image_id = expansion.image_id
+    expansion.delete()
+    _announce([image_id])
+    return "deleted"
 
 
 def refined_vectors_update(*, image_ids: Sequence[int], encoder: Encoder) -> list[int]:

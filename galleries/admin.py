@@ -152,6 +152,16 @@ class GalleryAdmin(ManagedOnlyMixin, admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        if change and any(name.startswith("threshold_") for name in form.changed_data):
+            from search.statistics import gallery_thresholds_changed
+
+            if gallery_thresholds_changed(gallery=obj):
+                self.message_user(
+                    request,
+                    "The number of neighbours changed: the gallery's statistic is being "
+                    "recomputed; until then its searches use the static threshold.",
+                    messages.INFO,
+                )
 
     def save_related(self, request, form, formsets, change):  # type: ignore[no-untyped-def]
         super().save_related(request, form, formsets, change)
@@ -247,6 +257,7 @@ class ImageAdmin(ManagedOnlyMixin, admin.ModelAdmin):
         "created_at",
         "updated_at",
         "embedded_at",
+        "feedback",
     ]
     fields = ["preview", "original_filename", *readonly_fields[1:]]
 
@@ -269,6 +280,19 @@ class ImageAdmin(ManagedOnlyMixin, admin.ModelAdmin):
     def preview(self, obj: Image) -> str:
         url = reverse("api:image-thumbnail", args=[obj.pk])
         return format_html('<img src="{}" style="max-height:240px" alt="">', url)
+
+    @admin.display(description="Feedback")
+    def feedback(self, obj: Image) -> str:
+        judgements = reverse("admin:feedback_judgement_changelist")
+        expansions = reverse("admin:feedback_expansion_changelist")
+        return format_html(
+            '<a href="{}?image__id__exact={}">judgement history</a> · '
+            '<a href="{}?image__id__exact={}">review expansions</a>',
+            judgements,
+            obj.pk,
+            expansions,
+            obj.pk,
+        )
 
     @admin.action(description="Re-embed the selected images with the active model")
     def reembed(self, request: HttpRequest, queryset: QuerySet) -> None:

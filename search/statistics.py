@@ -153,22 +153,42 @@ def _threshold(row: GalleryStatistics, kind: str, overall: float | None) -> floa
 
 
 def stale_statistics(*, model_name: str) -> list[int]:
-    """Galleries whose statistic is missing or covers a different number of images."""
+    """Galleries whose statistic is missing, covers a different number of images, or was
+    computed with another n than the gallery's current one (a changed setting or override)."""
     counts = dict(
         Embedding.objects.filter(model_name=model_name)
         .values_list("gallery_id")
         .annotate(n=Count("id"))
         .values_list("gallery_id", "n")
     )
-    covered = dict(
-        GalleryStatistics.objects.filter(model_name=model_name).values_list(
-            "gallery_id", "image_count"
-        )
-    )
+    rows = GalleryStatistics.objects.filter(model_name=model_name).select_related("gallery")
+    covered = {r.gallery_id: r.image_count for r in rows}
+    other_n = {r.gallery_id for r in rows if r.neighbours != _neighbours(r.gallery)}
     minimum = max(settings.CBIR_THRESHOLD_MIN_IMAGES, 2)
     stale = {g for g, n in counts.items() if n >= minimum and covered.get(g) != n}
     stale |= {g for g in covered if counts.get(g, 0) < minimum}  # shrank below the minimum
+    stale |= {g for g in other_n if counts.get(g, 0) >= minimum}
     return sorted(stale)
+
+
+def gallery_thresholds_changed(*, gallery: Gallery) -> list[str]:
+    """A manager changed the gallery's threshold overrides: bring what is stored in step.
+
+    T_static and w only move the thresholds (refreshed now, for every gallery, as M
+    is shared); a new n needs m_g recomputed (scheduled, debounced). Returns the
+    models whose statistic of this gallery will be recomputed.
+    """
+    recompute = []
+    for row in GalleryStatistics.objects.filter(gallery=gallery):
+        thresholds_refresh(model_name=row.model_name)
+        if row.neighbours != _neighbours(gallery):
+            gallery_statistics_schedule(gallery_ids=[gallery.pk], model_name=row.model_name)
+            recompute.append(row.model_name)
+    return recompute
+
+
+def _neighbours(gallery: Gallery) -> int:
+    return threshold_params(gallery, IMAGE).neighbours
 
 
 # ---------------------------------------------------------------- reading

@@ -260,3 +260,32 @@ def test_gallery_page_shows_its_statistic_and_threshold_overrides(cast, staff, s
     content = signed_in(staff).get(page).content.decode()
     assert "m_g = " in content and "over 4 images" in content and "T_g image = " in content
     assert 'name="threshold_static_image"' in content and 'name="threshold_weight"' in content
+
+
+def test_changing_overrides_in_the_admin_refreshes_the_stored_thresholds(cast, staff, settings):
+    from search.embedding import images_embed
+    from search.models import GalleryStatistics
+    from search.statistics import gallery_statistics_update
+
+    settings.CBIR_THRESHOLD_MIN_IMAGES = 3
+    settings.CBIR_THRESHOLD_NEIGHBOURS = 2
+    images = [upload(cast.gallery, png_bytes((10 * i, 0, 0)), name=f"{i}.png") for i in range(4)]
+    images_embed(image_ids=[i.pk for i in images])
+    model = active_model_name()
+    gallery_statistics_update(gallery_id=cast.gallery.pk, model_name=model)
+    before = GalleryStatistics.objects.get(gallery=cast.gallery)
+    page = reverse("admin:galleries_gallery_change", args=[cast.gallery.pk])
+    rows = [
+        {"id": m.pk, "gallery": cast.gallery.pk, "user": m.user_id, "role": m.role}
+        for m in cast.gallery.memberships.all()
+    ]
+    form = _inline_post(cast.gallery, rows)
+    form.update({"threshold_static_image": "1.5", "threshold_weight": "0"})
+    response = signed_in(staff).post(page, form)
+    assert response.status_code == 302
+    after = GalleryStatistics.objects.get(gallery=cast.gallery)
+    assert after.threshold_image == pytest.approx(1.5)  # T_static + 0 * (m_g - M)
+    assert after.thresholds_at > before.thresholds_at
+    form.update({"threshold_neighbours": "3"})
+    followed = signed_in(staff).post(page, form, follow=True)
+    assert "being recomputed" in followed.content.decode()

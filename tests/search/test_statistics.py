@@ -174,3 +174,21 @@ def test_gallery_overrides_win_over_settings(cast):
         static[cast.gallery.pk].distance == pytest.approx(1.2)
         and static[cast.gallery.pk].source == "static"
     )
+
+
+def test_a_statistic_computed_with_another_n_is_stale(cast, settings):
+    filled(cast.gallery, TIGHT)
+    gallery_statistics_update(gallery_id=cast.gallery.pk, model_name=MODEL)
+    assert stale_statistics(model_name=MODEL) == []
+    settings.CBIR_THRESHOLD_NEIGHBOURS = 3  # the deployment's n changed
+    assert stale_statistics(model_name=MODEL) == [cast.gallery.pk]
+    settings.CBIR_THRESHOLD_NEIGHBOURS = 2
+    cast.gallery.threshold_neighbours = 3  # or the gallery's own override
+    cast.gallery.save()
+    assert stale_statistics(model_name=MODEL) == [cast.gallery.pk]
+    gallery_statistics_update(gallery_id=cast.gallery.pk, model_name=MODEL)
+    assert stale_statistics(model_name=MODEL) == []
+    row = GalleryStatistics.objects.get(gallery=cast.gallery)
+    assert row.neighbours == 3
+    image = thresholds_for([cast.gallery], model_name=MODEL, kind="image", dynamic=True)
+    assert image[cast.gallery.pk].source == "dynamic"
