@@ -113,10 +113,19 @@ def test_each_image_keeps_at_most_the_best_supported_few(cast, scene):
 
 
 def test_expansion_never_shows_an_image_to_someone_who_may_not_see_it(cast, scene):
+    from tests.factories import GalleryFactory
+
+    own = GalleryFactory(slug="outsiders-own", owner=cast.outsider)  # the outsider sees this only
+    theirs = upload(own, png_bytes((240, 240, 240)), name="white.png")
+    images_embed(image_ids=[theirs.pk])
     for user in (cast.viewer, cast.editor):
         judge(user, "red", scene["blue"])
     learn(scene["blue"])
-    assert search_images(user=cast.outsider, text="red", mode="topk").hits == []
+    assert Expansion.objects.get(image=scene["blue"]).status == "admitted"
+    viewer = search_images(user=cast.viewer, text="red", mode="topk", k=2).hits
+    assert scene["blue"].pk in [h.image.pk for h in viewer]  # the expansion is in use
+    outsider = search_images(user=cast.outsider, text="red", mode="topk", k=10).hits
+    assert [h.image.pk for h in outsider] == [theirs.pk]
 
 
 def test_query_texts_are_never_shown_only_manager_captions_are(cast, client_for, scene):

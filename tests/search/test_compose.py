@@ -46,11 +46,14 @@ def test_two_phase_reorders_the_text_results_by_the_examples():
 
 
 def test_two_phase_negative_examples_push_items_down():
-    ids = [1, 2]
-    vectors = np.array([unit([1, 0]), unit([0, 1])])
-    examples = np.array([unit([1, 1])])  # likes both equally
-    negatives = np.array([unit([1, 0])])  # but not item 1
+    ids = [1, 2, 3]  # the text's ranking
+    vectors = np.array([unit([1, 0]), unit([0, 1]), unit([0.6, 0.8])])
+    examples = np.array([unit([1, 1])])  # example scores 0.707, 0.707, 0.990: ranks 3, 1, 2
+    negatives = np.array([unit([1, 0])])  # minus 1.0, 0, 0.6: ranks 2, 3, 1
+    liked = two_phase(ids, vectors, examples, np.zeros((0, 2)), negative_weight=1.0)
+    # log_vote, w(r) = 1 / log2(r + 1): 1 gets w1 + w2, 3 gets w3 + w1, 2 gets w2 + w3
+    assert [i for i, _ in liked] == [1, 3, 2]
     fused = two_phase(ids, vectors, examples, negatives, negative_weight=1.0)
-    assert fused[0][0] in (1, 2)
-    assert dict(fused)[2] > dict(fused)[1] - 1e-9  # item 2 wins the example ranking
+    # now 2 gets w2 + w1, 1 gets w1 + w3, 3 gets w3 + w2: the unwanted item 1 loses first place
+    assert [i for i, _ in fused] == [2, 1, 3]
     assert two_phase([], np.zeros((0, 2)), examples, negatives) == []
