@@ -1,22 +1,79 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
+
+from search.links import DEFAULT_WEIGHTS, MAX_IMAGE_ID, is_default, parse_image_id
+from search.query import MAX_EXAMPLES
+
+# Stored example images ("more like this" + "not like this") one web query may carry.
+MAX_WEB_EXAMPLES = min(10, MAX_EXAMPLES)
+ADVANCED = ("not_q", "composition", "fusion", "text_weight", "image_weight", "negative_weight")
+
+
+class ImageIdsField(forms.Field):
+    """Repeated GET/POST values (like=12&like=15) as image ids, each once, in order."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[int]:
+        if not value:
+            return []
+        values = [value] if isinstance(value, str) else list(value)
+        ids = []
+        for raw in values:
+            image_id = parse_image_id(str(raw))
+            if image_id is None:
+                raise forms.ValidationError(
+                    "Example images are given by their number (a whole number); "
+                    f"{str(raw).strip()[:20]!r} is not one.",
+                    code="invalid",
+                )
+            ids.append(image_id)
+        return list(dict.fromkeys(ids))
+
+
+def _weight(label: str, initial: float) -> forms.FloatField:
+    return forms.FloatField(
+        label=label,
+        required=False,
+        min_value=0,
+        max_value=10,
+        initial=initial,
+        widget=forms.NumberInput(attrs={"step": "0.05"}),
+    )
 
 
 class SearchForm(forms.Form):
     q = forms.CharField(label="Describe what you are looking for", required=False, max_length=1000)
     image = forms.FileField(label="…or give an example image", required=False)
-    not_q = forms.CharField(label="Not like this", required=False, max_length=1000)
+    not_q = forms.CharField(label="Not like these words", required=False, max_length=1000)
     composition = forms.ChoiceField(
-        label="Words and picture",
+        label="Words and pictures",
         required=False,
+        initial="sum",
+        widget=forms.RadioSelect,
         choices=[
-            ("sum", "blend them into one query"),
-            ("two_phase", "find by the words, order by the picture"),
+            ("sum", "weighted sum: blend them into one query"),
+            ("two_phase", "two-phase: find by the words, order by the pictures"),
         ],
     )
-    image_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    fusion = forms.ChoiceField(
+        label="Two-phase: combine the two rankings by",
+        required=False,
+        initial="log_vote",
+        choices=[("log_vote", "log vote"), ("rrf", "reciprocal rank fusion")],
+    )
+    text_weight = _weight("Weight of the words", DEFAULT_WEIGHTS["text_weight"])
+    image_weight = _weight("Weight of the example images", DEFAULT_WEIGHTS["image_weight"])
+    negative_weight = _weight("Weight of “not like this”", DEFAULT_WEIGHTS["negative_weight"])
+    image_id = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_IMAGE_ID, widget=forms.HiddenInput
+    )
+    like = ImageIdsField(required=False)
+    unlike = ImageIdsField(required=False)
     galleries = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
     k = forms.IntegerField(
         label="Results", min_value=1, max_value=settings.CBIR_SEARCH_MAX_K, required=False
@@ -38,3 +95,70 @@ class SearchForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["galleries"].choices = gallery_choices
         self.fields["k"].initial = settings.CBIR_SEARCH_DEFAULT_K
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        image_id = data.get("image_id")
+        like = list(dict.fromkeys([*([image_id] if image_id else []), *data.get("like", [])]))
+        unlike = data.get("unlike", [])
+        data["like"] = like
+        both = [i for i in unlike if i in like]
+        if both:
+            self.add_error(
+                "unlike",
+                f"Image {both[0]} is both “more like this” and “not like this”: "
+                "remove it from one.",
+            )
+        if len(like) + len(unlike) > MAX_WEB_EXAMPLES:
+            self.add_error(
+                None,
+                f"At most {MAX_WEB_EXAMPLES} example images per search "
+                "(“more like this” and “not like this” together): remove one first.",
+            )
+        if data.get("composition") == "two_phase":
+            self._check_two_phase(data, has_examples=bool(like or data.get("image")))
+        return data
+
+    def _check_two_phase(self, data: dict[str, Any], *, has_examples: bool) -> None:
+        if not (data.get("q") or "").strip() or not has_examples:
+            self.add_error(
+                "composition",
+                "Two-phase needs words and at least one example image (upload one, "
+                "or use “more like this” on a result); or choose the weighted sum.",
+            )
+        if data.get("mode") not in (None, "", "auto", "topk"):
+            self.add_error(
+                "mode",
+                "Two-phase ranks a fixed set of candidates: choose “The best k” or automatic.",
+            )
+
+    @property
+    def advanced_open(self) -> bool:
+        """Open the advanced section when it holds an error or a value other than the default."""
+        if any(name in self.errors for name in ADVANCED):
+            return True
+        values = ((name, str(self.data.get(name) or "").strip()) for name in ADVANCED)
+        return self.is_bound and any(v and not is_default(name, v) for name, v in values)
+
+    def search_arguments(self) -> dict[str, Any]:
+        """The service's keyword arguments (all but the uploaded image and the page)."""
+        fields = self.cleaned_data
+        return {
+            "text": fields.get("q"),
+            "image_ids": fields.get("like") or (),
+            "negative_text": fields.get("not_q"),
+            "negative_image_ids": fields.get("unlike") or (),
+            "text_weight": _weight_value(fields, "text_weight"),
+            "image_weight": _weight_value(fields, "image_weight"),
+            "negative_weight": _weight_value(fields, "negative_weight"),
+            "composition": fields.get("composition") or "sum",
+            "fusion": fields.get("fusion") or "log_vote",
+            "gallery_slugs": fields.get("galleries") or None,
+            "k": fields.get("k"),
+            "mode": fields.get("mode") or None,
+        }
+
+
+def _weight_value(fields: dict[str, Any], name: str) -> float:
+    value = fields.get(name)
+    return DEFAULT_WEIGHTS[name] if value is None else float(value)

@@ -1,0 +1,144 @@
+"""Search-page links that carry a query: pages, "more like this", "not like this", remove.
+
+The query travels in GET parameters (?q=...&like=12&like=15&unlike=20) so a
+composed search can be shared and extended one click at a time. An uploaded
+example image cannot travel in a link: links drop it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from urllib.parse import urlencode
+
+from django.urls import reverse
+
+from galleries.models import Image
+
+# Carried as they are, in this order; "like" and "unlike" come after them.
+CARRIED = (
+    "q",
+    "not_q",
+    "composition",
+    "fusion",
+    "text_weight",
+    "image_weight",
+    "negative_weight",
+    "galleries",
+    "k",
+    "mode",
+)
+# Values that are the form's defaults are left out of links, to keep them short.
+DEFAULT_WEIGHTS = {"text_weight": 1.0, "image_weight": 1.0, "negative_weight": 0.5}
+DEFAULT_CHOICES = {"composition": "sum", "fusion": "log_vote"}
+MAX_IMAGE_ID = 2**63 - 1  # a bigint primary key: larger numbers would fail in the query
+
+
+@dataclass(frozen=True)
+class Example:
+    """A stored image in the current query, shown as a thumbnail with a remove link."""
+
+    image_id: int
+    kind: str  # like | unlike
+    image: Image | None  # None: unknown, or not visible to the user
+    remove_url: str
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    fields: tuple[tuple[str, str], ...] = ()
+    like: tuple[int, ...] = ()  # stored example images
+    unlike: tuple[int, ...] = ()  # stored "not like this" images
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, object]) -> SearchParams:
+        """From request data (a QueryDict); the one-image `image_id` becomes a `like`."""
+        fields = tuple(
+            (name, value.strip())
+            for name in CARRIED
+            for value in _values(data, name)
+            if value.strip() and not is_default(name, value)
+        )
+        like = _ids([*_values(data, "image_id"), *_values(data, "like")])
+        unlike = tuple(i for i in _ids(_values(data, "unlike")) if i not in like)
+        return cls(fields, like, unlike)
+
+    def with_like(self, image_id: int) -> SearchParams:
+        return replace(
+            self,
+            like=tuple(dict.fromkeys([*self.like, image_id])),
+            unlike=tuple(i for i in self.unlike if i != image_id),
+        )
+
+    def with_unlike(self, image_id: int) -> SearchParams:
+        return replace(
+            self,
+            like=tuple(i for i in self.like if i != image_id),
+            unlike=tuple(dict.fromkeys([*self.unlike, image_id])),
+        )
+
+    def without(self, image_id: int) -> SearchParams:
+        return replace(
+            self,
+            like=tuple(i for i in self.like if i != image_id),
+            unlike=tuple(i for i in self.unlike if i != image_id),
+        )
+
+    def query(self, **extra: object) -> str:
+        pairs: list[tuple[str, object]] = [*self.fields]
+        pairs += [("like", i) for i in self.like] + [("unlike", i) for i in self.unlike]
+        pairs += [(name, value) for name, value in extra.items() if value]
+        return urlencode(pairs)
+
+    def url(self, **extra: object) -> str:
+        query = self.query(**extra)
+        return reverse("search:page") + (f"?{query}" if query else "")
+
+
+def session_params(session, gallery_slugs: Sequence[str] = ()) -> SearchParams:  # type: ignore[no-untyped-def]
+    """The query a feedback session started from (its weights are not stored: defaults)."""
+    data: dict[str, list[str]] = {
+        "q": [session.query_text],
+        "not_q": [session.negative_text],
+        "composition": [session.composition],
+        "galleries": list(gallery_slugs),
+        "k": [str(session.params.get("k") or "")],
+        "mode": [session.mode],
+        "like": [str(i) for i in session.example_image_ids],
+        "unlike": [str(i) for i in session.negative_image_ids],
+    }
+    return SearchParams.from_data(data)
+
+
+def _values(data: Mapping[str, object], name: str) -> list[str]:
+    getlist = getattr(data, "getlist", None)
+    raw = getlist(name) if getlist is not None else data.get(name, [])
+    if isinstance(raw, str):
+        raw = [raw]
+    return [str(v) for v in raw or [] if v is not None]  # type: ignore[union-attr]
+
+
+def parse_image_id(text: str) -> int | None:
+    """A stored image's id from a request value, or None (also for "²" and 10**30)."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_IMAGE_ID:
+        return None
+    return int(text)
+
+
+def _ids(values: Iterable[str]) -> tuple[int, ...]:
+    """The image ids among `values`, once each (the form reports the others)."""
+    ids = [i for i in map(parse_image_id, values) if i is not None]
+    return tuple(dict.fromkeys(ids))
+
+
+def is_default(name: str, value: str) -> bool:
+    """Whether a carried field's value is the form's default (left out of links)."""
+    if name in DEFAULT_CHOICES:
+        return value == DEFAULT_CHOICES[name]
+    if name not in DEFAULT_WEIGHTS:
+        return False
+    try:
+        return float(value) == DEFAULT_WEIGHTS[name]
+    except ValueError:
+        return False
