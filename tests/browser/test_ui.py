@@ -133,6 +133,31 @@ def test_text_search_ranks_red_image_first_and_similar_link_searches_by_image(
     assert _result_ids(page) == [dark_red.pk, blue.pk]
 
 
+def test_more_like_this_adds_an_example_thumbnail_and_remove_takes_it_away(page, live_server, cast):
+    from galleries.models import Gallery
+
+    cast.gallery.visibility = Gallery.Visibility.PUBLIC
+    cast.gallery.save()
+    red, _, blue = _ready_images(
+        cast.gallery, (RED, "red.png"), (DARK_RED, "dark-red.png"), (BLUE, "blue.png")
+    )
+    page.goto(f"{live_server.url}/search/?q=blue&mode=topk")  # anonymous: results stay inline
+    expect(page.get_by_test_id("examples")).to_have_count(0)
+    tile = page.get_by_test_id("results").locator(f"figure.tile[data-image-id='{red.pk}']")
+    tile.get_by_role("link", name="more like this").click()
+
+    examples = page.get_by_test_id("examples").locator(".example")
+    expect(examples).to_have_count(1)
+    expect(examples.first).to_have_attribute("data-kind", "like")
+    expect(examples.first.locator("img")).to_have_attribute("alt", "red.png")
+    assert red.pk not in _result_ids(page)  # an example is not its own result
+    assert page.input_value("input[name=q]") == "blue"
+
+    examples.first.get_by_role("link", name=f"Remove example {red.pk}").click()
+    expect(page.get_by_test_id("examples")).to_have_count(0)
+    assert _result_ids(page)[0] == blue.pk
+
+
 def test_viewer_sees_no_drop_zone(page, live_server, login, cast):
     _ready_images(cast.gallery, (RED, "red.png"))
     login(cast.viewer)
