@@ -26,6 +26,7 @@ from search.services import SearchResult, search_images
 from search.vector_io import load_vectors
 
 JUDGED_CHOICES = ("none", "pin", "hide")
+QUERY_PARAMS = ("text_weight", "image_weight", "negative_weight", "fusion", "first_phase")
 
 
 def rocchio_defaults() -> RocchioParams:
@@ -68,7 +69,12 @@ def search_session_start(
             gallery_ids=[g.pk for g in result.galleries],
             mode=mode or result.mode,
             composition=result.composition,
-            params={"k": result.k, "page_size": result.page_size},
+            params={
+                "k": result.k,
+                "page_size": result.page_size,
+                # the rest of the query, so that it can be shown and run again as it was
+                **{name: query[name] for name in QUERY_PARAMS if query.get(name) is not None},
+            },
         )
         iteration = _iteration_create(session, 0, SearchIteration.Kind.INITIAL, result, {})
     return session, iteration, result
@@ -216,12 +222,19 @@ def _iteration_create(
     rows += [[i, 0, round(score, 6)] for i, score in result.ranked if i not in pinned]
     for rank, row in enumerate(rows, start=1):
         row[1] = rank
+    shown = {
+        "metric": result.metric,
+        "thresholds": [
+            {"gallery": t.gallery.slug, "distance": t.distance, "source": t.source}
+            for t in result.thresholds
+        ],
+    }
     return SearchIteration.objects.create(
         session=session,
         number=number,
         kind=kind,
         query_vector=result.vector,
-        params=params,
+        params={**params, **shown},
         results=rows,
         mode=result.mode,
         total=result.total,

@@ -79,12 +79,17 @@ class SearchHitOutput(serializers.Serializer):
 
 class ThresholdOutput(serializers.Serializer):
     gallery = serializers.CharField(source="gallery.slug")
-    distance = serializers.FloatField(help_text="Euclidean distance cutoff: hits are closer.")
-    similarity = serializers.FloatField(help_text="The same cutoff as a cosine similarity.")
+    distance = serializers.FloatField(
+        allow_null=True, help_text="Euclidean distance cutoff: hits are closer (null: topk)."
+    )
+    similarity = serializers.FloatField(
+        allow_null=True, help_text="The same cutoff as a cosine similarity (null: topk)."
+    )
     source = serializers.ChoiceField(
-        choices=["dynamic", "static", "query"],
+        choices=["dynamic", "static", "query", "topk"],
         help_text="dynamic: from the gallery's statistic; static: T_static (no statistic or "
-        "static mode); query: the query-time variant.",
+        "static mode); query: the query-time variant; topk: auto mode, the gallery has too few "
+        "images for a statistic, so its best k hits are included.",
     )
 
 

@@ -96,8 +96,14 @@ class SearchParams:
 
 
 def session_params(session, gallery_slugs: Sequence[str] = ()) -> SearchParams:  # type: ignore[no-untyped-def]
-    """The query a feedback session started from (its weights are not stored: defaults)."""
+    """The query a feedback session started from."""
+    stored = {
+        name: [str(session.params[name])]
+        for name in ("fusion", *DEFAULT_WEIGHTS)
+        if session.params.get(name) is not None
+    }
     data: dict[str, list[str]] = {
+        **stored,
         "q": [session.query_text],
         "not_q": [session.negative_text],
         "composition": [session.composition],

@@ -51,9 +51,9 @@ class SearchHit:
 @dataclass(frozen=True)
 class ThresholdUsed:
     gallery: Gallery
-    distance: float  # hits have a Euclidean distance below this
-    similarity: float  # ... that is, a cosine similarity above this
-    source: str  # dynamic, static or query
+    distance: float | None  # hits have a Euclidean distance below this
+    similarity: float | None  # ... that is, a cosine similarity above this
+    source: str  # dynamic, static, query, or topk (auto mode: no statistic, its best k)
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def search_images(
         hits_page, total = hits, len(hits)
     else:
         resolved_mode = mode if mode != "auto" else "dynamic"
-        hits, truncated = q.above(thresholds)
+        hits, truncated = q.above(thresholds, k)
         total = len(hits)
         hits_page = hits[(page - 1) * page_size : page * page_size]
     searched = time.perf_counter()
@@ -150,7 +150,7 @@ def search_images(
         page=page if thresholds is not None else 1,
         page_size=page_size if thresholds is not None else k,
         truncated=truncated,
-        thresholds=[_used(t, q.by_id) for t in (thresholds or {}).values()],
+        thresholds=_report(q, thresholds),
         metric=_metric(spec, thresholds is None and encoded is not None),
         vector=q.vector,
         composition=spec.composition,
@@ -232,17 +232,23 @@ class _Query:
         )
         return [h for h in hits if h.image_id not in self.exclude][:k]
 
-    def above(self, thresholds: dict[int, GalleryThreshold]) -> tuple[list[Hit], bool]:
+    def above(self, thresholds: dict[int, GalleryThreshold], k: int) -> tuple[list[Hit], bool]:
+        """Every hit above its gallery's cutoff; galleries without one (auto mode) add their
+        best k. Best first."""
         cutoffs = {g: similarity_cutoff(t.distance) for g, t in thresholds.items()}
         limit = settings.CBIR_THRESHOLD_MAX_RESULTS + len(self.exclude)
         # One search at the loosest cutoff, then each gallery's own cutoff.
         hits = get_backend().above(
-            self.model_name, self.vector, min(cutoffs.values()), self.gallery_ids, limit
+            self.model_name, self.vector, min(cutoffs.values()), list(cutoffs), limit
         )
         truncated = len(hits) >= limit
         kept = [
             h for h in hits if h.image_id not in self.exclude and h.score > cutoffs[h.gallery_id]
         ]
+        rest = [g for g in self.galleries if g.pk not in cutoffs]
+        if rest:
+            kept += _Query(self.model_name, self.vector, rest, self.exclude).top_k(k)
+            kept.sort(key=lambda h: -h.score)
         return kept[: settings.CBIR_THRESHOLD_MAX_RESULTS], truncated
 
 
@@ -255,30 +261,53 @@ def _resolve_mode(query: _Query, mode: str, kind: str) -> dict[int, GalleryThres
     thresholds = thresholds_for(
         query.galleries, model_name=query.model_name, kind=kind, dynamic=mode != "static"
     )
-    if mode == "auto" and any(t.source != "dynamic" for t in thresholds.values()):
-        return None
+    if mode == "auto":
+        # Per gallery: the dynamic cutoff where there is a statistic, top-k elsewhere.
+        dynamic = {g: t for g, t in thresholds.items() if t.source == "dynamic"}
+        return dynamic or None
     return thresholds
 
 
 def _query_time_thresholds(query: _Query, kind: str) -> dict[int, GalleryThreshold]:
-    """T = T_static + w (m_q,g - M), with m_q,g from the query's own top-n in gallery g."""
+    """T = T_static + w (m_q,g - M), with m_q,g from the query's own top-n in gallery g.
+
+    For image queries M is the deployment's mean of m_g: an image query's distances
+    to its neighbours are on the scale of the images' own. Text-to-image distances
+    are on another scale (much larger for CLIP-like models), so for text queries M is
+    the mean of m_q,g over the searched galleries: the cutoff still widens where the
+    query's neighbours are far and narrows where they are close, around T_static.
+    """
     static = thresholds_for(query.galleries, model_name=query.model_name, kind=kind, dynamic=False)
-    overall = global_mean_for(query.model_name)
-    if overall is None:
-        return static  # no statistics yet anywhere: the static cutoffs (reported as such)
     backend = get_backend()
-    out = {}
+    own: dict[int, float] = {}
     for gallery_id, base in static.items():
         n = base.params.neighbours
         top = backend.top_k(query.model_name, query.vector, n + len(query.exclude), [gallery_id])
-        scores = np.asarray([h.score for h in top if h.image_id not in query.exclude][:n])
-        m_q = query_statistic(scores, n)
-        if m_q is None:
-            out[gallery_id] = base
-            continue
+        m_q = query_statistic(
+            np.asarray([h.score for h in top if h.image_id not in query.exclude][:n]), n
+        )
+        if m_q is not None:
+            own[gallery_id] = m_q
+    overall = global_mean_for(query.model_name) if kind == IMAGE else None
+    if kind != IMAGE and own:
+        overall = float(np.mean(list(own.values())))
+    if overall is None:
+        return static  # no statistics yet anywhere: the static cutoffs (reported as such)
+    out = dict(static)
+    for gallery_id, m_q in own.items():
+        base = static[gallery_id]
         distance = dynamic_threshold(base.params, m_q, overall)
         out[gallery_id] = GalleryThreshold(gallery_id, distance, "query", base.params, None)
     return out
+
+
+def _report(q: _Query, thresholds: dict[int, GalleryThreshold] | None) -> list[ThresholdUsed]:
+    if thresholds is None:
+        return []
+    used = [_used(t, q.by_id) for t in thresholds.values()]
+    return used + [
+        ThresholdUsed(g, None, None, "topk") for g in q.galleries if g.pk not in thresholds
+    ]
 
 
 def _used(threshold: GalleryThreshold, galleries: dict[int, Gallery]) -> ThresholdUsed:

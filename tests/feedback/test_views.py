@@ -82,3 +82,23 @@ def test_anonymous_search_stays_on_the_page_without_a_session(cast):
     response = Client().post("/search/", {"q": "red", "mode": "topk"})
     assert response.status_code == 200 and b"red.png" in response.content
     assert not SearchSession.objects.exists()
+
+
+def test_the_session_page_shows_the_cutoffs_and_keeps_the_weights(cast):
+    from urllib.parse import parse_qs, urlparse
+
+    image = upload(cast.gallery, png_bytes((250, 0, 0)), name="red.png")
+    images_embed(image_ids=[image.pk])
+    client = signed_in(cast.viewer)
+    response = client.post(
+        "/search/", {"q": "red", "not_q": "blue", "negative_weight": "0.8", "mode": "static"}
+    )
+    assert response.status_code == 302, response.content
+    session = SearchSession.objects.get(user=cast.viewer)
+    assert session.params["negative_weight"] == pytest.approx(0.8)
+    page = client.get(f"/search/sessions/{session.pk}/").content.decode()
+    assert 'data-testid="thresholds"' in page and "(static)" in page
+    assert cast.gallery.slug in page
+    edit = page.split('data-testid="edit-search"')[0].rsplit('href="', 1)[1].split('"')[0]
+    query = parse_qs(urlparse(edit.replace("&amp;", "&")).query)
+    assert query["negative_weight"] == ["0.8"] and query["not_q"] == ["blue"]

@@ -45,13 +45,31 @@ def with_statistics(*galleries) -> None:  # type: ignore[no-untyped-def]
         gallery_statistics_update(gallery_id=gallery.pk, model_name=MODEL)
 
 
-def test_auto_is_top_k_until_every_gallery_has_a_statistic(cast, galleries):
+def test_auto_is_top_k_until_a_gallery_has_a_statistic(cast, galleries):
     result = search_images(user=cast.viewer, text="red", k=3)
     assert result.mode == "topk" and len(result.hits) == 3 and result.thresholds == []
     with_statistics(*galleries)
     result = search_images(user=cast.viewer, text="red", k=3)
     assert result.mode == "dynamic"
     assert {t.source for t in result.thresholds} == {"dynamic"}
+
+
+def test_auto_mode_chooses_per_gallery(cast, galleries):
+    reds, _mixed = galleries
+    with_statistics(reds)  # the mixed gallery has none (as a gallery too small would)
+    result = search_images(user=cast.viewer, text="red", k=2, page_size=50)
+    used = {t.gallery.slug: t for t in result.thresholds}
+    assert result.mode == "dynamic"
+    assert used["private"].source == "dynamic" and used["mixed"].source == "topk"
+    assert used["mixed"].distance is None and used["mixed"].similarity is None
+    by_gallery = {"private": [], "mixed": []}
+    for hit in result.hits:
+        by_gallery[hit.image.gallery.slug].append(hit)
+    assert len(by_gallery["mixed"]) == 2  # its best k, whatever their distance
+    assert all(h.distance < used["private"].distance for h in by_gallery["private"])
+    assert [h.score for h in result.hits] == sorted((h.score for h in result.hits), reverse=True)
+    only_reds = search_images(user=cast.viewer, text="red", k=2, mode="dynamic")
+    assert {t.gallery.slug: t.source for t in only_reds.thresholds}["mixed"] == "static"
 
 
 def test_static_threshold_returns_every_close_hit_paginated_not_cut_at_k(cast, galleries):
@@ -88,6 +106,33 @@ def test_query_time_variant_reports_its_own_cutoffs(cast, galleries):
     for hit in result.hits:
         cutoff = next(t for t in result.thresholds if t.gallery == hit.image.gallery)
         assert hit.distance < cutoff.distance
+
+
+def _m_q(cast, slug, n, **query):  # type: ignore[no-untyped-def]
+    top = search_images(user=cast.viewer, gallery_slugs=[slug], mode="topk", k=n, **query)
+    return sum(h.distance for h in top.hits) / n
+
+
+def test_query_time_cutoffs_follow_the_formula(cast, galleries, settings):
+    from search.statistics import global_mean_for
+
+    reds, mixed = galleries
+    with_statistics(reds, mixed)
+    settings.CBIR_THRESHOLD_STATIC_IMAGE = 1.0  # keeps every cutoff inside [0, 2]: no clipping
+    n, static, w = 2, 0.5, 1.0  # the fixture's n, text T_static and w
+    text = {g: _m_q(cast, g, n, text="red") for g in ("private", "mixed")}
+    result = search_images(user=cast.viewer, text="red", mode="query", k=50)
+    got = {t.gallery.slug: t.distance for t in result.thresholds}
+    mean = sum(text.values()) / 2  # text queries: M over the query's own statistics
+    for slug, m_q in text.items():
+        assert got[slug] == pytest.approx(static + w * (m_q - mean), abs=1e-5)
+    example = reds.images.order_by("pk").first()
+    image = {g: _m_q(cast, g, n, image_id=example.pk) for g in ("private", "mixed")}
+    result = search_images(user=cast.viewer, image_id=example.pk, mode="query", k=50)
+    got = {t.gallery.slug: t.distance for t in result.thresholds}
+    overall = global_mean_for(MODEL)  # image queries: the deployment's M of m_g
+    for slug, m_q in image.items():
+        assert got[slug] == pytest.approx(1.0 + w * (m_q - overall), abs=1e-5)
 
 
 def test_dynamic_mode_falls_back_to_static_for_galleries_without_a_statistic(cast, galleries):
