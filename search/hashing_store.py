@@ -30,6 +30,29 @@ def hashing_thresholds_for(model_name: str) -> np.ndarray | None:
     return None if value is None else np.asarray(value, dtype=np.float32)
 
 
+# A fit is redone once the collection has grown or shrunk by this fraction since it:
+# thresholds move little once a collection is large, and a refit re-codes every row.
+REFIT_CHANGE = 0.5
+
+
+def hashing_refit_if_stale(*, model_name: str) -> HashingThresholds | None:
+    """Fit when the model has never been fitted, or its collection changed much since.
+
+    Run by the debounced statistics task, so a deployment that picks a binary
+    backend never hashes against unfitted (zero) thresholds for long.
+    """
+    count = Embedding.objects.filter(model_name=model_name).count()
+    fitted = HashingThresholds.objects.filter(model_name=model_name).first()
+    if count == 0:
+        return None
+    current = (
+        fitted is not None
+        and fitted.method == settings.CBIR_HASHING_METHOD
+        and abs(count - fitted.image_count) < REFIT_CHANGE * max(fitted.image_count, 1)
+    )
+    return None if current else hashing_fit(model_name=model_name)
+
+
 def hashing_fit(*, model_name: str, method: str | None = None) -> HashingThresholds | None:
     """Fit the model's thresholds over its stored vectors and re-code every embedding."""
     from search.index_sync import feed_generation_bump
@@ -56,7 +79,8 @@ def hashing_fit(*, model_name: str, method: str | None = None) -> HashingThresho
                 "WHERE model_name = %s",
                 [_vector_literal(thresholds), model_name],
             )
-        feed_generation_bump()
+        if settings.CBIR_INDEX_BACKEND.startswith("faiss-binary"):
+            feed_generation_bump()  # binary indexes hash with the thresholds: rebuild them
     return row
 
 

@@ -19,6 +19,7 @@ from search.embedding import (
     index_events_prune,
 )
 from search.encoders.base import EncoderUnavailable
+from search.hashing_store import hashing_refit_if_stale
 from search.runtime import active_model_name, fusion_encoders
 from search.statistics import (
     gallery_statistics_schedule,
@@ -78,6 +79,7 @@ def prune_index_events() -> int:
 @shared_task(acks_late=True, autoretry_for=TRANSIENT_ERRORS, max_retries=3, retry_backoff=10)
 def update_gallery_statistics(gallery_id: int, model_name: str) -> float | None:
     stats = gallery_statistics_update(gallery_id=gallery_id, model_name=model_name)
+    hashing_refit_if_stale(model_name=model_name)  # per model: usually nothing to do
     return stats.mean_distance if stats else None
 
 

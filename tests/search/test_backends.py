@@ -179,3 +179,21 @@ def test_pgvector_queries_use_the_models_hnsw_index(collection, cast, settings):
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert index_name(MODEL) in plan, plan
+
+
+def test_hashing_is_fitted_by_the_statistics_task_and_refitted_only_after_a_large_change(cast):
+    from search.hashing_store import hashing_refit_if_stale
+    from search.tasks import update_gallery_statistics
+
+    store(cast.gallery, clustered(100, seed=3), start=0)
+    assert hashing_thresholds_for(MODEL) is None
+    update_gallery_statistics.run(cast.gallery.pk, MODEL)  # what every gallery change queues
+    first = HashingThresholds.objects.get(model_name=MODEL)
+    assert first.image_count == 100
+    assert not Embedding.objects.filter(model_name=MODEL, code__isnull=True).exists()
+    store(cast.gallery, clustered(20, seed=4), start=100)  # +20%: the fit still stands
+    assert hashing_refit_if_stale(model_name=MODEL) is None
+    store(cast.gallery, clustered(40, seed=5), start=120)  # +60% since the fit: refitted
+    again = hashing_refit_if_stale(model_name=MODEL)
+    assert again is not None and again.image_count == 160
+    assert not Embedding.objects.filter(model_name=MODEL, code__isnull=True).exists()
