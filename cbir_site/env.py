@@ -7,6 +7,7 @@ cannot be parsed, so a typo fails at start-up instead of at the first request.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -79,6 +80,14 @@ def env_choice(name: str, default: str, choices: set[str]) -> str:
     if value not in choices:
         allowed = ", ".join(sorted(choices))
         raise ImproperlyConfigured(f"{name}={value!r} is not one of: {allowed}.")
+    return value
+
+
+def env_name(name: str, default: str) -> str:
+    """One identifier (a queue name, say): letters, digits and ._:@- only, never empty."""
+    value = os.environ.get(name, default).strip()
+    if not re.fullmatch(r"[\w.:@-]+", value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a single name.")
     return value
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 from cbir_site.env import (
     env_bool,
@@ -21,6 +22,7 @@ from cbir_site.env import (
     env_float,
     env_int,
     env_list,
+    env_name,
     env_path,
     env_required,
     env_str,
@@ -286,7 +288,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TASK_DEFAULT_QUEUE = "cbir"
+# Two queues, so that the model's work and the housekeeping can have workers of their own
+# (a GPU worker on the embedding queue only, a small one on maintenance): embedding holds the
+# tasks that run the encoder, maintenance everything else, beat's periodic tasks among them.
+# cbir_serve's worker consumes both; docker/compose.yaml gives each a worker of its own.
+CBIR_EMBED_QUEUE = env_name("CBIR_EMBED_QUEUE", "embedding")
+CBIR_MAINTENANCE_QUEUE = env_name("CBIR_MAINTENANCE_QUEUE", "maintenance")
+CBIR_WORKER_QUEUES = list(dict.fromkeys([CBIR_EMBED_QUEUE, CBIR_MAINTENANCE_QUEUE]))
+# Declared, so that a worker started without --queues consumes both; each with an exchange
+# and routing key of its own rather than sharing the default ones.
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in CBIR_WORKER_QUEUES]
+CELERY_TASK_DEFAULT_QUEUE = CBIR_MAINTENANCE_QUEUE
+CELERY_TASK_ROUTES = {
+    "search.tasks.embed_images": {"queue": CBIR_EMBED_QUEUE},
+    "feedback.tasks.update_expansions": {"queue": CBIR_EMBED_QUEUE},  # encodes query texts
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(CBIR_DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-images": {

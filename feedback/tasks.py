@@ -11,7 +11,7 @@ from feedback.expansion_service import (
     expansions_update,
     refined_vectors_update,
 )
-from feedback.models import Expansion, Judgement
+from feedback.models import Expansion, Judgement, RefinedVector
 from search.runtime import get_encoder
 
 BATCH = 500
@@ -31,17 +31,23 @@ def update_expansions(image_ids: list[int]) -> int:
     return len(changed)
 
 
-@shared_task(acks_late=True)
-def refresh_expansions() -> int:
-    """Daily: support decays with time, so every judged image is re-tallied."""
-    ids = sorted(
+def images_with_feedback() -> list[int]:
+    """Every image the log or a derived expansion mentions (captions stand on their own)."""
+    return sorted(
         set(Judgement.objects.values_list("image_id", flat=True).distinct())
         | set(
             Expansion.objects.filter(~Q(source=Expansion.Source.CAPTION)).values_list(
                 "image_id", flat=True
             )
         )
+        | set(RefinedVector.objects.values_list("image_id", flat=True))
     )
+
+
+@shared_task(acks_late=True)
+def refresh_expansions() -> int:
+    """Daily: support decays with time, so every judged image is re-tallied."""
+    ids = images_with_feedback()
     for start in range(0, len(ids), BATCH):
         update_expansions.delay(ids[start : start + BATCH])
     return len(ids)

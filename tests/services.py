@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import redis
+from django.conf import settings
 
 
 def free_port() -> int:
@@ -111,7 +112,7 @@ def celery_worker(env: dict[str, str], *, log_path: Path) -> Iterator[subprocess
         "--loglevel=INFO",
         "--concurrency=1",
         "--prefetch-multiplier=1",
-        "--queues=cbir",
+        f"--queues={','.join(settings.CBIR_WORKER_QUEUES)}",
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",

@@ -38,7 +38,8 @@ NOT_FOR_DOCKER = {
 }
 # Production refuses to start without these (or falls back to embedded development services).
 REQUIRED_IN_PRODUCTION = {"DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL"}
-APP_SERVICES = {"migrate", "web", "worker", "beat"}
+APP_SERVICES = {"migrate", "web", "worker", "maintenance", "beat"}
+WORKERS = ("worker", "maintenance")
 
 _ENV_READ = re.compile(
     r"""(?:\benv_[a-z]+|os\.environ\.get|os\.getenv)\(\s*["']([A-Z][A-Z0-9_]*)["']"""
@@ -275,7 +276,7 @@ def test_app_services_run_in_production_from_the_same_build():
 def test_web_and_worker_share_the_media_volume():
     services = compose()["services"]
     mounts = {}
-    for name in ("web", "worker"):
+    for name in ("web", *WORKERS):
         media_root = (
             environment_of(services[name]).get("CBIR_MEDIA_ROOT")
             or dockerfile_env()["CBIR_MEDIA_ROOT"]
@@ -285,7 +286,7 @@ def test_web_and_worker_share_the_media_volume():
         ]
         assert len(sources) == 1, f"{name} does not mount a volume at {media_root}"
         mounts[name] = (sources[0], media_root)
-    assert mounts["web"] == mounts["worker"]
+    assert mounts["web"] == mounts["worker"] == mounts["maintenance"]
     assert mounts["web"][0] in compose()["volumes"], "media must be a named volume"
 
 
@@ -293,7 +294,7 @@ def test_migrations_run_first_and_once():
     services = compose()["services"]
     assert command_of(services["migrate"])[-3:-1] == ["manage.py", "migrate"]
     assert services["migrate"].get("restart", "no") == "no"
-    for name in ("web", "worker"):
+    for name in ("web", *WORKERS):
         depends = services[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully", name
     assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
@@ -311,9 +312,12 @@ def test_backing_services_have_health_checks_and_volumes():
 
 def test_worker_and_beat_commands():
     services = compose()["services"]
-    worker = command_of(services["worker"])
-    assert worker[:4] == ["celery", "-A", "cbir_site", "worker"]
-    assert {"--queues=cbir", "--concurrency=2", "--prefetch-multiplier=1"} <= set(worker)
+    for name in WORKERS:
+        worker = command_of(services[name])
+        assert worker[:4] == ["celery", "-A", "cbir_site", "worker"], name
+        assert "--prefetch-multiplier=1" in worker, name
+        assert any(arg.startswith("--queues=") for arg in worker), name
+    assert "--concurrency=2" in command_of(services["worker"])
     beat = command_of(services["beat"])
     assert beat[:4] == ["celery", "-A", "cbir_site", "beat"]
     schedule = next(arg.split("=", 1)[1] for arg in beat if arg.startswith("--schedule="))

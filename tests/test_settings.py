@@ -67,6 +67,11 @@ def test_a_typo_in_a_setting_fails_at_start_up():
     assert result.returncode != 0 and "CBIR_MAX_UPLOAD_BYTES" in result.stderr
 
 
+def test_a_queue_name_must_be_a_single_name():
+    result = manage("check", CBIR_EMBED_QUEUE="embedding,maintenance")
+    assert result.returncode != 0 and "CBIR_EMBED_QUEUE" in result.stderr
+
+
 def test_security_headers_in_production_like_settings(client, settings):
     response = client.get("/accounts/login/")
     policy = response["Content-Security-Policy"]

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.conf import settings as django_settings
 from django.utils import timezone
 
 from feedback import tasks
@@ -208,5 +209,22 @@ def test_judging_schedules_a_debounced_update(
     with django_capture_on_commit_callbacks(execute=True):
         judge(cast.viewer, "red", scene["blue"])
         judge(cast.editor, "red", scene["blue"])
-    tasks_queued = [raw for raw in broker.lrange("cbir", 0, -1) if b"update_expansions" in raw]
+    queued = broker.lrange(django_settings.CBIR_EMBED_QUEUE, 0, -1)
+    tasks_queued = [raw for raw in queued if b"update_expansions" in raw]
     assert len(tasks_queued) == 1
+
+
+def test_the_index_command_recomputes_expansions_from_the_log(cast, scene, settings):
+    import io
+
+    from django.core.management import call_command
+
+    for user in (cast.viewer, cast.editor):
+        judge(user, "red", scene["blue"])
+    learn(scene["blue"])
+    assert Expansion.objects.get(image=scene["blue"]).status == "admitted"
+    settings.CBIR_EXPANSION_MIN_SUPPORTERS = 3  # stricter rules: recompute everything
+    out = io.StringIO()
+    call_command("cbir_index", "expansions", "--no-progress", stdout=out)
+    assert "1 images with feedback recomputed" in out.getvalue() and "1 changed" in out.getvalue()
+    assert Expansion.objects.get(image=scene["blue"]).status == "candidate"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.admin import helpers
 from django.contrib.messages import get_messages
 from django.test import Client
@@ -155,7 +156,7 @@ def test_reembed_action_drops_the_embedding_and_queues_the_image(
     image.refresh_from_db()
     assert image.status == Image.Status.PENDING
     assert not Embedding.objects.filter(image=image, model_name=model).exists()
-    [raw] = broker.lrange("cbir", 0, -1)
+    [raw] = broker.lrange(django_settings.CBIR_EMBED_QUEUE, 0, -1)
     message = json.loads(raw)
     assert message["headers"]["task"] == "search.tasks.embed_images"
     assert message["headers"]["argsrepr"] == repr(([image.pk],))
@@ -173,7 +174,7 @@ def test_reembed_action_cannot_reach_another_galleries_image(
     theirs.refresh_from_db()
     assert theirs.status == Image.Status.READY
     assert Embedding.objects.filter(image=theirs).exists()
-    assert broker.llen("cbir") == 0
+    assert all(broker.llen(queue) == 0 for queue in django_settings.CBIR_WORKER_QUEUES)
 
 
 @pytest.mark.parametrize("path", ["admin:index", "admin:galleries_gallery_changelist"])

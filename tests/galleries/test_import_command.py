@@ -6,6 +6,7 @@ import io
 import zipfile
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
 from galleries.models import Gallery, Image
@@ -42,7 +43,7 @@ def test_folder_import_stores_images_and_reports_the_rest(
     names = set(cast.gallery.images.values_list("original_filename", flat=True))
     assert names == {"red.png", "blue.jpg"}  # display names: no client paths
     assert set(cast.gallery.images.values_list("uploaded_by__username", flat=True)) == {"editor"}
-    assert broker.llen("cbir") == 1  # both new images in one embedding batch
+    assert broker.llen(django_settings.CBIR_EMBED_QUEUE) == 1  # both new images, one batch
 
 
 def test_zip_import_reads_members_without_extracting(cast, tmp_path):

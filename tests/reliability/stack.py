@@ -39,12 +39,12 @@ from tests.services import free_port, redis_binary, wait_for
 REPO = Path(__file__).resolve().parents[2]
 DATABASE = "cbir"
 START_TIMEOUT_S = 90
+# No --queues: a worker consumes every queue the settings declare (CELERY_TASK_QUEUES).
 _WORKER_FLAGS = [
     "--loglevel=INFO",
     "--concurrency=1",
     "--pool=prefork",
     "--prefetch-multiplier=1",
-    "--queues=cbir",
     "--without-gossip",
     "--without-mingle",
 ]

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
 
 from galleries import services
@@ -48,7 +49,7 @@ LOOSE = [(250, 0, 0), (0, 250, 0), (0, 0, 250), (250, 250, 0)]  # four different
 
 def queued_statistics(broker) -> list[list]:  # type: ignore[no-untyped-def]
     out = []
-    for raw in broker.lrange("cbir", 0, -1):
+    for raw in broker.lrange(django_settings.CBIR_MAINTENANCE_QUEUE, 0, -1):
         message = json.loads(raw)
         if message["headers"]["task"] == "search.tasks.update_gallery_statistics":
             out.append(message["headers"]["argsrepr"])
@@ -123,7 +124,7 @@ def test_changes_are_debounced_into_one_task_per_gallery(
     assert sorted(queued_statistics(broker)) == sorted(
         [f"({cast.gallery.pk}, '{MODEL}')", f"({other.pk}, '{MODEL}')"]
     )
-    message = json.loads(broker.lrange("cbir", 0, 0)[0])
+    message = json.loads(broker.lrange(django_settings.CBIR_MAINTENANCE_QUEUE, 0, 0)[0])
     assert message["headers"]["eta"] is not None  # runs after the quiet period, not at once
 
 

@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.utils import timezone
 
 from galleries.models import Image
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 def queued_batches(broker) -> list[list[int]]:  # type: ignore[no-untyped-def]
     batches = []
-    for raw in broker.lrange("cbir", 0, -1):
+    for raw in broker.lrange(django_settings.CBIR_EMBED_QUEUE, 0, -1):
         message = json.loads(raw)
         assert message["headers"]["task"] == "search.tasks.embed_images"
         body = json.loads(__import__("base64").b64decode(message["body"]))
@@ -115,4 +116,4 @@ def test_background_work_can_be_switched_off(
     with django_capture_on_commit_callbacks(execute=True):
         embedding_enqueue([image.pk])
         assert gallery_statistics_schedule(gallery_ids=[cast.gallery.pk], model_name="m") == []
-    assert broker.llen("cbir") == 0
+    assert all(broker.llen(queue) == 0 for queue in django_settings.CBIR_WORKER_QUEUES)

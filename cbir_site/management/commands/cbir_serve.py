@@ -54,7 +54,7 @@ class Command(BaseCommand):
             "--loglevel=INFO",
             f"--concurrency={concurrency}",
             "--prefetch-multiplier=1",
-            "--queues=cbir",
+            f"--queues={','.join(settings.CBIR_WORKER_QUEUES)}",  # embedding and maintenance
             f"--schedule={settings.CELERY_BEAT_SCHEDULE_FILENAME}",
         ]
 

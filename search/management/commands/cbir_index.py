@@ -5,6 +5,8 @@ statistics          recompute every gallery's neighbour statistic now (progress 
 fit-hashing         fit the semantic-hash thresholds and re-code every embedding
 ensure-pgvector     create the model's HNSW index in PostgreSQL (pgvector backend)
 rebuild             tell every process to rebuild its in-memory index from pgvector
+expansions          recompute collection expansion and hot-image refinement from the judgement
+                    log under the current settings (progress bar)
 """
 
 from __future__ import annotations
@@ -23,11 +25,21 @@ from search.statistics import gallery_statistics_update
 
 
 class Command(BaseCommand):
-    help = "Index maintenance: status, statistics, fit-hashing, ensure-pgvector, rebuild."
+    help = (
+        "Index maintenance: status, statistics, fit-hashing, ensure-pgvector, rebuild, expansions."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "action", choices=["status", "statistics", "fit-hashing", "ensure-pgvector", "rebuild"]
+            "action",
+            choices=[
+                "status",
+                "statistics",
+                "fit-hashing",
+                "ensure-pgvector",
+                "rebuild",
+                "expansions",
+            ],
         )
         parser.add_argument("--model", help="Model name (default: the active encoder's)")
         parser.add_argument("--method", choices=["mean", "median"], help="fit-hashing method")
@@ -88,4 +100,22 @@ class Command(BaseCommand):
         generation = feed_generation_bump()
         self.stdout.write(
             self.style.SUCCESS(f"Every process rebuilds its index (generation {generation}).")
+        )
+
+    def _expansions(self, model: str, options: dict) -> None:
+        from feedback.tasks import BATCH, images_with_feedback, update_expansions
+
+        if model != active_model_name():
+            raise CommandError("expansions are recomputed for the active encoder only.")
+        ids = images_with_feedback()
+        changed = 0
+        with tqdm(total=len(ids), unit="image", disable=options["no_progress"]) as bar:
+            for start in range(0, len(ids), BATCH):
+                batch = ids[start : start + BATCH]
+                changed += update_expansions.run(batch)
+                bar.update(len(batch))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{len(ids)} images with feedback recomputed from the log; {changed} changed."
+            )
         )
