@@ -240,6 +240,11 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
     ],
+    # How many proxies in front of this server append to X-Forwarded-For. Anonymous rate
+    # limits (the API's and the pages', cbir_site/throttling.py) key on the client address
+    # the outermost of them recorded; with 0 the header is ignored (any client can forge
+    # it) and the limits key on REMOTE_ADDR.
+    "NUM_PROXIES": env_int("CBIR_TRUSTED_PROXIES", 0, minimum=0, maximum=10),
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("CBIR_THROTTLE_ANON", "60/min"),
         "user": env_str("CBIR_THROTTLE_USER", "600/min"),

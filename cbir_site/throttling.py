@@ -2,7 +2,9 @@
 
 The API throttles through DRF; pages go through the same DRF throttle
 classes here, so "search", "upload" and "login" have one rate each whichever
-door a request comes through.
+door a request comes through. Anonymous callers are told apart the same way
+too: DRF's get_ident, which trusts X-Forwarded-For only as far as
+REST_FRAMEWORK["NUM_PROXIES"] (CBIR_TRUSTED_PROXIES) says.
 """
 
 from __future__ import annotations
