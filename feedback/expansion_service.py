@@ -111,7 +111,14 @@ def _update_image(
     raw = {canonical[v.key]: text for v, text in votes if canonical[v.key] == v.key}
     existing = {e.text_key: e for e in image.expansions.filter(model_name=encoder.name)}
     reserved = sum(1 for e in existing.values() if e.status == Expansion.Status.APPROVED)
-    chosen = set(admitted(tallies, rules(), reserved)) if settings.CBIR_EXPANSION else set()
+    # A manager's decision stands outside the contest: approved rows hold their places
+    # (reserved), removed ones take none.
+    open_keys = {
+        key: counts
+        for key, counts in tallies.items()
+        if key not in existing or existing[key].status not in STICKY
+    }
+    chosen = set(admitted(open_keys, rules(), reserved)) if settings.CBIR_EXPANSION else set()
     changed = False
     with transaction.atomic():
         for key, counts in tallies.items():

@@ -228,3 +228,23 @@ def test_the_index_command_recomputes_expansions_from_the_log(cast, scene, setti
     call_command("cbir_index", "expansions", "--no-progress", stdout=out)
     assert "1 images with feedback recomputed" in out.getvalue() and "1 changed" in out.getvalue()
     assert Expansion.objects.get(image=scene["blue"]).status == "candidate"
+
+
+def test_an_approved_query_holds_one_place_of_the_cap_not_two(cast, scene):
+    from feedback.expansion_service import expansion_set_status
+
+    voters = [cast.viewer, cast.editor, cast.owner, UserFactory(), UserFactory()]
+    for user in voters[3:]:
+        add_member(cast.gallery, user, "viewer")
+    for user in voters:
+        judge(user, "red", scene["blue"])
+    learn(scene["blue"])
+    expansion_set_status(
+        expansion=Expansion.objects.get(image=scene["blue"], text_key="red"), status="approved"
+    )
+    for text, count in {"green": 3, "white": 2}.items():
+        for user in voters[:count]:
+            judge(user, text, scene["blue"])
+    learn(scene["blue"])  # cap 2: the approved "red" and the best supported of the rest
+    statuses = dict(Expansion.objects.filter(image=scene["blue"]).values_list("text_key", "status"))
+    assert statuses == {"red": "approved", "green": "admitted", "white": "candidate"}
