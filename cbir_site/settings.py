@@ -90,6 +90,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "cbir_site.middleware.RequestSizeLimitMiddleware",  # first: before anything reads the body
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -347,6 +348,13 @@ CBIR_BUNDLED_TOP_CLASSES = env_int("CBIR_BUNDLED_TOP_CLASSES", 10, minimum=1, ma
 
 # Uploads
 CBIR_MAX_UPLOAD_BYTES = env_int("CBIR_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
+# A whole request body: larger ones get 413 before a byte is read or spooled to disk
+# (cbir_site/middleware.py). The web UI sends 8 files per request (static/cbir/gallery.js).
+CBIR_MAX_REQUEST_BYTES = env_int(
+    "CBIR_MAX_REQUEST_BYTES",
+    max(1024**3, CBIR_MAX_UPLOAD_BYTES + 1024**2),
+    minimum=CBIR_MAX_UPLOAD_BYTES,
+)
 CBIR_MAX_IMAGE_PIXELS = env_int("CBIR_MAX_IMAGE_PIXELS", 80_000_000, minimum=1024)
 CBIR_ALLOWED_FORMATS = [
     f.upper()
