@@ -4,11 +4,14 @@
 /readyz checks what a search needs: the database, the broker, the encoder
 (loaded, or at least its weights present) and the in-memory index (built and
 caught up with the change feed). It answers 503 with the failing checks, so
-a web process is taken out of rotation until it is ready.
+a web process is taken out of rotation until it is ready. Anyone sees which
+checks pass; only staff see why one fails (the reasons name hosts, versions and
+error text), and the log records every failure.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.conf import settings
@@ -16,6 +19,8 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
 
 # The index may lag the feed by this many events and still count as fresh.
 MAX_FEED_LAG = 1000
@@ -37,6 +42,11 @@ def readyz(request: HttpRequest) -> JsonResponse:
         "index": _check(_index),
     }
     ready = all(c["ok"] for c in checks.values())
+    for name, check in checks.items():
+        if not check["ok"]:
+            logger.warning("Not ready: %s check failed: %s", name, check["detail"])
+    if not request.user.is_staff:
+        checks = {name: _public(check) for name, check in checks.items()}
     return JsonResponse({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
 
@@ -48,6 +58,10 @@ def _check(probe) -> dict[str, object]:  # type: ignore[no-untyped-def]
     except Exception as exc:  # a readiness probe reports failures, it never raises them
         detail, ok = f"{type(exc).__name__}: {exc}", False
     return {"ok": ok, "detail": detail, "ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+def _public(check: dict[str, object]) -> dict[str, object]:
+    return {"ok": check["ok"], "status": "ok" if check["ok"] else "failing"}
 
 
 def _database() -> str:
