@@ -327,6 +327,43 @@ def test_worker_and_beat_commands():
     )
 
 
+def test_web_and_workers_have_health_checks():
+    services = compose()["services"]
+    assert services["web"]["healthcheck"]["test"] == ["CMD", "python", "-m", "cbir_site.probe"]
+    for name in WORKERS:
+        check = services[name]["healthcheck"]["test"]
+        assert check[0] == "CMD-SHELL", name
+        # $$ is Compose's escape: the container's shell expands $HOSTNAME, the worker's node name.
+        assert re.search(
+            r"^celery -A cbir_site inspect ping .*-d celery@\$\$\{HOSTNAME\}", check[1]
+        )
+    for name in ("web", *WORKERS):
+        check = services[name]["healthcheck"]
+        assert {"interval", "timeout", "retries", "start_period"} <= set(check), name
+    # ... and the docs no longer say there is none.
+    for path in (DOCKER / "README.md", DOCKERFILE):
+        assert not re.search(r"no (container )?health (check|endpoint)", path.read_text(), re.I)
+
+
+def test_the_web_health_check_asks_healthz_which_plain_http_may_reach():
+    from django.conf import settings
+    from django.urls import reverse
+
+    from cbir_site import probe
+
+    assert reverse("healthz") == probe.DEFAULT_PATH
+    path = probe.DEFAULT_PATH.lstrip("/")
+    assert any(re.fullmatch(pattern, path) for pattern in settings.SECURE_REDIRECT_EXEMPT)
+
+
+def test_the_quickstart_serves_plain_http_without_redirecting_to_https():
+    """gunicorn serves HTTP only: production's redirect to HTTPS is off unless .env asks."""
+    value = environment_of(compose()["services"]["web"])["CBIR_SSL_REDIRECT"]
+    assert value == "${CBIR_SSL_REDIRECT:-false}"
+    active, commented = env_example()
+    assert "CBIR_SSL_REDIRECT" not in active and "CBIR_SSL_REDIRECT" in commented
+
+
 def _module_references() -> list[tuple[str, str]]:
     """(kind, reference) for every module a compose command or the image's CMD names."""
     commands = [command_of(s) for path in COMPOSE_FILES for s in compose(path)["services"].values()]
