@@ -1,7 +1,7 @@
 """Failure tests of the whole stack, with figures: writes docs/reliability.md and .json.
 
 Each scenario runs on a private stack of real processes on loopback (its own
-PostgreSQL+pgvector, Redis, gunicorn, Celery beat and two workers; see
+PostgreSQL+pgvector, Redis, two gunicorn servers, Celery beat and two workers; see
 tests/reliability/stack.py), kills or restarts part of it, then checks with SQL
 and on disk that nothing was lost, duplicated or left half-done. The same
 scenarios run, shorter, in the test suite (tests/reliability, marker

@@ -55,8 +55,9 @@ def markdown(doc: dict[str, Any]) -> str:
         "Each scenario starts a private stack of real processes on loopback in a temporary "
         "folder (`tests/reliability/stack.py`): the embedded PostgreSQL+pgvector in a fresh data "
         "directory, migrated with `manage.py migrate`; `redis-server` on a fixed port without "
-        "persistence (a restart loses every queued task); gunicorn; Celery beat; two Celery "
-        "workers. Each process is a process group of its own, so a kill takes its children "
+        "persistence (a restart loses every queued task); two gunicorn servers (web and web-2, "
+        "each with its own in-memory index; the web-kill scenario kills web); Celery beat; two "
+        "Celery workers. Each process is a process group of its own, so a kill takes its children "
         "with it. Settings:",
         "",
         *[f"- `{k}` = {v}" for k, v in doc["settings"].items() if k != "arguments"],

@@ -40,8 +40,8 @@ class Outcome:
         return f"failed: {self.failed()}\n{json.dumps(asdict(self), indent=1, default=str)}"
 
 
-def api_for(stack: Stack, account: Account, timeout: float = 30) -> Api:
-    return Api("127.0.0.1", stack.web_port, account.token, timeout=timeout)
+def api_for(stack: Stack, account: Account, timeout: float = 30, port: int | None = None) -> Api:
+    return Api("127.0.0.1", port or stack.web_port, account.token, timeout=timeout)
 
 
 def finish(stack: Stack, account: Account, outcome: Outcome, accepted: set[int]) -> None:
@@ -53,7 +53,10 @@ def finish(stack: Stack, account: Account, outcome: Outcome, accepted: set[int])
         outcome.notes.append(str(exc))
     removed = stack.janitor()
     audit = checks.audit(stack, gallery_id=account.gallery_id, accepted=accepted)
-    index = checks.index_matches_database(stack, api_for(stack, account))
+    index = {
+        name: checks.index_matches_database(stack, api_for(stack, account, port=port))
+        for name, port in stack.web_ports.items()
+    }
     outcome.figures.update(janitor_removed_files=len(removed), audit=audit.summary(), index=index)
     outcome.checks.update(
         {
@@ -64,7 +67,9 @@ def finish(stack: Stack, account: Account, outcome: Outcome, accepted: set[int])
             "exactly one embedding of the active model per image": not audit.embeddings_not_one,
             "no file on disk without a row (after the janitor)": not audit.orphan_files,
             "no upload intent left (after the janitor)": not audit.pending_uploads,
-            "the web process's index returns exactly the embedded images": bool(index["converged"]),
+            "each web process's index returns exactly the embedded images": all(
+                bool(i["converged"]) for i in index.values()
+            ),
         }
     )
 

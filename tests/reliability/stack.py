@@ -66,6 +66,8 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     redis_port: int = field(default_factory=free_port)
     web_port: int = field(default_factory=free_port)
+    # A second web server: each keeps its own in-memory index, which must follow pgvector too.
+    web_port_2: int = field(default_factory=free_port)
     services: dict[str, Service] = field(default_factory=dict)
 
     @property
@@ -163,6 +165,12 @@ class Stack:
                 logs / "web.log",
                 lambda _: self.web_ready(),
             ),
+            Service(
+                "web-2",  # --bind on the command line wins over the config file's CBIR_BIND
+                [*web, "--config", "python:cbir_site.gunicorn_conf", "--bind", self._bind_2],
+                logs / "web-2.log",
+                lambda _: self.web_ready(self.web_port_2),
+            ),
         ]
         self.services = {s.name: s for s in services}
 
@@ -225,9 +233,17 @@ class Stack:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.web_port}"
 
-    def web_ready(self) -> bool:
+    @property
+    def _bind_2(self) -> str:
+        return f"127.0.0.1:{self.web_port_2}"
+
+    @property
+    def web_ports(self) -> dict[str, int]:
+        return {"web": self.web_port, "web-2": self.web_port_2}
+
+    def web_ready(self, port: int | None = None) -> bool:
         try:
-            with urlopen(f"{self.base_url}/readyz", timeout=5) as response:
+            with urlopen(f"http://127.0.0.1:{port or self.web_port}/readyz", timeout=5) as response:
                 return response.status == 200
         except (URLError, OSError):
             return False
