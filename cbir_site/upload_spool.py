@@ -61,12 +61,20 @@ def remove_dead(root: Path, host: str) -> list[Path]:
 
 
 def claim(root: Path | None = None) -> Path:
-    """Make this process's spool folder, point Django at it, and clear the dead ones'."""
+    """Make this process's spool folder, point Django at it, and clear the dead ones'.
+
+    Called once, as the process starts. A folder already under this process's name
+    is an earlier incarnation's (a restarted container's processes get the same pids
+    again): nothing of this process is in it yet, so it is emptied too.
+    """
     root = root or spool_root()
     host = socket.gethostname()
     with contextlib.suppress(OSError):
         remove_dead(root, host)
     mine = root / f"{host}-{os.getpid()}"
+    if mine.is_dir():
+        shutil.rmtree(mine, ignore_errors=True)
+        logger.info("emptied the upload spool folder an earlier process left under this pid")
     mine.mkdir(parents=True, exist_ok=True)
     settings.FILE_UPLOAD_TEMP_DIR = str(mine)
     return mine

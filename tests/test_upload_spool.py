@@ -58,6 +58,15 @@ def test_claim_removes_dead_processes_folders_only(tmp_path, settings):
     assert (alive / "body.upload").exists() and (elsewhere / "body.upload").exists()
 
 
+def test_a_folder_left_under_this_pid_by_an_earlier_incarnation_is_emptied(tmp_path, settings):
+    settings.FILE_UPLOAD_TEMP_DIR = None
+    previous = tmp_path / f"{socket.gethostname()}-{os.getpid()}"  # a restarted container
+    previous.mkdir()
+    (previous / "body.upload").write_bytes(b"half a request of the last incarnation")
+    mine = claim(tmp_path)
+    assert mine == previous and mine.is_dir() and list(mine.iterdir()) == []
+
+
 @pytest.mark.django_db
 def test_a_spooled_upload_goes_through_the_claimed_folder_and_leaves_nothing(
     tmp_path, settings, cast, client_for, monkeypatch
