@@ -119,11 +119,11 @@ class TimedEncoder:
 
 
 def instrument_pipeline(timer: StageTimer) -> Callable[[], None]:
-    """Time decode_rgb and _store inside search.embedding; returns an undo function."""
+    """Time image_decode and _store inside search.embedding; returns an undo function."""
     import search.embedding as pipeline
 
-    originals = {"decode_rgb": pipeline.decode_rgb, "_store": pipeline._store}
-    pipeline.decode_rgb = timer.wrap("decode", originals["decode_rgb"])
+    originals = {"image_decode": pipeline.image_decode, "_store": pipeline._store}
+    pipeline.image_decode = timer.wrap("decode", originals["image_decode"])
     pipeline._store = timer.wrap("db_write", originals["_store"])
 
     def undo() -> None:

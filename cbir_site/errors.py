@@ -51,6 +51,16 @@ class UnsupportedMediaError(InvalidInputError):
     code = "unsupported_media_type"
 
 
+class RateLimitedError(ApplicationError):
+    """The caller used up a quota (uploads in progress, files or pixels a minute)."""
+
+    code = "throttled"
+
+    def __init__(self, message: str, *, retry_after: int = 60):
+        super().__init__(message, extra={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
 class ServiceUnavailableError(ApplicationError):
     """A dependency (the encoder's weights, the index) is not ready."""
 

@@ -17,15 +17,22 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
-from cbir_site.errors import ConflictError, InvalidInputError, PermissionDeniedError
+from cbir_site.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServiceUnavailableError,
+)
 from galleries import selectors
+from galleries.decoding import decode_gate, image_limits
 from galleries.imaging import (
-    ImageLimits,
     ImageRejected,
-    make_thumbnail,
+    read_header,
     read_limited,
+    sha256_of,
+    thumbnail_jpeg,
     validate_image,
 )
 from galleries.models import (
@@ -36,6 +43,8 @@ from galleries.models import (
     OrganisationMembership,
     PendingUpload,
 )
+from galleries.slugs import save_with_unique_slug
+from galleries.upload_budget import BudgetExceeded, UploadBudget, upload_slot
 from search.embedding import embedding_enqueue
 from search.models import IndexEvent
 
@@ -47,7 +56,8 @@ logger = logging.getLogger(__name__)
 def organisation_create(
     *, name: str, slug: str = "", members: list[AbstractBaseUser] = ()
 ) -> Organisation:
-    org = Organisation.objects.create(name=name, slug=_unique_slug(Organisation, slug or name))
+    org = Organisation(name=name)
+    save_with_unique_slug(org, text=slug or name, always_suffix=False)  # operators only
     for user in members:
         organisation_member_add(organisation=org, user=user)
     return org
@@ -68,17 +78,27 @@ def gallery_create(
     visibility: str = Gallery.Visibility.PRIVATE,
     organisation: Organisation | None = None,
     slug: str = "",
+    hide_taken_slugs: bool = False,
 ) -> Gallery:
+    """Create a gallery owned by `user`.
+
+    A taken slug gets a random suffix (galleries.slugs). `hide_taken_slugs` is
+    for requests from the API and the web form: unless `user` is a superuser
+    (who sees every gallery anyway), the slug then always ends in a random
+    suffix, so a create request never confirms that a gallery the user cannot
+    see exists. Operator paths (cbir_import, cbir_demo) keep a free slug as is.
+    """
     _check_organisation(user, visibility, organisation)
+    always_suffix = hide_taken_slugs and not (user.is_superuser and user.is_active)
     with transaction.atomic():
-        gallery = Gallery.objects.create(
+        gallery = Gallery(
             name=name.strip(),
-            slug=_unique_slug(Gallery, slug or name),
             description=description,
             visibility=visibility,
             organisation=organisation,
             created_by=user,
         )
+        save_with_unique_slug(gallery, text=slug or name, always_suffix=always_suffix)
         Membership.objects.create(gallery=gallery, user=user, role=Membership.Role.OWNER)
     return gallery
 
@@ -124,6 +144,29 @@ def _check_organisation(
 
 
 # ---------------------------------------------------------------- memberships
+
+# One answer for "no such user", "inactive" and "outside your organisations": telling them
+# apart would let an owner test which accounts exist.
+MEMBER_NOT_ADDABLE = (
+    "No active user with that username whom you may add: members come from the gallery's "
+    "organisation (for a gallery without one, from your organisations)."
+)
+
+
+def gallery_member_add(
+    *, gallery: Gallery, actor: AbstractBaseUser, username: str, role: str
+) -> Membership:
+    """Add the user called `username` (or change their role), as `actor`, an owner.
+
+    Only users in selectors.users_addable_to(gallery, actor) can be named;
+    anyone else, existing or not, raises the same NotFoundError.
+    """
+    addable = selectors.users_addable_to(gallery=gallery, actor=actor)
+    user = addable.filter(username=username).first()
+    if user is None:
+        raise NotFoundError(MEMBER_NOT_ADDABLE)
+    return gallery_member_set(gallery=gallery, user=user, role=role)
+
 
 
 def gallery_member_set(*, gallery: Gallery, user: AbstractBaseUser, role: str) -> Membership:
@@ -174,14 +217,6 @@ class UploadOutcome:
     message: str = ""
 
 
-def image_limits() -> ImageLimits:
-    return ImageLimits(
-        max_bytes=settings.CBIR_MAX_UPLOAD_BYTES,
-        max_pixels=settings.CBIR_MAX_IMAGE_PIXELS,
-        allowed_formats=tuple(settings.CBIR_ALLOWED_FORMATS),
-    )
-
-
 def image_upload(
     *,
     gallery: Gallery,
@@ -189,25 +224,38 @@ def image_upload(
     stream: BinaryIO,
     filename: str,
     enqueue: bool = True,
+    budget: UploadBudget | None = None,
 ) -> UploadOutcome:
     """Validate, store the file and the row, then enqueue embedding after commit.
 
-    A rejected file leaves nothing behind; an exact duplicate (same SHA-256 in
-    this gallery) is reported with the existing image and not stored twice.
-    Bulk importers pass enqueue=False and queue whole batches themselves.
+    The cheap checks come first: the byte limit while reading, the SHA-256
+    duplicate check, then the header (sides, aspect ratio, pixels, frames) and
+    the caller's pixel budget; only then is the file decoded, once, at the
+    thumbnail's scale where the format allows. A rejected file leaves nothing
+    behind; an exact duplicate (same SHA-256 in this gallery) is reported with
+    the existing image and not decoded or stored twice. Bulk importers pass
+    enqueue=False and queue whole batches themselves.
     """
     name = _display_name(filename)
     try:
-        validated = validate_image(
-            read_limited(stream, settings.CBIR_MAX_UPLOAD_BYTES), image_limits()
-        )
-        thumbnail = make_thumbnail(validated.data, settings.CBIR_THUMBNAIL_SIZE)
-    except ImageRejected as exc:
+        data = read_limited(stream, settings.CBIR_MAX_UPLOAD_BYTES)
+        if data:
+            existing = Image.objects.filter(gallery=gallery, sha256=sha256_of(data)).first()
+            if existing is not None:
+                return _duplicate(name, existing)
+        header = read_header(data, image_limits())
+        if budget is not None:
+            budget.charge(header.pixels)
+        with decode_gate().hold(header.pixels, timeout=settings.CBIR_DECODE_WAIT_S):
+            validated = validate_image(
+                data, image_limits(), decode_side=settings.CBIR_THUMBNAIL_SIZE
+            )
+            assert validated.picture is not None
+            thumbnail = thumbnail_jpeg(validated.picture, settings.CBIR_THUMBNAIL_SIZE)
+    except (ImageRejected, BudgetExceeded) as exc:
         return UploadOutcome(name, "rejected", code=exc.code, message=exc.message)
-
-    existing = Image.objects.filter(gallery=gallery, sha256=validated.sha256).first()
-    if existing is not None:
-        return _duplicate(name, existing)
+    except ServiceUnavailableError as exc:
+        return UploadOutcome(name, "rejected", code="busy", message=exc.message)
 
     stem = f"images/{gallery.pk}/{uuid.uuid4().hex}"
     planned = [f"{stem}.{validated.extension}", f"{stem}.thumb.jpg"]
@@ -268,11 +316,28 @@ def uploads_abandoned_cleanup(*, older_than_s: int = 3600) -> list[str]:
 def images_upload(
     *, gallery: Gallery, user: AbstractBaseUser | None, files: list[tuple[BinaryIO, str]]
 ) -> list[UploadOutcome]:
-    """Upload several files; the new images are queued for embedding as batches."""
-    outcomes = [
-        image_upload(gallery=gallery, user=user, stream=stream, filename=name, enqueue=False)
-        for stream, name in files
-    ]
+    """Upload several files through the web (UI or API), metered, queued as one batch.
+
+    The caller holds one of its upload slots for the whole request (429 when it
+    has none left or has used up this minute's quota); each file is charged to
+    the request's pixel budget and the user's quotas before it is decoded.
+    """
+    user_id = user.pk if user is not None and user.is_authenticated else None
+    budget = UploadBudget.for_request(user_id)
+    budget.check_user_quota()
+    slot = upload_slot(user_id) if user_id is not None else contextlib.nullcontext()
+    with slot:
+        outcomes = [
+            image_upload(
+                gallery=gallery,
+                user=user,
+                stream=stream,
+                filename=name,
+                enqueue=False,
+                budget=budget,
+            )
+            for stream, name in files
+        ]
     embedding_enqueue([o.image.pk for o in outcomes if o.status == "created" and o.image])
     return outcomes
 
@@ -337,11 +402,3 @@ def _delete_files(paths: list[str]) -> None:
     for path in paths:
         with contextlib.suppress(OSError):
             default_storage.delete(path)
-
-
-def _unique_slug(model: type, text: str) -> str:
-    base = slugify(text)[:60] or "item"
-    slug, n = base, 2
-    while model.objects.filter(slug=slug).exists():
-        slug, n = f"{base}-{n}", n + 1
-    return slug

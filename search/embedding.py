@@ -19,7 +19,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from galleries.imaging import decode_rgb
+from galleries.decoding import image_decode
+from galleries.imaging import ImageRejected
 from galleries.models import Image
 from search.encoders.base import Encoder
 from search.hashing_store import hash_codes, hashing_thresholds_for
@@ -60,10 +61,12 @@ def images_embed(*, image_ids: Sequence[int], encoder: Encoder | None = None) ->
     for image in todo:
         try:
             with image.file.open("rb") as fh:
-                pictures.append(decode_rgb(fh.read(), min_side=encoder.image_size))
+                pictures.append(image_decode(fh.read(), min_side=encoder.image_size))
             decoded.append(image)
         except FileNotFoundError:
             report.failed[image.id] = "The stored file is missing."
+        except ImageRejected as exc:  # stored before today's limits, or damaged since
+            report.failed[image.id] = f"The stored file was refused: {exc.message}"
         except Exception as exc:  # a file that passed validation but no longer decodes
             report.failed[image.id] = f"The stored file could not be decoded: {exc}"
     vectors = encoder.encode_images(pictures) if pictures else np.zeros((0, encoder.dim))

@@ -98,6 +98,26 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, 1e-12)
 
 
+def bounded_input(img: Image.Image, size: int, resize_mode: str = "shortest") -> Image.Image:
+    """The picture a model's transform should see, so that no transform step allocates
+    more than a small multiple of the model's input.
+
+    "shortest" transforms (resize the shorter side to about `size`, then crop
+    the centre square) only ever look at the central square of the picture:
+    cropping to it first gives them the same pixels, and a thin strip can no
+    longer be scaled up to gigapixels. Pictures far larger than the input are
+    reduced by an integer factor first ("squash" and "longest" included), which
+    keeps at least twice the input's resolution for the model's own filter.
+    """
+    width, height = img.size
+    if resize_mode == "shortest" and width != height:
+        side = min(width, height)
+        left, top = (width - side) // 2, (height - side) // 2
+        img = img.crop((left, top, left + side, top + side))
+    factor = min(img.size) // (2 * max(size, 1))
+    return img.reduce(factor) if factor >= 2 else img
+
+
 def batched[T](items: Sequence[T], size: int) -> list[Sequence[T]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 

@@ -20,7 +20,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from search.encoders.base import EncoderConfig, EncoderUnavailable, batched, l2_normalise, register
+from search.encoders.base import (
+    EncoderConfig,
+    EncoderUnavailable,
+    batched,
+    bounded_input,
+    l2_normalise,
+    register,
+)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -110,7 +117,9 @@ class BundledEncoder:
         torch = self._torch
         out = []
         for chunk in batched(images, self.batch_size):
-            batch = torch.stack([self._preprocess(img.convert("RGB")) for img in chunk])
+            batch = torch.stack(
+                [self._preprocess(bounded_input(img.convert("RGB"), 256)) for img in chunk]
+            )
             with torch.inference_mode():
                 logits = self._cnn(batch.to(self.device))
             out.append(logits.softmax(dim=-1).float().cpu().numpy())

@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from search.encoders.base import EncoderConfig, EncoderUnavailable, batched, l2_normalise, register
+from search.encoders.base import (
+    EncoderConfig,
+    EncoderUnavailable,
+    batched,
+    bounded_input,
+    l2_normalise,
+    register,
+)
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
 HF_WEIGHT_NAMES = (
@@ -201,7 +208,13 @@ class OpenClipEncoder:
         torch = self._torch
         out = []
         for chunk in batched(images, self.batch_size):
-            batch = torch.stack([self._preprocess(img.convert("RGB")) for img in chunk])
+            mode = str(self.weights.preprocess.get("image_resize_mode", "shortest"))
+            batch = torch.stack(
+                [
+                    self._preprocess(bounded_input(img.convert("RGB"), self.image_size, mode))
+                    for img in chunk
+                ]
+            )
             with torch.inference_mode():
                 feats = self._model.encode_image(batch.to(self.config.device))
             out.append(feats.float().cpu().numpy())

@@ -9,7 +9,13 @@ import zlib
 import pytest
 from PIL import Image
 
-from galleries.imaging import ImageLimits, ImageRejected, decode_rgb, make_thumbnail, validate_image
+from galleries.imaging import (
+    ImageLimits,
+    ImageRejected,
+    decode_rgb,
+    make_thumbnail,
+    validate_image,
+)
 from tests.factories import jpeg_bytes, png_bytes
 
 LIMITS = ImageLimits(
@@ -79,9 +85,9 @@ def test_decompression_bomb_is_rejected_before_decoding():
 
 
 def test_pixel_limit_from_settings_applies():
-    small = ImageLimits(max_bytes=10**6, max_pixels=100, allowed_formats=("PNG",))
-    assert rejected_code(png_bytes(size=(11, 10)), small) == "too_many_pixels"
-    assert validate_image(png_bytes(size=(10, 10)), small).width == 10
+    small = ImageLimits(max_bytes=10**6, max_pixels=400, allowed_formats=("PNG",))
+    assert rejected_code(png_bytes(size=(21, 20)), small) == "too_many_pixels"
+    assert validate_image(png_bytes(size=(20, 20)), small).width == 20
 
 
 def test_oversize_file_is_rejected():

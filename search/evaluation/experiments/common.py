@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from PIL import Image as PILImage
 from tqdm import tqdm
 
+from galleries.decoding import image_decode
 from search.evaluation.datasets import IMAGE, Dataset, Query
 from search.evaluation.loading import LoadedDataset, Log
 from search.evaluation.ranking import (
@@ -129,11 +129,12 @@ class Context:
         data = self.dataset.path_of(query.item_key).read_bytes()
         if query.bbox is None:
             return data
-        with PILImage.open(io.BytesIO(data)) as img:
-            crop = img.convert("RGB").crop(tuple(round(v) for v in query.bbox))  # type: ignore[arg-type]
-            out = io.BytesIO()
-            crop.save(out, format="PNG")  # lossless: the crop is the query, not a re-encoding
-            return out.getvalue()
+        # The guarded decode: a dataset file gets the same limits as an upload.
+        img = image_decode(data, min_side=0)
+        crop = img.crop(tuple(round(v) for v in query.bbox))  # type: ignore[arg-type]
+        out = io.BytesIO()
+        crop.save(out, format="PNG")  # lossless: the crop is the query, not a re-encoding
+        return out.getvalue()
 
 
 def subsample[T](items: list[T], limit: int | None) -> list[T]:
