@@ -6,6 +6,7 @@ Staff see only rows under galleries they own (the same rule as the gallery admin
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
@@ -95,16 +96,21 @@ class ExpansionAdmin(ManagedOnlyMixin, admin.ModelAdmin):
 class JudgementAdmin(ManagedOnlyMixin, admin.ModelAdmin):
     """The feedback history of the images under a manager's galleries (read only).
 
-    Managers see what was asked and answered, not who asked: the user column is
-    for superusers (support and audits) only.
+    Managers see what was asked and answered, not who asked: the judge (and the
+    session, whose owner is the judge) is for superusers (support and audits)
+    only, in every column, field, search, filter and URL lookup. Titles use
+    Judgement.__str__, which never names the user.
     """
 
     gallery_path = "image__gallery"
-    list_display = ["created_at", "image", "label", "rank", "score", "user", "query"]
+    list_display = ["created_at", "image", "label", "rank", "score", "query"]
     list_filter = ["label", "created_at"]  # one image: the link on its admin page
     search_fields = ["image__original_filename", "session__query_text"]
-    list_select_related = ["image", "session", "user"]
+    list_select_related = ["image", "session"]
     date_hierarchy = "created_at"
+    readonly_fields = ["created_at", "query"]
+    # Superusers also see these; the session names its user (SearchSessionAdmin).
+    JUDGE_FIELDS = ("user", "session", "iteration")
 
     @admin.display(description="query")
     def query(self, obj: Judgement) -> str:
@@ -112,11 +118,26 @@ class JudgementAdmin(ManagedOnlyMixin, admin.ModelAdmin):
 
     def get_list_display(self, request: HttpRequest):  # type: ignore[no-untyped-def]
         shown = list(super().get_list_display(request))
-        return shown if request.user.is_superuser else [f for f in shown if f != "user"]
+        return [*shown, "user"] if request.user.is_superuser else shown
+
+    def get_list_select_related(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+        joined = list(super().get_list_select_related(request))
+        return [*joined, "user"] if request.user.is_superuser else joined
+
+    def get_search_fields(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+        fields = list(super().get_search_fields(request))
+        return [*fields, "user__username"] if request.user.is_superuser else fields
 
     def get_fields(self, request: HttpRequest, obj=None):  # type: ignore[no-untyped-def]
-        fields = list(super().get_fields(request, obj))
-        return fields if request.user.is_superuser else [f for f in fields if f != "user"]
+        shown = ["created_at", "image", "label", "rank", "score", "query"]
+        return [*shown, *self.JUDGE_FIELDS] if request.user.is_superuser else shown
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        # The admin accepts URL lookups on any local field (?user=5, ?user__id__exact=5,
+        # ?user__gt=5): the rows they leave would tell a manager who judged what.
+        if not request.user.is_superuser and lookup.split("__", 1)[0] in self.JUDGE_FIELDS:
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -125,7 +146,17 @@ class JudgementAdmin(ManagedOnlyMixin, admin.ModelAdmin):
         return False  # the log is append-only
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
-        return False
+        # Never deleted on their own (no bulk action, no delete view below), but deleting an
+        # image takes its judgements along, and the admin asks this of every such row before
+        # it offers to delete the image: False here made images with feedback undeletable.
+        return obj is not None and self._allowed(request, obj)
+
+    def delete_view(self, request, object_id, extra_context=None):  # type: ignore[no-untyped-def]
+        raise PermissionDenied("The judgement log is append-only.")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+        extra = {**(extra_context or {}), "show_delete": False}
+        return super().change_view(request, object_id, form_url, extra)
 
 
 @admin.register(SearchSession)

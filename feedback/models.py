@@ -39,7 +39,8 @@ class SearchSession(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.query_text or 'image query'} ({self.user})"
+        # Shown in admin titles and delete confirmations: never the user (superusers only).
+        return f"session {str(self.pk)[:8]}: {(self.query_text or 'image query')[:60]}"
 
 
 class SearchIteration(models.Model):
@@ -95,7 +96,9 @@ class Judgement(models.Model):
         indexes = [models.Index(fields=["session", "image", "-id"], name="judgement_latest")]
 
     def __str__(self) -> str:
-        return f"{self.user} judged image {self.image_id} {self.label}"
+        # Shown to gallery managers (admin titles, history, delete confirmations): only
+        # superusers may see who judged, so the text never names the user.
+        return f"judgement {self.pk}: image {self.image_id} {self.get_label_display()}"
 
 
 class Expansion(models.Model):

@@ -16,7 +16,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from galleries import selectors, services
+from galleries.admin_forms import MemberForm, MembershipAdminForm
 from galleries.models import Gallery, Image, Membership, Organisation, OrganisationMembership
+from galleries.slugs import save_with_unique_slug
 from search.runtime import active_model_name
 
 
@@ -72,7 +74,13 @@ class MembershipInline(admin.TabularInline):
 
     model = Membership
     formset = MembershipFormSet
+    form = MemberForm  # by username, only users the manager may add (admin_forms)
     extra = 1
+
+    def get_formset(self, request, obj=None, **kwargs):  # type: ignore[no-untyped-def]
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form.actor = request.user  # a class built for this request
+        return formset
 
     def _manages(self, request: HttpRequest, gallery: Gallery | None) -> bool:
         if not (request.user.is_active and request.user.is_staff):
@@ -148,10 +156,22 @@ class GalleryAdmin(ManagedOnlyMixin, admin.ModelAdmin):
             kwargs["queryset"] = selectors.organisations_of(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    # Only superusers (who see every gallery) choose slugs: for anyone else a taken slug's
+    # error would confirm a gallery they cannot see. Theirs end in a random suffix.
+    def get_prepopulated_fields(self, request: HttpRequest, obj=None):  # type: ignore[no-untyped-def]
+        return super().get_prepopulated_fields(request, obj) if request.user.is_superuser else {}
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):  # type: ignore[no-untyped-def]
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if request.user.is_superuser else ["slug", *fields]
+
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         if not change:
             obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        if not change and not request.user.is_superuser:
+            save_with_unique_slug(obj, text=obj.name, always_suffix=True)
+        else:
+            super().save_model(request, obj, form, change)
         if change and any(name.startswith("threshold_") for name in form.changed_data):
             from search.statistics import gallery_thresholds_changed
 
@@ -305,6 +325,12 @@ class MembershipAdmin(ManagedOnlyMixin, admin.ModelAdmin):
     list_display = ["gallery", "user", "role", "created_at"]
     list_filter = ["role", ("gallery", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "gallery__name"]
+    form = MembershipAdminForm  # by username, only users the manager may add (admin_forms)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):  # type: ignore[no-untyped-def]
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.actor = request.user  # a class built for this request
+        return form
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_active and request.user.is_staff

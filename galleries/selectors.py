@@ -8,11 +8,12 @@ raise PermissionDeniedError (HTTP 403).
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
 
 from cbir_site.errors import NotFoundError, PermissionDeniedError
-from galleries.models import Gallery, Image, Membership, Organisation
+from galleries.models import Gallery, Image, Membership, Organisation, OrganisationMembership
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -124,3 +125,27 @@ def gallery_status_counts(gallery: Gallery) -> dict[str, int]:
     counts.update({row["status"]: row["n"] for row in rows})
     counts["total"] = sum(counts[s] for s in Image.Status.values)
     return counts
+
+
+def users_addable_to(*, gallery: Gallery, actor: User) -> QuerySet:
+    """The users `actor` may name as members of `gallery`.
+
+    Active users of the gallery's organisation or, for a gallery without one,
+    of any organisation `actor` belongs to; plus the gallery's current members
+    (whose role may change). Superusers may add any active user. Nobody else
+    can be named, so adding a member never confirms that an account exists.
+    """
+    users = get_user_model().objects.filter(is_active=True)
+    if _is_superuser(actor):
+        return users
+    if not actor.is_authenticated or not actor.is_active:
+        return users.none()
+    if gallery.organisation_id is not None:
+        organisations = Organisation.objects.filter(pk=gallery.organisation_id)
+    else:
+        organisations = organisations_of(actor)
+    peers = OrganisationMembership.objects.filter(organisation__in=organisations).values("user")
+    if gallery.pk is None:  # an unsaved gallery (the admin's add form) has no members yet
+        return users.filter(pk__in=peers)
+    members = Membership.objects.filter(gallery=gallery).values("user")
+    return users.filter(Q(pk__in=peers) | Q(pk__in=members))

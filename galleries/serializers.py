@@ -3,7 +3,6 @@ they never save (services do)."""
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -60,13 +59,21 @@ class MembershipOutput(serializers.ModelSerializer):
 
 
 class MembershipInput(serializers.Serializer):
-    username = serializers.CharField(required=False)
-    user_id = serializers.IntegerField(required=False)
+    """A member is named by username only, and only among the users the caller may add
+    (selectors.users_addable_to): an id would let anyone walk the user table."""
+
+    username = serializers.CharField(
+        max_length=150,
+        help_text="An active user of the gallery's organisation (a gallery without one: of "
+        "one of yours). Anyone else answers the same 404.",
+    )
     role = serializers.ChoiceField(choices=Membership.Role.choices)
 
     def validate(self, attrs: dict) -> dict:
-        if not attrs.get("username") and not attrs.get("user_id"):
-            raise serializers.ValidationError("Give username or user_id.")
+        if "user_id" in self.initial_data:
+            raise serializers.ValidationError(
+                {"user_id": "Members are added by username; user_id is not accepted."}
+            )
         return attrs
 
 
@@ -136,8 +143,3 @@ class StatusOutput(serializers.Serializer):
         help_text="Images with an embedding of the active model (searchable now)."
     )
     progress = serializers.FloatField(help_text="indexed / total, 1.0 for an empty gallery.")
-
-
-def user_by_reference(*, username: str | None, user_id: int | None):  # type: ignore[no-untyped-def]
-    users = get_user_model().objects.filter(is_active=True)
-    return users.filter(pk=user_id).first() if user_id else users.filter(username=username).first()

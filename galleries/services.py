@@ -168,7 +168,6 @@ def gallery_member_add(
     return gallery_member_set(gallery=gallery, user=user, role=role)
 
 
-
 def gallery_member_set(*, gallery: Gallery, user: AbstractBaseUser, role: str) -> Membership:
     """Add `user` with `role`, or change their role; a gallery always keeps an owner."""
     if role not in Membership.Role.values:

@@ -139,7 +139,7 @@ def _request(cast, image: Image, name: str, method: str, role: str) -> dict:  # 
         },
         ("api:gallery-list", "post"): {"name": "New gallery"},
         ("api:gallery-detail", "patch"): {"description": "changed"},
-        ("api:gallery-members", "post"): {"username": cast.outsider.username, "role": "viewer"},
+        ("api:gallery-members", "post"): {"username": cast.org_member.username, "role": "viewer"},
         ("api:gallery-member-detail", "patch"): {"role": "editor"},
         ("api:search", "post"): {"text": "red", "galleries": [slug]},
         ("api:session-judgements", "post"): {"image_id": image.pk, "label": "relevant"},
