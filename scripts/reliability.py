@@ -84,6 +84,11 @@ def main() -> int:
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if out.with_suffix(".json").is_file():  # sections other scripts measured stay
+        earlier = json.loads(out.with_suffix(".json").read_text())
+        for key in ("hostile_inputs", "capacity"):
+            if key in earlier:
+                document[key] = earlier[key]
     out.with_suffix(".json").write_text(json.dumps(document, indent=1, default=str) + "\n")
     out.write_text(report.markdown(document))
     print(f"wrote {out} and {out.with_suffix('.json')}")

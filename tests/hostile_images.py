@@ -61,7 +61,10 @@ def png_header_only(width: int, height: int) -> bytes:
 
 def animation(fmt: str, frames: int, size: int = 16) -> bytes:
     # Every frame differs from the one before, or encoders merge them.
-    pictures = [Image.new("RGB", (size, size), (i % 256, (i * 7) % 256, 255 - i % 256)) for i in range(frames)]
+    pictures = [
+        Image.new("RGB", (size, size), (i % 256, (i * 7) % 256, 255 - i % 256))
+        for i in range(frames)
+    ]
     kwargs = {"save_all": True, "append_images": pictures[1:], "duration": 10, "loop": 0}
     return encode(pictures[0], fmt, **kwargs)
 
@@ -80,15 +83,25 @@ def strips() -> list[Case]:
         Case("strip-70000x1.png", encode(Image.new("L", (70000, 1)), "PNG"), "too_small"),
         Case("strip-1x70000.png", encode(Image.new("L", (1, 70000)), "PNG"), "too_small"),
         Case("pixel-1x1.png", encode(Image.new("RGB", (1, 1)), "PNG"), "too_small"),
-        Case("strip-2000x40.png", encode(Image.new("L", (2000, 40)), "PNG"), "extreme_aspect_ratio"),
-        Case("strip-40x2000.png", encode(Image.new("L", (40, 2000)), "PNG"), "extreme_aspect_ratio"),
-        Case("strip-5000x16.webp", encode(Image.new("L", (5000, 16)), "WEBP"), "extreme_aspect_ratio"),
+        Case(
+            "strip-2000x40.png", encode(Image.new("L", (2000, 40)), "PNG"), "extreme_aspect_ratio"
+        ),
+        Case(
+            "strip-40x2000.png", encode(Image.new("L", (40, 2000)), "PNG"), "extreme_aspect_ratio"
+        ),
+        Case(
+            "strip-5000x16.webp", encode(Image.new("L", (5000, 16)), "WEBP"), "extreme_aspect_ratio"
+        ),
         Case("panorama-2400x200.jpg", encode(Image.new("RGB", (2400, 200)), "JPEG"), "ok"),
         Case("panorama-200x2400.jpg", encode(Image.new("RGB", (200, 2400)), "JPEG"), "ok"),
         Case("min-side-16x16.png", encode(Image.new("RGB", (16, 16)), "PNG"), "ok"),
-        Case("side-limit-plus-one.png", encode(Image.new("1", (TEST_MAX_SIDE + 1, 400)), "PNG"), "too_wide"),
+        Case(
+            "side-limit-plus-one.png",
+            encode(Image.new("1", (TEST_MAX_SIDE + 1, 400)), "PNG"),
+            "too_wide",
+        ),
         Case("side-limit.png", encode(Image.new("1", (TEST_MAX_SIDE, 400)), "PNG"), "ok"),
-    ]  # fmt: skip
+    ]
 
 
 def canvases() -> list[Case]:

@@ -145,7 +145,9 @@ def test_import_command_reports_each_refusal(cast, tmp_path):
     call_command(
         "cbir_import", cast.gallery.slug, str(tmp_path), "--no-progress", stdout=out, stderr=err
     )
-    names = set(Image.objects.filter(gallery=cast.gallery).values_list("original_filename", flat=True))
+    names = set(
+        Image.objects.filter(gallery=cast.gallery).values_list("original_filename", flat=True)
+    )
     assert names == {c.name for c in ACCEPTED}
     report = out.getvalue() + err.getvalue()
     for case in HOSTILE:
@@ -157,7 +159,9 @@ def test_worker_marks_a_stored_hostile_file_failed_with_its_reason(cast):
     """Files stored before today's limits (or damaged since) fail in the worker, with why."""
     rows = []
     for case in [c for c in HOSTILE if c.data]:
-        path = default_storage.save(f"images/{cast.gallery.pk}/{uuid.uuid4().hex}.bin", ContentFile(case.data))
+        path = default_storage.save(
+            f"images/{cast.gallery.pk}/{uuid.uuid4().hex}.bin", ContentFile(case.data)
+        )
         rows.append(
             Image.objects.create(
                 gallery=cast.gallery, file=path, thumbnail="", original_filename=case.name,

@@ -135,9 +135,7 @@ def test_decode_gate_bounds_pixels_held_at_once():
 
 
 @override_settings(CBIR_DECODE_WAIT_S=0.1)
-def test_upload_while_the_process_is_busy_decoding_is_refused_not_queued_forever(
-    cast, client_for
-):
+def test_upload_while_the_process_is_busy_decoding_is_refused_not_queued_forever(cast, client_for):
     gate = decode_gate()
     with gate.hold(gate.capacity, timeout=1):
         response = post(client_for(cast.editor), cast.gallery, files(1))
