@@ -6,6 +6,7 @@ cannot be parsed, so a typo fails at start-up instead of at the first request.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -64,6 +65,8 @@ def env_float(
         value = float(raw)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from exc
+    if not math.isfinite(value):  # NaN passes every range check
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a finite number.")
     _check_range(name, value, minimum, maximum)
     return value
 

@@ -1,10 +1,18 @@
-"""Refuse an oversized request body from its Content-Length, before any of it is read.
+"""Request-level guards: the body-size cap, and JSON for every error under /api/.
+
+RequestSizeLimitMiddleware: refuse an oversized request body from its Content-Length,
+before any of it is read.
 
 The per-file limit (CBIR_MAX_UPLOAD_BYTES) is checked only once Django has parsed the
 multipart body, and by then the whole body has been spooled to disk. This middleware runs
 first and answers 413 to a request that announces more than CBIR_MAX_REQUEST_BYTES. A body
 without a Content-Length (chunked) is never read by Django's WSGI handler, so that header is
 the one to check.
+
+ApiJsonErrorsMiddleware: an error under /api/ that is not JSON already (Django's debug
+pages for an unknown URL or a crash, a 400 for a bad Host header) becomes
+{"detail": ..., "code": ...}, so no API client ever parses HTML, and DEBUG's pages,
+which list every URL pattern and print tracebacks, never reach one.
 """
 
 from __future__ import annotations
@@ -13,6 +21,9 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from rest_framework.response import Response
+
+from cbir_site.error_views import KEPT_HEADERS, api_error, is_api
 
 
 class RequestSizeLimitMiddleware:
@@ -25,6 +36,28 @@ class RequestSizeLimitMiddleware:
         if length is not None and length > limit:
             return _too_large(request, limit)
         return self.get_response(request)
+
+
+class ApiJsonErrorsMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code < 400 or not is_api(request) or _is_json(response):
+            return response
+        if isinstance(response, Response):
+            return response  # DRF's own, rendered as the client asked (Accept: text/html)
+        rewritten = api_error(response.status_code)
+        for header in KEPT_HEADERS:
+            if header in response:
+                rewritten[header] = response[header]
+        return rewritten
+
+
+def _is_json(response: HttpResponse) -> bool:
+    content_type = response.get("Content-Type", "").split(";")[0].strip().lower()
+    return content_type == "application/json" or content_type.endswith("+json")
 
 
 def _content_length(request: HttpRequest) -> int | None:

@@ -25,3 +25,9 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
 ]
+
+# JSON under /api/, plain pages elsewhere (cbir_site/error_views.py).
+handler400 = "cbir_site.error_views.bad_request"
+handler403 = "cbir_site.error_views.permission_denied"
+handler404 = "cbir_site.error_views.page_not_found"
+handler500 = "cbir_site.error_views.server_error"

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from cbir_site import bounds
 from cbir_site.errors import InvalidInputError, NotFoundError
 from cbir_site.pagination import paginate
 from feedback import expansion_selectors, selectors, services
@@ -86,19 +87,17 @@ class JudgementOutput(serializers.ModelSerializer):
 
 class RefineInput(serializers.Serializer):
     alpha = serializers.FloatField(
-        required=False, min_value=0, max_value=10, help_text="weight of the query"
+        required=False, help_text="weight of the query", **bounds.ROCCHIO_WEIGHT.limits
     )
     beta = serializers.FloatField(
         required=False,
-        min_value=0,
-        max_value=10,
-        help_text="weight of the relevant centroid (0 to 10)",
+        help_text="weight of the relevant centroid",
+        **bounds.ROCCHIO_WEIGHT.limits,
     )
     gamma = serializers.FloatField(
         required=False,
-        min_value=0,
-        max_value=10,
-        help_text="weight of the non-relevant centroid (0 to 10)",
+        help_text="weight of the non-relevant centroid",
+        **bounds.ROCCHIO_WEIGHT.limits,
     )
     judged = serializers.ChoiceField(
         choices=services.JUDGED_CHOICES,
@@ -108,9 +107,8 @@ class RefineInput(serializers.Serializer):
     )
     pseudo_positives = serializers.IntegerField(
         required=False,
-        min_value=0,
-        max_value=100,
         default=0,
+        **bounds.PSEUDO_POSITIVES.limits,
         help_text="pseudo-relevance feedback: take the top P of the latest iteration as relevant",
     )
     pseudo_negatives = serializers.BooleanField(
@@ -121,22 +119,24 @@ class RefineInput(serializers.Serializer):
 def iteration_body(request: Request, iteration: SearchIteration) -> dict:
     """The iteration with one page of its results (?page=, ?page_size=; default the session's)."""
     shown = selectors.iteration_results(request.user, iteration)
-    size = _positive(request.query_params.get("page_size"), iteration.session.params.get("k") or 24)
-    page = _positive(request.query_params.get("page"), 1)
+    default_size = min(iteration.session.params.get("k") or 24, bounds.k_bound().maximum)
+    size = _bounded("page_size", request.query_params.get("page_size"), default_size)
+    page = _bounded("page", request.query_params.get("page"), 1)
     iteration.shown = shown[(page - 1) * size : page * size]  # type: ignore[attr-defined]
     body = dict(IterationOutput(iteration, context={"request": request}).data)
     body.update({"count": len(shown), "page": page, "page_size": size})
     return body
 
 
-def _positive(raw: str | None, default: int) -> int:
+def _bounded(name: str, raw: str | None, default: int) -> int:
+    """?page= and ?page_size= within the ranges the search API uses (cbir_site/bounds.py)."""
+    bound = bounds.PAGE if name == "page" else bounds.k_bound()
     try:
         value = int(raw) if raw else default
     except ValueError as exc:
-        raise InvalidInputError("page and page_size must be positive integers.") from exc
-    if value < 1:
-        raise InvalidInputError("page and page_size must be positive integers.")
-    return min(value, 500)
+        raise InvalidInputError(f"{name} must be {bound.describe()}.", code="invalid") from exc
+    bound.check(name, value)
+    return value
 
 
 class SessionListApi(APIView):

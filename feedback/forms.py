@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 
+from cbir_site import bounds
 from feedback.rocchio import RocchioParams
 
 
@@ -14,7 +15,10 @@ class RefineForm(forms.Form):
         widget=forms.RadioSelect,
         label="Refine with",
     )
-    pseudo_positives = forms.IntegerField(min_value=1, max_value=50, initial=3, label="top P")
+    # At least 1 here: this form asks for P only when the source is "pseudo" (0 would be off).
+    pseudo_positives = forms.IntegerField(
+        min_value=1, max_value=bounds.PSEUDO_POSITIVES.maximum, initial=3, label="top P"
+    )
     pseudo_negatives = forms.BooleanField(required=False, label="bottom P as not relevant")
     judged = forms.ChoiceField(
         choices=[
@@ -25,9 +29,9 @@ class RefineForm(forms.Form):
         initial="none",
         label="Images I marked",
     )
-    alpha = forms.FloatField(min_value=0, max_value=10, label="α (query)")
-    beta = forms.FloatField(min_value=0, max_value=10, label="β (relevant)")
-    gamma = forms.FloatField(min_value=0, max_value=10, label="γ (not relevant)")
+    alpha = forms.FloatField(label="α (query)", **bounds.ROCCHIO_WEIGHT.limits)
+    beta = forms.FloatField(label="β (relevant)", **bounds.ROCCHIO_WEIGHT.limits)
+    gamma = forms.FloatField(label="γ (not relevant)", **bounds.ROCCHIO_WEIGHT.limits)
 
     def refine_arguments(self) -> dict[str, Any]:
         data = self.cleaned_data

@@ -34,7 +34,7 @@ def rocchio(
     if len(non_relevant):
         q = q - params.gamma * np.asarray(non_relevant, dtype=np.float64).mean(axis=0)
     norm = np.linalg.norm(q)
-    if norm < 1e-12:
+    if not (np.isfinite(norm) and norm >= 1e-12):  # an overflow would divide to zero, too
         raise ValueError(
             "the refined query is the zero vector; lower gamma or add relevant examples"
         )

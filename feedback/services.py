@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from cbir_site import bounds
 from cbir_site.errors import ConflictError, InvalidInputError, NotFoundError
 from feedback.expansion_service import expansion_schedule
 from feedback.models import Judgement, SearchIteration, SearchSession
@@ -161,6 +162,10 @@ def search_session_refine(
         raise NotFoundError("No such search session.")
     if judged not in JUDGED_CHOICES:
         raise InvalidInputError(f"judged must be one of {', '.join(JUDGED_CHOICES)}.")
+    if params is not None:  # the same ranges as the form and the API, for every other caller
+        for name in ("alpha", "beta", "gamma"):
+            bounds.ROCCHIO_WEIGHT.check(name, getattr(params, name))
+    bounds.PSEUDO_POSITIVES.check("pseudo_positives", pseudo_positives)
     params = params or rocchio_defaults()
     latest = iteration_get(session)
     judgements = current_judgements(session)

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from cbir_site import bounds
+
 
 class Organisation(models.Model):
     name = models.CharField(max_length=200)
@@ -64,17 +66,30 @@ class Gallery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Retrieval settings: empty means the deployment's setting (CBIR_THRESHOLD_*).
+    # Validators only (cbir_site/bounds.py): rows saved before they existed keep their values.
     threshold_static_image = models.FloatField(
-        null=True, blank=True, help_text="T_static for image queries (Euclidean distance, 0-2)."
+        null=True,
+        blank=True,
+        validators=bounds.THRESHOLD_STATIC.validators(),
+        help_text="T_static for image queries (Euclidean distance, 0-2).",
     )
     threshold_static_text = models.FloatField(
-        null=True, blank=True, help_text="T_static for text queries (Euclidean distance, 0-2)."
+        null=True,
+        blank=True,
+        validators=bounds.THRESHOLD_STATIC.validators(),
+        help_text="T_static for text queries (Euclidean distance, 0-2).",
     )
     threshold_weight = models.FloatField(
-        null=True, blank=True, help_text="w in T_g = T_static + w (m_g - M)."
+        null=True,
+        blank=True,
+        validators=bounds.THRESHOLD_WEIGHT.validators(),
+        help_text="w in T_g = T_static + w (m_g - M), 0-10.",
     )
     threshold_neighbours = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="n: neighbours per image in the gallery statistic m_g."
+        null=True,
+        blank=True,
+        validators=bounds.THRESHOLD_NEIGHBOURS.validators(),
+        help_text="n: neighbours per image in the gallery statistic m_g, 1-1000.",
     )
 
     class Meta:

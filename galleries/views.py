@@ -13,7 +13,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from cbir_site.errors import ApplicationError, NotFoundError, PermissionDeniedError
+from cbir_site.errors import (
+    ApplicationError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+)
 from cbir_site.throttling import throttled
 from galleries import selectors, services
 from galleries.forms import GalleryForm
@@ -46,7 +51,9 @@ def gallery_list(request: HttpRequest) -> HttpResponse:
             return redirect("login")
         if form.is_valid():
             try:
-                gallery = services.gallery_create(user=request.user, **form.cleaned_data)
+                gallery = services.gallery_create(
+                    user=request.user, hide_taken_slugs=True, **form.cleaned_data
+                )
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
             else:
@@ -99,9 +106,13 @@ def gallery_upload(request: HttpRequest, slug: str) -> HttpResponse:
     files = request.FILES.getlist("files")
     if not files:
         messages.error(request, "Choose one or more image files to upload.")
-    outcomes = services.images_upload(
-        gallery=gallery, user=request.user, files=[(f, f.name) for f in files]
-    )
+    try:
+        outcomes = services.images_upload(
+            gallery=gallery, user=request.user, files=[(f, f.name) for f in files]
+        )
+    except RateLimitedError as exc:  # uploads in progress, or this minute's quota used up
+        messages.error(request, exc.message)
+        return redirect("galleries:detail", slug=gallery.slug)
     for outcome in outcomes:
         if outcome.status == "created":
             messages.success(request, f"{outcome.filename}: uploaded, indexing.")

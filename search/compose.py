@@ -30,11 +30,15 @@ def weighted_sum(parts: Sequence[Part]) -> np.ndarray:
     if not parts:
         raise ValueError("nothing to compose")
     total = np.zeros_like(np.asarray(parts[0].vector, dtype=np.float64))
-    for part in parts:
-        vector = np.asarray(part.vector, dtype=np.float64)
-        total += part.weight * vector / max(np.linalg.norm(vector), 1e-12)
-    norm = np.linalg.norm(total)
-    if norm < 1e-12:
+    with np.errstate(over="ignore", invalid="ignore"):
+        for part in parts:
+            vector = np.asarray(part.vector, dtype=np.float64)
+            total += part.weight * vector / max(np.linalg.norm(vector), 1e-12)
+        norm = np.linalg.norm(total)
+    # An overflow (weights far beyond cbir_site/bounds.py's, from a caller that skipped them)
+    # gives an infinite norm, and total / inf is the zero vector: every score 0. Refused like
+    # a sum that cancels out, never searched with.
+    if not (np.isfinite(norm) and norm >= 1e-12 and np.isfinite(total).all()):
         raise ValueError("the parts cancel out; change their weights")
     return (total / norm).astype(np.float32)
 

@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
+from cbir_site import bounds
 from search.links import DEFAULT_WEIGHTS, MAX_IMAGE_ID, is_default, parse_image_id
 from search.query import MAX_EXAMPLES
 
@@ -39,9 +40,8 @@ def _weight(label: str, initial: float) -> forms.FloatField:
     return forms.FloatField(
         label=label,
         required=False,
-        min_value=0,
-        max_value=10,
         initial=initial,
+        **bounds.WEIGHT.limits,
         widget=forms.NumberInput(attrs={"step": "0.05"}),
     )
 
@@ -75,9 +75,7 @@ class SearchForm(forms.Form):
     like = ImageIdsField(required=False)
     unlike = ImageIdsField(required=False)
     galleries = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
-    k = forms.IntegerField(
-        label="Results", min_value=1, max_value=settings.CBIR_SEARCH_MAX_K, required=False
-    )
+    k = forms.IntegerField(label="Results", required=False, **bounds.k_bound().limits)
     mode = forms.ChoiceField(
         label="Return",
         required=False,
@@ -89,7 +87,7 @@ class SearchForm(forms.Form):
             ("static", "Matches under the static threshold"),
         ],
     )
-    page = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
+    page = forms.IntegerField(required=False, widget=forms.HiddenInput, **bounds.PAGE.limits)
 
     def __init__(self, *args, gallery_choices, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
+from cbir_site import bounds
 from cbir_site.errors import InvalidInputError, PayloadTooLargeError
 from galleries import selectors
-from galleries.imaging import ImageRejected, decode_rgb, validate_image
+from galleries.decoding import image_decode
+from galleries.imaging import ImageRejected
 from galleries.models import Image
-from galleries.services import image_limits
 from search.compose import Part, weighted_sum
 from search.encoders.base import Encoder
 from search.models import Embedding
@@ -66,6 +67,10 @@ class QuerySpec:
             raise InvalidInputError("two_phase needs a text query and at least one example image.")
         if self.fusion not in ("log_vote", "rrf"):
             raise InvalidInputError("fusion must be log_vote or rrf.")
+        for name in ("text_weight", "image_weight", "negative_weight"):
+            bounds.WEIGHT.check(name, getattr(self, name))
+        if self.first_phase is not None:
+            bounds.FIRST_PHASE.check("first_phase", self.first_phase)
         return QuerySpec(
             text=text,
             image_data=self.image_data,
@@ -154,11 +159,10 @@ def encode_query(
 
 def _decode_upload(data: bytes, encoder: Encoder):  # type: ignore[no-untyped-def]
     try:
-        validated = validate_image(data, image_limits())
+        return image_decode(data, min_side=encoder.image_size)
     except ImageRejected as exc:
         error = PayloadTooLargeError if exc.code == "too_large" else InvalidInputError
         raise error(f"The example image was rejected: {exc.message}", code=exc.code) from exc
-    return decode_rgb(validated.data, min_side=encoder.image_size)
 
 
 def _stored_vector(encoder: Encoder, image: Image) -> np.ndarray:
@@ -170,4 +174,5 @@ def _stored_vector(encoder: Encoder, image: Image) -> np.ndarray:
     if row is not None:
         return np.asarray(row, dtype=np.float32)
     with image.file.open("rb") as fh:
-        return encoder.encode_images([decode_rgb(fh.read(), min_side=encoder.image_size)])[0]
+        picture = image_decode(fh.read(), min_side=encoder.image_size)
+    return encoder.encode_images([picture])[0]

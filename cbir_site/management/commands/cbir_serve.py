@@ -18,6 +18,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
+from cbir_site.binding import debug_environment
+
 
 class Command(BaseCommand):
     help = "Run the web server and a Celery worker (embedded defaults: no services to install)."
@@ -32,7 +34,10 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         if not options["no_demo"] and not settings.PRODUCTION:
             call_command("cbir_demo", quiet_if_present=False)
-        env = {**os.environ, "CBIR_BIND": options["bind"]}
+        # DEBUG only on loopback (cbir_site/binding.py); settings enforce it too.
+        env, note = debug_environment(options["bind"], os.environ)
+        if note:
+            self.stdout.write(note)
         children: list[subprocess.Popen] = []
         if not options["no_worker"]:
             children.append(subprocess.Popen(self._worker_cmd(options["concurrency"]), env=env))
