@@ -23,6 +23,7 @@ from feedback.models import Expansion, Judgement, SearchIteration, SearchSession
 from feedback.rocchio import RocchioParams
 from galleries import selectors as gallery_selectors
 from galleries.serializers import ImageOutput
+from search.fallback import closest_notice
 from search.runtime import get_encoder
 
 
@@ -30,6 +31,9 @@ class ShownResultOutput(serializers.Serializer):
     rank = serializers.IntegerField()
     score = serializers.FloatField(allow_null=True, help_text="null for pinned images")
     label = serializers.CharField(allow_null=True, help_text="your current judgement")
+    below_cutoff = serializers.BooleanField(
+        help_text="true for a `closest` item: shown although it did not pass the cutoff"
+    )
     image = ImageOutput()
 
 
@@ -43,7 +47,13 @@ class IterationOutput(serializers.Serializer):
     total = serializers.IntegerField(help_text="hits of the search (threshold modes: all pages)")
     params = serializers.JSONField()
     created_at = serializers.DateTimeField()
-    results = ShownResultOutput(many=True, source="shown")
+    results = ShownResultOutput(many=True, source="shown", help_text="the confident results")
+    closest = ShownResultOutput(
+        many=True,
+        help_text="cutoff modes, when no image passed the cutoff: the best-scoring images "
+        "below it (not paginated, at most a dozen), judgeable like results; otherwise empty",
+    )
+    notice = serializers.CharField(allow_null=True, help_text="set when `closest` is shown")
 
 
 class SessionOutput(serializers.ModelSerializer):
@@ -123,6 +133,8 @@ def iteration_body(request: Request, iteration: SearchIteration) -> dict:
     size = _bounded("page_size", request.query_params.get("page_size"), default_size)
     page = _bounded("page", request.query_params.get("page"), 1)
     iteration.shown = shown[(page - 1) * size : page * size]  # type: ignore[attr-defined]
+    iteration.closest = selectors.iteration_closest(request.user, iteration)  # type: ignore[attr-defined]
+    iteration.notice = closest_notice(iteration.closest)  # type: ignore[attr-defined]
     body = dict(IterationOutput(iteration, context={"request": request}).data)
     body.update({"count": len(shown), "page": page, "page_size": size})
     return body

@@ -27,7 +27,14 @@ from search.services import SearchResult, search_images
 from search.vector_io import load_vectors
 
 JUDGED_CHOICES = ("none", "pin", "hide")
-QUERY_PARAMS = ("text_weight", "image_weight", "negative_weight", "fusion", "first_phase")
+QUERY_PARAMS = (
+    "text_weight",
+    "image_weight",
+    "negative_weight",
+    "fusion",
+    "first_phase",
+    "strict",
+)
 
 
 def rocchio_defaults() -> RocchioParams:
@@ -196,6 +203,7 @@ def search_session_refine(
         vector=vector,
         vector_kind=_kind(session),
         hide_ids=hidden,
+        strict=bool(session.params.get("strict")),
     )
     refine_params = {
         **asdict(params),
@@ -234,6 +242,8 @@ def _iteration_create(
             for t in result.thresholds
         ],
     }
+    if result.closest:  # shown below the cutoff, so they can be judged like results
+        shown["closest"] = [[h.image.pk, h.rank, round(h.score, 6)] for h in result.closest]
     return SearchIteration.objects.create(
         session=session,
         number=number,
@@ -257,7 +267,7 @@ def _where_shown(
     """
     iterations = [iteration_get(session, number)] if number is not None else None
     for iteration in iterations or session.iterations.order_by("-number"):
-        for shown_id, rank, score in iteration.results:
+        for shown_id, rank, score in [*iteration.results, *iteration.params.get("closest", [])]:
             if shown_id == image_id:
                 return iteration, (rank, score)
     where = f"iteration {number}" if number is not None else "this session"

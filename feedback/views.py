@@ -14,6 +14,7 @@ from cbir_site.errors import ApplicationError, NotFoundError
 from cbir_site.throttling import throttled
 from feedback import selectors, services
 from feedback.forms import RefineForm
+from search.fallback import closest_notice
 
 
 def _session(request: HttpRequest, session_id: str):  # type: ignore[no-untyped-def]
@@ -32,6 +33,8 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
     except (NotFoundError, ValueError) as exc:
         raise Http404("No such iteration.") from exc
     shown = selectors.iteration_results(request.user, iteration)
+    # Nothing passed the cutoff: the closest results, shown below a divider.
+    closest = selectors.iteration_closest(request.user, iteration) if not shown else []
     page = Paginator(shown, session.params.get("k") or 24).get_page(request.GET.get("page"))
     return render(
         request,
@@ -42,6 +45,8 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
             "iterations": list(session.iterations.values_list("number", "kind")),
             "page": page,
             "count": len(shown),
+            "closest": closest,
+            "notice": closest_notice(closest),
             "marked": len(services.current_judgements(session)),
             "form": RefineForm(initial=services.rocchio_defaults().__dict__),
         },

@@ -12,10 +12,12 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from cbir_site import bounds
 from cbir_site.errors import InvalidInputError, PayloadTooLargeError
 from feedback.services import search_session_start
 from galleries.imaging import ImageRejected, read_limited
 from galleries.serializers import ImageOutput
+from search.fallback import CLOSEST_MAX
 from search.runtime import encoder_status
 from search.services import search_images
 
@@ -40,9 +42,9 @@ class SearchInput(serializers.Serializer):
     negative_image_ids = serializers.ListField(
         child=serializers.IntegerField(), required=False, help_text='"Not like this": images.'
     )
-    text_weight = serializers.FloatField(required=False, default=1.0)
-    image_weight = serializers.FloatField(required=False, default=1.0)
-    negative_weight = serializers.FloatField(required=False, default=0.5, min_value=0)
+    text_weight = serializers.FloatField(required=False, default=1.0, **bounds.WEIGHT.limits)
+    image_weight = serializers.FloatField(required=False, default=1.0, **bounds.WEIGHT.limits)
+    negative_weight = serializers.FloatField(required=False, default=0.5, **bounds.WEIGHT.limits)
     composition = serializers.ChoiceField(
         choices=["sum", "two_phase"],
         default="sum",
@@ -50,8 +52,10 @@ class SearchInput(serializers.Serializer):
         "text, re-ranked by the example images, the two rankings fused (topk only).",
     )
     fusion = serializers.ChoiceField(choices=["log_vote", "rrf"], default="log_vote")
-    first_phase = serializers.IntegerField(required=False, min_value=1, max_value=10_000)
-    k = serializers.IntegerField(required=False, min_value=1, help_text="Results for top-k.")
+    first_phase = serializers.IntegerField(required=False, **bounds.FIRST_PHASE.limits)
+    k = serializers.IntegerField(
+        required=False, help_text="Results for top-k.", **bounds.k_bound().limits
+    )
     mode = serializers.ChoiceField(
         choices=["auto", "topk", "static", "dynamic", "query"],
         required=False,
@@ -62,8 +66,12 @@ class SearchInput(serializers.Serializer):
             "gallery has a statistic, else topk."
         ),
     )
-    page = serializers.IntegerField(required=False, min_value=1, default=1)
-    page_size = serializers.IntegerField(required=False, min_value=1)
+    page = serializers.IntegerField(required=False, default=1, **bounds.PAGE.limits)
+    page_size = serializers.IntegerField(required=False, **bounds.k_bound().limits)
+    strict = serializers.BooleanField(
+        default=False,
+        help_text="Cutoff modes: when no image passes the cutoff, return nothing (no `closest`).",
+    )
 
 
 class SearchHitOutput(serializers.Serializer):
@@ -73,6 +81,9 @@ class SearchHitOutput(serializers.Serializer):
     )
     distance = serializers.FloatField(
         help_text="Euclidean distance sqrt(2 - 2 * score); lower is closer."
+    )
+    below_cutoff = serializers.BooleanField(
+        help_text="true for a `closest` item: shown although it did not pass the cutoff."
     )
     image = ImageOutput()
 
@@ -117,7 +128,16 @@ class SearchOutput(serializers.Serializer):
     encode_ms = serializers.FloatField()
     search_ms = serializers.FloatField()
     count = serializers.SerializerMethodField()
-    results = SearchHitOutput(many=True, source="hits")
+    results = SearchHitOutput(many=True, source="hits", help_text="The confident results.")
+    closest = SearchHitOutput(
+        many=True,
+        help_text="Cutoff modes, when no image passed the cutoff (results empty) and strict is "
+        "false: the best-scoring images of the same search below the cutoff, at most "
+        f"min(k, {CLOSEST_MAX}), best first. Otherwise empty.",
+    )
+    notice = serializers.CharField(
+        allow_null=True, help_text="A plain note when `closest` is shown (no confident match)."
+    )
 
     def get_galleries(self, result) -> list[str]:  # type: ignore[no-untyped-def]
         return [g.slug for g in result.galleries]
@@ -171,6 +191,7 @@ class SearchApi(APIView):
             "composition": fields["composition"],
             "fusion": fields["fusion"],
             "first_phase": fields.get("first_phase"),
+            "strict": fields["strict"],
         }
         session = iteration = None
         if request.user.is_authenticated:  # a signed-in search starts a feedback session

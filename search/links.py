@@ -77,6 +77,14 @@ class SearchParams:
             unlike=tuple(dict.fromkeys([*self.unlike, image_id])),
         )
 
+    def with_field(self, name: str, value: str) -> SearchParams:
+        """The same query with one carried field set (left out when it is the default)."""
+        fields = [(n, v) for n, v in self.fields if n != name]
+        if value and not is_default(name, value):
+            fields.append((name, value))
+        fields.sort(key=lambda pair: CARRIED.index(pair[0]))  # stable: galleries keep their order
+        return replace(self, fields=tuple(fields))
+
     def without(self, image_id: int) -> SearchParams:
         return replace(
             self,

@@ -9,6 +9,8 @@ closer than its gallery's cutoff (paginated, not cut at k): static uses
 T_static, dynamic T_g = T_static + w (m_g - M) from the gallery's statistic,
 query the query-time variant (m from the query's own top-n in the gallery).
 auto is dynamic when every searched gallery has a statistic, else topk.
+A cutoff search that keeps nothing also returns its closest results, below the
+cutoff (search/fallback.py), unless the caller asks for `strict`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from galleries.models import Gallery, Image
 from search.backends import Hit, get_backend
 from search.compose import two_phase
 from search.encoders.base import Encoder, EncoderUnavailable
+from search.fallback import closest_count, closest_notice, closest_wanted
 from search.fusion import METHODS as FUSION_METHODS
 from search.index.base import cosine_to_euclidean
 from search.query import EncodedQuery, QuerySpec, encode_query
@@ -46,6 +49,7 @@ class SearchHit:
     image: Image
     score: float  # cosine similarity
     distance: float  # Euclidean distance between unit vectors
+    below_cutoff: bool = False  # a closest result: shown because nothing passed the cutoff
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,9 @@ class SearchResult:
     metric: str = METRIC  # what `score` is: cosine_similarity, or fusion:<method> for two_phase
     vector: np.ndarray | None = None  # the query vector used (sessions store it)
     composition: str = "sum"
+    # Cutoff modes, when no image passed: the best of the same ranking without the cutoff.
+    closest: list[SearchHit] = field(default_factory=list)
+    notice: str | None = None
 
 
 def search_images(
@@ -89,6 +96,7 @@ def search_images(
     vector: np.ndarray | None = None,
     vector_kind: str = TEXT,
     hide_ids: Collection[int] = (),
+    strict: bool = False,
     **query: Any,
 ) -> SearchResult:
     """Search with a QuerySpec's fields (text=..., image_data=..., image_ids=..., ...).
@@ -96,6 +104,7 @@ def search_images(
     Or with `vector`, a query already in the model's space (a refined query
     from relevance feedback; `vector_kind` picks its thresholds: text or
     image). `hide_ids` are never returned (images the user already judged).
+    `strict` leaves a cutoff search that kept nothing empty (no closest results).
     """
     spec = QuerySpec(**query).cleaned() if vector is None else QuerySpec()
     k = _check_k(k)
@@ -134,9 +143,13 @@ def search_images(
         hits, truncated = q.above(thresholds, k)
         total = len(hits)
         hits_page = hits[(page - 1) * page_size : page * page_size]
+    closest: list[Hit] = []
+    if closest_wanted(thresholded=thresholds is not None, total=total, strict=strict):
+        closest = q.top_k(closest_count(k))  # same vector, galleries and exclusions
     searched = time.perf_counter()
 
     offset = 0 if thresholds is None else (page - 1) * page_size
+    below = _load(closest, 0, below_cutoff=True)
     return SearchResult(
         hits=_load(hits_page, offset),
         model_name=encoder.name,
@@ -155,6 +168,8 @@ def search_images(
         vector=q.vector,
         composition=spec.composition,
         ranked=[(h.image_id, h.score) for h in hits],
+        closest=below,
+        notice=closest_notice(below),
     )
 
 
@@ -319,8 +334,10 @@ def _used(threshold: GalleryThreshold, galleries: dict[int, Gallery]) -> Thresho
     )
 
 
-def _load(hits: list[Hit], offset: int) -> list[SearchHit]:
-    images = Image.objects.select_related("gallery").in_bulk([h.image_id for h in hits])
+def _load(hits: list[Hit], offset: int, *, below_cutoff: bool = False) -> list[SearchHit]:
+    # uploaded_by too: the output names the uploader, one query per hit otherwise (issue 12).
+    wanted = [h.image_id for h in hits]
+    images = Image.objects.select_related("gallery", "uploaded_by").in_bulk(wanted)
     present = [h for h in hits if h.image_id in images]  # deleted since the index saw them
     return [
         SearchHit(
@@ -328,6 +345,7 @@ def _load(hits: list[Hit], offset: int) -> list[SearchHit]:
             image=images[h.image_id],
             score=h.score,
             distance=float(cosine_to_euclidean(h.score)),
+            below_cutoff=below_cutoff,
         )
         for n, h in enumerate(present, start=1)
     ]

@@ -22,6 +22,12 @@ def unlike_url(params: SearchParams, image_id: int) -> str:
     return params.with_unlike(int(image_id)).url()
 
 
+@register.filter
+def best_matches_url(params: SearchParams) -> str:
+    """The same query in top-k mode: "Show best matches" when nothing passed the cutoff."""
+    return params.with_field("mode", "topk").url()
+
+
 @dataclass(frozen=True)
 class SessionQuery:
     params: SearchParams
