@@ -16,6 +16,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
+from cbir_site.binding import allowed_hosts_for, bind_is_loopback
 from cbir_site.env import (
     env_bool,
     env_choice,
@@ -46,6 +47,9 @@ def _development_secret_key() -> str:
     return path.read_text().strip()
 
 
+# The web server's address (gunicorn --bind syntax; cbir_serve passes its --bind here).
+CBIR_BIND = env_str("CBIR_BIND", "127.0.0.1:8000") or ""
+
 if PRODUCTION:
     SECRET_KEY = env_required("DJANGO_SECRET_KEY", why="production needs a secret key of its own.")
     if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
@@ -64,9 +68,15 @@ if PRODUCTION:
 else:
     SECRET_KEY = env_str("DJANGO_SECRET_KEY") or _development_secret_key()
     DEBUG = env_bool("DJANGO_DEBUG", True)
+    # Loopback's names, plus the bind address's (any name for 0.0.0.0: cbir_site/binding.py).
     ALLOWED_HOSTS = env_list(
-        "DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"]
+        "DJANGO_ALLOWED_HOSTS",
+        ["localhost", "127.0.0.1", "[::1]", "testserver", *allowed_hosts_for(CBIR_BIND)],
     )
+# DEBUG's pages list every URL pattern and print tracebacks: never on a server that listens
+# beyond loopback, whatever DJANGO_DEBUG says (cbir_serve also passes DJANGO_DEBUG=0 then).
+if DEBUG and not bind_is_loopback(CBIR_BIND):
+    DEBUG = False
 
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -90,6 +100,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "cbir_site.middleware.ApiJsonErrorsMiddleware",  # outermost: sees every error response
     "cbir_site.middleware.RequestSizeLimitMiddleware",  # first: before anything reads the body
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -189,7 +200,8 @@ STORAGES = {
         )
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG  # development: serve static files without collectstatic
+# Development serves static files without collectstatic, with DEBUG off too (--bind 0.0.0.0).
+WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
 # Large uploads spool to disk rather than memory; the byte limit is CBIR_MAX_UPLOAD_BYTES.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -252,6 +264,8 @@ REST_FRAMEWORK = {
         "search": env_str("CBIR_THROTTLE_SEARCH", "120/min"),
         "upload": env_str("CBIR_THROTTLE_UPLOAD", "120/min"),
         "login": env_str("CBIR_THROTTLE_LOGIN", "10/min"),
+        # Files and thumbnails (a gallery page shows 48), cached by browsers: galleries/apis.py.
+        "thumbnail": env_str("CBIR_THROTTLE_THUMBNAIL", "2000/min"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -345,6 +359,8 @@ CBIR_ENCODER_DEVICE = env_str("CBIR_ENCODER_DEVICE", "cpu")
 CBIR_ENCODER_THREADS = env_int("CBIR_ENCODER_THREADS", 0, minimum=0)  # 0: torch's default
 CBIR_EMBED_BATCH_SIZE = env_int("CBIR_EMBED_BATCH_SIZE", 16, minimum=1, maximum=1024)
 CBIR_BUNDLED_TOP_CLASSES = env_int("CBIR_BUNDLED_TOP_CLASSES", 10, minimum=1, maximum=1000)
+# Query texts remembered per process and encoder (0: off); ~2 KB each at 512 dimensions.
+CBIR_TEXT_CACHE_SIZE = env_int("CBIR_TEXT_CACHE_SIZE", 2048, minimum=0, maximum=1_000_000)
 
 # Uploads
 CBIR_MAX_UPLOAD_BYTES = env_int("CBIR_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
@@ -361,6 +377,26 @@ CBIR_ALLOWED_FORMATS = [
     for f in env_list("CBIR_ALLOWED_FORMATS", ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"])
 ]
 CBIR_THUMBNAIL_SIZE = env_int("CBIR_THUMBNAIL_SIZE", 384, minimum=32, maximum=2048)
+# The guarded image path (galleries/imaging.py) reads these from the header, before decoding.
+CBIR_MIN_IMAGE_SIDE = env_int("CBIR_MIN_IMAGE_SIDE", 16, minimum=1, maximum=4096)
+CBIR_MAX_IMAGE_SIDE = env_int("CBIR_MAX_IMAGE_SIDE", 30_000, minimum=64, maximum=65_535)
+# Longer side / shorter side: 20 lets phone and 360-degree panoramas through, not pixel strips.
+CBIR_MAX_ASPECT_RATIO = env_float("CBIR_MAX_ASPECT_RATIO", 20.0, minimum=1.0, maximum=1000.0)
+CBIR_MAX_IMAGE_FRAMES = env_int("CBIR_MAX_IMAGE_FRAMES", 1000, minimum=1)
+# Upload cost (galleries/upload_budget.py). Pixels are counted from headers before decoding.
+CBIR_MAX_PIXELS_PER_REQUEST = env_int(
+    "CBIR_MAX_PIXELS_PER_REQUEST", 400_000_000, minimum=CBIR_MAX_IMAGE_PIXELS
+)
+CBIR_UPLOAD_FILES_PER_MINUTE = env_int("CBIR_UPLOAD_FILES_PER_MINUTE", 600, minimum=1)
+CBIR_UPLOAD_PIXELS_PER_MINUTE = env_int(
+    "CBIR_UPLOAD_PIXELS_PER_MINUTE", 2_000_000_000, minimum=CBIR_MAX_IMAGE_PIXELS
+)
+CBIR_UPLOAD_CONCURRENCY_PER_USER = env_int("CBIR_UPLOAD_CONCURRENCY_PER_USER", 2, minimum=1)
+# Decoded pixels held at once by one process (all its threads): bounds its memory.
+CBIR_DECODE_PIXELS_PER_PROCESS = env_int(
+    "CBIR_DECODE_PIXELS_PER_PROCESS", 2 * CBIR_MAX_IMAGE_PIXELS, minimum=CBIR_MAX_IMAGE_PIXELS
+)
+CBIR_DECODE_WAIT_S = env_float("CBIR_DECODE_WAIT_S", 30.0, minimum=0.0, maximum=600.0)
 
 # Background work
 # False: never queue Celery tasks (the evaluation command and benchmarks do the work inline).
@@ -396,7 +432,7 @@ CBIR_PGVECTOR_MAX_SCAN_TUPLES = env_int("CBIR_PGVECTOR_MAX_SCAN_TUPLES", 20_000,
 # ~23k rows and the build of 100k takes 4x longer (benchmarks/README.md).
 CBIR_PGVECTOR_BUILD_MEMORY = env_str("CBIR_PGVECTOR_BUILD_MEMORY", "1GB")
 CBIR_SEARCH_DEFAULT_K = env_int("CBIR_SEARCH_DEFAULT_K", 24, minimum=1)
-CBIR_SEARCH_MAX_K = env_int("CBIR_SEARCH_MAX_K", 500, minimum=1)
+CBIR_SEARCH_MAX_K = env_int("CBIR_SEARCH_MAX_K", 500, minimum=1, maximum=1_000_000)
 # How long a gap in the index change feed may stay open (a transaction still running) before
 # it is taken to be a rolled-back id and skipped.
 CBIR_INDEX_FEED_GAP_TIMEOUT_S = env_float("CBIR_INDEX_FEED_GAP_TIMEOUT_S", 60.0, minimum=0.0)
@@ -414,7 +450,7 @@ CBIR_SEARCH_DEFAULT_MODE = env_choice(
 # Image defaults fitted for the bundled encoder on clip-art classes (bench_thresholds.py).
 CBIR_THRESHOLD_STATIC_IMAGE = env_float("CBIR_THRESHOLD_STATIC_IMAGE", 1.01, minimum=0, maximum=2)
 CBIR_THRESHOLD_STATIC_TEXT = env_float("CBIR_THRESHOLD_STATIC_TEXT", 1.0, minimum=0, maximum=2)
-CBIR_THRESHOLD_WEIGHT = env_float("CBIR_THRESHOLD_WEIGHT", 1.1)
+CBIR_THRESHOLD_WEIGHT = env_float("CBIR_THRESHOLD_WEIGHT", 1.1, minimum=0, maximum=10)
 CBIR_THRESHOLD_NEIGHBOURS = env_int("CBIR_THRESHOLD_NEIGHBOURS", 5, minimum=1, maximum=1000)
 # Galleries smaller than this get no statistic (top-k for them in auto mode).
 CBIR_THRESHOLD_MIN_IMAGES = env_int("CBIR_THRESHOLD_MIN_IMAGES", 20, minimum=2)
@@ -430,9 +466,9 @@ CBIR_FUSION_ENCODERS = env_list("CBIR_FUSION_ENCODERS", [])
 CBIR_FUSION_METHOD = env_choice("CBIR_FUSION_METHOD", "log_vote", {"rrf", "log_vote"})
 
 # Relevance feedback: q' = alpha q + beta centroid(relevant) - gamma centroid(non-relevant).
-CBIR_ROCCHIO_ALPHA = env_float("CBIR_ROCCHIO_ALPHA", 1.0)
-CBIR_ROCCHIO_BETA = env_float("CBIR_ROCCHIO_BETA", 0.75)
-CBIR_ROCCHIO_GAMMA = env_float("CBIR_ROCCHIO_GAMMA", 0.15)
+CBIR_ROCCHIO_ALPHA = env_float("CBIR_ROCCHIO_ALPHA", 1.0, minimum=0, maximum=10)
+CBIR_ROCCHIO_BETA = env_float("CBIR_ROCCHIO_BETA", 0.75, minimum=0, maximum=10)
+CBIR_ROCCHIO_GAMMA = env_float("CBIR_ROCCHIO_GAMMA", 0.15, minimum=0, maximum=10)
 
 # Collection expansion: query texts users confirmed for an image become extra search vectors
 # of that image (its score is the best of its own vector and these), under admission rules.

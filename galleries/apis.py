@@ -7,19 +7,20 @@ serializer. Domain errors become HTTP in cbir_site/api.py.
 from __future__ import annotations
 
 from django.db.models import Count
-from django.http import FileResponse
+from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from cbir_site.errors import InvalidInputError, NotFoundError
 from cbir_site.pagination import paginate
 from galleries import selectors, services
-from galleries.imaging import MIME_TYPES
+from galleries.file_http import image_file_response
 from galleries.models import Image, Membership
 from galleries.serializers import (
     GalleryCreateInput,
@@ -32,7 +33,6 @@ from galleries.serializers import (
     StatusOutput,
     UploadInput,
     UploadResultOutput,
-    user_by_reference,
 )
 from search.selectors import gallery_indexing_status
 
@@ -79,7 +79,7 @@ class GalleryListApi(APIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         fields["organisation"] = _organisation(request.user, fields.get("organisation"))
-        gallery = services.gallery_create(user=request.user, **fields)
+        gallery = services.gallery_create(user=request.user, hide_taken_slugs=True, **fields)
         out = GalleryOutput(gallery, context={"roles": {gallery.pk: Membership.Role.OWNER}})
         return Response(out.data, status=status.HTTP_201_CREATED)
 
@@ -122,18 +122,22 @@ class GalleryMembersApi(APIView):
         members = gallery.memberships.select_related("user").order_by("user__username")
         return paginate(request, self, members, lambda page: MembershipOutput(page, many=True))
 
-    @extend_schema(request=MembershipInput, responses={201: MembershipOutput})
+    @extend_schema(
+        request=MembershipInput,
+        responses={201: MembershipOutput},
+        description=(
+            "Add a member by username, or change an existing member's role. Only active users "
+            "of the gallery's organisation (for a gallery without one: of the caller's "
+            "organisations) can be added; for anyone else, existing or not, the answer is the "
+            "same 404."
+        ),
+    )
     def post(self, request: Request, slug: str) -> Response:
         gallery = selectors.gallery_get_managed(request.user, slug=slug)
         data = MembershipInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user = user_by_reference(
-            username=data.validated_data.get("username"), user_id=data.validated_data.get("user_id")
-        )
-        if user is None:
-            raise NotFoundError("No such user.")
-        membership = services.gallery_member_set(
-            gallery=gallery, user=user, role=data.validated_data["role"]
+        membership = services.gallery_member_add(
+            gallery=gallery, actor=request.user, **data.validated_data
         )
         return Response(MembershipOutput(membership).data, status=status.HTTP_201_CREATED)
 
@@ -242,16 +246,24 @@ class ImageDetailApi(APIView):
 
 
 class _ImageFileApi(APIView):
+    """An image's bytes, cacheable (galleries/file_http.py), under a rate of their own.
+
+    A gallery page shows up to 48 thumbnails: counted against the anonymous API rate
+    (60/min) they broke for visitors. The "thumbnail" scope (CBIR_THROTTLE_THUMBNAIL)
+    replaces the anonymous and per-user rates here, for signed-in and anonymous callers
+    alike; the pages link these same URLs, so one rate covers the site and the API.
+    """
+
     permission_classes = [AllowAny]  # visibility is checked by the selector
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "thumbnail"
     field = "file"
 
-    @extend_schema(responses={(200, "image/*"): bytes})
-    def get(self, request: Request, image_id: int) -> FileResponse:
+    @extend_schema(responses={(200, "image/*"): bytes, 304: None})
+    def get(self, request: Request, image_id: int) -> HttpResponseBase:
+        # The selector first, always: an invisible image is 404 even with a matching ETag.
         image = selectors.image_get_visible(request.user, image_id=image_id)
-        stored = getattr(image, self.field)
-        if not stored:
-            raise NotFoundError("This image has no stored file.")
-        return file_response(image, self.field)
+        return image_file_response(request, image, self.field)
 
 
 class ImageFileApi(_ImageFileApi):
@@ -260,31 +272,3 @@ class ImageFileApi(_ImageFileApi):
 
 class ImageThumbnailApi(_ImageFileApi):
     field = "thumbnail"
-
-
-def file_response(image: Image, field: str) -> FileResponse:
-    """Serve a stored image with a fixed, validated type: never sniffed, never a page."""
-    stored = getattr(image, field)
-    mime = (
-        "image/jpeg"
-        if field == "thumbnail"
-        else MIME_TYPES.get(image.format, "application/octet-stream")
-    )
-    try:
-        handle = stored.open("rb")
-    except FileNotFoundError as exc:
-        raise NotFoundError("The stored file is missing.") from exc
-    response = FileResponse(handle, content_type=mime)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, max-age=3600"
-    if field == "file":
-        filename = image.original_filename or f"image-{image.pk}"
-        response["Content-Disposition"] = f"inline; filename*=UTF-8''{_rfc5987(filename)}"
-    return response
-
-
-def _rfc5987(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="")

@@ -23,6 +23,7 @@ from galleries.models import Image
 from search.compose import Part, weighted_sum
 from search.encoders.base import Encoder
 from search.models import Embedding
+from search.runtime import encode_query_texts
 
 MAX_QUERY_CHARS = 1000
 MAX_EXAMPLES = 16
@@ -136,7 +137,8 @@ def encode_query(
     stored = [selectors.image_get_visible(user, image_id=i) for i in spec.image_ids]
     unwanted = [selectors.image_get_visible(user, image_id=i) for i in spec.negative_image_ids]
     texts = [t for t in (spec.text, spec.negative_text) if t is not None]
-    text_vectors = dict(zip(texts, encoder.encode_texts(texts), strict=True)) if texts else {}
+    vectors = encode_query_texts(encoder, texts) if texts else []  # remembered per process
+    text_vectors = dict(zip(texts, vectors, strict=True))
     examples = []
     kinds = ["text"] if spec.text else []
     if spec.image_data is not None:

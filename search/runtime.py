@@ -12,8 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
 from django.conf import settings
 
 from search.encoders.base import (
@@ -32,6 +36,12 @@ _encoders: dict[EncoderConfig, Encoder] = {}
 _errors: dict[EncoderConfig, str] = {}
 _NAME_TTL_S = 30.0
 _names: dict[EncoderConfig, tuple[float, str]] = {}
+# Query texts' vectors, per encoder instance (its model, weights and prompt), least recently
+# used first. Weak keys: an encoder dropped by reset_for_tests takes its vectors with it.
+_text_lock = threading.Lock()
+_text_vectors: weakref.WeakKeyDictionary[Encoder, OrderedDict[str, np.ndarray]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,37 @@ def get_encoder(kind: str | None = None) -> Encoder:
         return encoder
 
 
+def encode_query_texts(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
+    """`encoder.encode_texts(texts)`, remembering the last CBIR_TEXT_CACHE_SIZE texts.
+
+    Query texts repeat: popular queries, every further page of one search, each
+    refinement of a session. With the bundled encoder the text model was a third
+    of a text search's time on the server (14 of ~40 ms, benchmarks/README.md).
+    Exact text only: "Cat" and "cat" are two entries, as they may be two vectors.
+    """
+    size = settings.CBIR_TEXT_CACHE_SIZE
+    if size <= 0 or not texts:
+        return encoder.encode_texts(texts)
+    found: dict[str, np.ndarray] = {}
+    with _text_lock:
+        cache = _text_vectors.setdefault(encoder, OrderedDict())
+        for text in texts:
+            if text in cache:
+                cache.move_to_end(text)
+                found[text] = cache[text]
+    missing = [t for t in dict.fromkeys(texts) if t not in found]
+    if missing:
+        vectors = encoder.encode_texts(missing)  # outside the lock: other texts need not wait
+        with _text_lock:
+            for text, vector in zip(missing, vectors, strict=True):
+                kept = np.array(vector, dtype=np.float32)
+                kept.setflags(write=False)  # shared by every later caller
+                cache[text] = found[text] = kept
+            while len(cache) > size:
+                cache.popitem(last=False)
+    return np.stack([found[t] for t in texts])
+
+
 def fusion_encoders() -> list[Encoder]:
     """The encoders whose rankings are fused (CBIR_FUSION_ENCODERS), active first; [] if < 2."""
     kinds = list(dict.fromkeys(settings.CBIR_FUSION_ENCODERS))
@@ -142,10 +183,19 @@ def reset_for_tests() -> None:
         _encoders.clear()
         _errors.clear()
         _names.clear()
+    with _text_lock:
+        _text_vectors.clear()
 
 
 def _configure_threads() -> None:
+    """PyTorch's intra-op threads for this process (the calling thread and every later one).
+
+    gunicorn_conf.py sets CBIR_ENCODER_THREADS to cores / web workers for each web
+    process: left at torch's default (every core), W processes x their request threads
+    each start a team per core, and concurrent searches queue behind spinning threads.
+    """
     if settings.CBIR_ENCODER_THREADS:
         import torch
 
         torch.set_num_threads(settings.CBIR_ENCODER_THREADS)
+        logger.info("Encoder threads per process: %d", settings.CBIR_ENCODER_THREADS)
