@@ -274,6 +274,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--web-workers", type=int, default=0, help="0: gunicorn_conf's rule")
     parser.add_argument("--web-threads", type=int, default=0, help="0: gunicorn_conf's rule")
     parser.add_argument("--product-throttles", action="store_true")
+    parser.add_argument(
+        "--record", action="store_true", help="write the figures into docs/reliability.md"
+    )
     args = parser.parse_args()
     for name in ("duration", "baseline_duration", "flood_duration"):
         if not 1 <= getattr(args, name) <= 3600:
@@ -346,6 +349,37 @@ def main() -> None:
         },
     )
     print(f"Wrote {path}")
+    if args.record:
+        _record(args, phases, result, sizing)
+
+
+def _record(args: argparse.Namespace, phases: Phases, result: dict, sizing: dict) -> None:
+    """Put the figures into docs/reliability.json ("capacity") and re-render the page."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.reliability import report
+
+    doc_path = Path(__file__).resolve().parents[1] / "docs" / "reliability.json"
+    document = json.loads(doc_path.read_text())
+    columns = ("requests", "per_second", "p50", "p99", "max", "statuses")
+    tables = {
+        f"{name} ({phases.seconds[name]:.0f} s, load average at start "
+        f"{phases.context[name]['load_average_at_start']})": {
+            kind: {c: f.get(c, "-") for c in columns} for kind, f in figures.items()
+        }
+        for name, figures in phases.figures.items()
+    }
+    goals = "; ".join(f"{k}: {v}" for k, v in result.items())
+    document["capacity"] = {
+        "summary": (
+            f"Produced by `python benchmarks/bench_load.py {' '.join(sys.argv[1:])}`: "
+            f"{args.users} users ({args.encoder} encoder, mean pause {args.think} s between "
+            f"requests), web server {json.dumps(sizing)}. Times in ms. {goals}."
+        ),
+        "phases": tables,
+    }
+    doc_path.write_text(json.dumps(document, indent=1, default=str) + "\n")
+    doc_path.with_suffix(".md").write_text(report.markdown(document))
+    print(f"Recorded in {doc_path.with_suffix('.md')}")
 
 
 def _sizing(stack: LoadStack) -> dict[str, object]:
