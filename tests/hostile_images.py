@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -163,3 +164,52 @@ def hostile() -> list[Case]:
 
 def accepted() -> list[Case]:
     return [c for c in corpus() if c.expect == "ok"]
+
+
+def real_size_cases(*, heavy: bool = True) -> list[tuple[str, bytes]]:
+    """(description, bytes) at the sizes that hurt under the product's default limits.
+
+    heavy=False leaves out the canvases that take seconds and hundreds of MB to build.
+    """
+    light: list[tuple[str, Callable[[], bytes]]] = [
+        ("70000x1 PNG strip", lambda: encode(Image.new("L", (70000, 1)), "PNG")),
+        ("1x70000 PNG strip", lambda: encode(Image.new("L", (1, 70000)), "PNG")),
+        ("10000x1 PNG strip", lambda: encode(Image.new("L", (10000, 1)), "PNG")),
+        ("1x1 PNG", lambda: encode(Image.new("L", (1, 1)), "PNG")),
+        ("10000x16 WebP strip (625:1)", lambda: encode(Image.new("L", (10000, 16)), "WEBP")),
+        ("30001x1600 PNG (side limit + 1)", lambda: encode(Image.new("1", (30001, 1600)), "PNG")),
+        ("60000x60000 PNG header (bomb)", lambda: png_header_only(60_000, 60_000)),
+        ("5000-frame GIF", lambda: animation("GIF", 5000)),
+        ("2000-frame APNG", lambda: animation("PNG", 2000)),
+        (
+            "8900x8900 black PNG (79 MP, the largest legal canvas)",
+            lambda: encode(Image.new("RGB", (8900, 8900)), "PNG"),
+        ),
+        (
+            "12000x1000 JPEG panorama (12:1)",
+            lambda: encode(Image.new("RGB", (12000, 1000)), "JPEG"),
+        ),
+        (
+            "JPEG with a broken EXIF block",
+            lambda: jpeg_with_exif(b"Exif\x00\x00II*\x00\xff\xff\xff\xff"),
+        ),
+    ]
+    heavy_cases: list[tuple[str, Callable[[], bytes]]] = [
+        (
+            "16383x16383 WebP lossless canvas",
+            lambda: encode(Image.new("L", (16383, 16383)), "WEBP", lossless=True),
+        ),
+        (
+            "12000x12000 TIFF deflate canvas",
+            lambda: encode(Image.new("L", (12000, 12000)), "TIFF", compression="tiff_deflate"),
+        ),
+        ("10000x10000 GIF canvas", lambda: encode(Image.new("L", (10000, 10000)), "GIF")),
+        (
+            "4000x3000 JPEG photo-sized",
+            lambda: encode(Image.effect_noise((4000, 3000), 40).convert("RGB"), "JPEG"),
+        ),
+        ("16-bit greyscale PNG", lambda: encode(Image.new("I;16", (2000, 2000), 30000), "PNG")),
+        ("CMYK JPEG", lambda: encode(Image.new("CMYK", (2000, 2000), (0, 200, 200, 0)), "JPEG")),
+    ]
+    chosen = light + (heavy_cases if heavy else [])
+    return [(name, make()) for name, make in chosen]
