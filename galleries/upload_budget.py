@@ -5,7 +5,8 @@ cost (files and decoded pixels, read from headers before any decode), not in
 requests:
 
 - `upload_slot`: at most CBIR_UPLOAD_CONCURRENCY_PER_USER upload requests of
-  one user run at once, so one user cannot occupy every web thread;
+  one user run at once in each web process, so one user cannot occupy every
+  web thread;
 - `UploadBudget`: per request at most CBIR_MAX_PIXELS_PER_REQUEST decoded
   pixels, per user and minute at most CBIR_UPLOAD_FILES_PER_MINUTE files and
   CBIR_UPLOAD_PIXELS_PER_MINUTE pixels (counters in the shared cache);
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +33,6 @@ from cbir_site.errors import RateLimitedError
 
 logger = logging.getLogger(__name__)
 
-_SLOT_TTL_S = 600  # a slot held by a process that died frees itself after this
 _WINDOW_S = 60
 
 
@@ -44,22 +45,33 @@ class BudgetExceeded(Exception):
         self.message = message
 
 
+_slots: dict[int, int] = {}
+_slots_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def upload_slot(user_id: int) -> Iterator[None]:
-    key = f"cbir:upload-slots:{user_id}"
+    """One of the user's upload slots in this process, for the length of a request.
+
+    Counted in the process, not the shared cache: a web process killed mid-upload takes its
+    slots with it, where a counter in Redis would lock the user out until it expired. Each
+    process has a few threads, so N slots per process still keep one user from taking them all.
+    """
     limit = settings.CBIR_UPLOAD_CONCURRENCY_PER_USER
-    held = _incr(key, 1, _SLOT_TTL_S)
-    if held is not None and held > limit:
-        _incr(key, -1, _SLOT_TTL_S)
-        raise RateLimitedError(
-            f"You already have {limit} uploads in progress; wait for one to finish.",
-            retry_after=5,
-        )
+    with _slots_lock:
+        if _slots.get(user_id, 0) >= limit:
+            raise RateLimitedError(
+                f"You already have {limit} uploads in progress; wait for one to finish.",
+                retry_after=5,
+            )
+        _slots[user_id] = _slots.get(user_id, 0) + 1
     try:
         yield
     finally:
-        if held is not None:
-            _incr(key, -1, _SLOT_TTL_S)
+        with _slots_lock:
+            _slots[user_id] -= 1
+            if not _slots[user_id]:
+                del _slots[user_id]
 
 
 @dataclass
