@@ -1,9 +1,10 @@
-from django.urls import path
+from django.urls import include, path
 
 from cbir_site.auth_apis import TokenObtainApi, TokenRevokeApi
 from feedback import apis as feedback_apis
 from galleries import apis as gallery_apis
 from search import apis as search_apis
+from search.cutoff_apis import CutoffsApi
 
 app_name = "api"
 
@@ -72,4 +73,7 @@ urlpatterns = [
         name="session-refine",
     ),
     path("encoder/", search_apis.EncoderStatusApi.as_view(), name="encoder"),
+    path("cutoffs/", CutoffsApi.as_view(), name="cutoffs"),  # staff: per-model cutoff values
+    path("", include("explain.api_urls")),  # "Why?": explanations of a session's results
+    path("", include("assistant.api_urls")),  # query assistant: suggestions to accept
 ]

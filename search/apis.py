@@ -42,6 +42,19 @@ class SearchInput(serializers.Serializer):
     negative_image_ids = serializers.ListField(
         child=serializers.IntegerField(), required=False, help_text='"Not like this": images.'
     )
+    rephrasings = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        max_length=8,
+        help_text="Accepted assistant rephrasings of `text`: each is searched (top k) and the "
+        "rankings fused with `fusion`; the original's results are always among them.",
+    )
+    negative_suggestions = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        max_length=10,
+        help_text='Accepted assistant "not like this" words, added to negative_text.',
+    )
     text_weight = serializers.FloatField(required=False, default=1.0, **bounds.WEIGHT.limits)
     image_weight = serializers.FloatField(required=False, default=1.0, **bounds.WEIGHT.limits)
     negative_weight = serializers.FloatField(required=False, default=0.5, **bounds.WEIGHT.limits)
@@ -72,6 +85,14 @@ class SearchInput(serializers.Serializer):
         default=False,
         help_text="Cutoff modes: when no image passes the cutoff, return nothing (no `closest`).",
     )
+    text_cutoff = serializers.ChoiceField(
+        choices=["qbnorm", "autocut", "mixture", "querytime", "dynamic"],
+        required=False,
+        help_text="Text and composed queries in auto/dynamic mode: how the cutoff is calibrated "
+        "(default CBIR_TEXT_CUTOFF). qbnorm: z-score against the image's similarity to a bank "
+        "of generic captions; autocut: the largest gap in the top scores; mixture: two "
+        "Gaussians fitted to the top scores; querytime, dynamic: as the modes query, dynamic.",
+    )
 
 
 class SearchHitOutput(serializers.Serializer):
@@ -88,6 +109,11 @@ class SearchHitOutput(serializers.Serializer):
     image = ImageOutput()
 
 
+class CutoffParameterOutput(serializers.Serializer):
+    value = serializers.FloatField()
+    source = serializers.CharField()
+
+
 class ThresholdOutput(serializers.Serializer):
     gallery = serializers.CharField(source="gallery.slug")
     distance = serializers.FloatField(
@@ -97,10 +123,17 @@ class ThresholdOutput(serializers.Serializer):
         allow_null=True, help_text="The same cutoff as a cosine similarity (null: topk)."
     )
     source = serializers.ChoiceField(
-        choices=["dynamic", "static", "query", "topk"],
+        choices=["dynamic", "static", "query", "topk", "qbnorm", "autocut", "mixture"],
         help_text="dynamic: from the gallery's statistic; static: T_static (no statistic or "
         "static mode); query: the query-time variant; topk: auto mode, the gallery has too few "
-        "images for a statistic, so its best k hits are included.",
+        "images for a statistic, so its best k hits are included. qbnorm, autocut, mixture: "
+        "a text query's calibrated cutoff (text_cutoff); for qbnorm the similarity shown is "
+        "the lowest any image of the gallery could pass with, each image's own z decides.",
+    )
+    parameters = serializers.DictField(
+        child=CutoffParameterOutput(),
+        help_text="The cutoff's parameters (static, weight, neighbours) for the search's model: "
+        "each value and its source (default, fitted_collection, fitted_judgements, override).",
     )
 
 
@@ -182,7 +215,8 @@ class SearchApi(APIView):
             "image_data": image_data,
             "image_id": fields.get("image_id"),
             "image_ids": fields.get("image_ids", ()) or _many(request, "image_ids"),
-            "negative_text": fields.get("negative_text"),
+            "negative_text": _negatives(fields),
+            "rephrasings": fields.get("rephrasings", ()),
             "negative_image_ids": fields.get("negative_image_ids", ())
             or _many(request, "negative_image_ids"),
             "text_weight": fields["text_weight"],
@@ -192,6 +226,7 @@ class SearchApi(APIView):
             "fusion": fields["fusion"],
             "first_phase": fields.get("first_phase"),
             "strict": fields["strict"],
+            "text_cutoff": fields.get("text_cutoff"),
         }
         session = iteration = None
         if request.user.is_authenticated:  # a signed-in search starts a feedback session
@@ -202,6 +237,13 @@ class SearchApi(APIView):
         body["session"] = str(session.pk) if session else None
         body["iteration"] = iteration.number if iteration else None
         return Response(body)
+
+
+def _negatives(fields: dict) -> str | None:
+    """negative_text with the accepted suggested negatives appended, comma-separated."""
+    words = [fields.get("negative_text") or "", *fields.get("negative_suggestions", ())]
+    joined = ", ".join(w.strip() for w in words if w and w.strip())
+    return joined or fields.get("negative_text")
 
 
 def _many(request: Request, name: str) -> list[int]:

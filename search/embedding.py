@@ -25,6 +25,7 @@ from galleries.models import Image
 from search.encoders.base import Encoder
 from search.hashing_store import hash_codes, hashing_thresholds_for
 from search.models import Embedding, IndexEvent, IndexFeedState
+from search.querybank_store import query_bank
 from search.runtime import get_encoder
 
 logger = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ def _store(encoder: Encoder, images: list[Image], vectors: np.ndarray, report: E
             .values_list("id", flat=True)
         )
         codes = hash_codes(vectors, hashing_thresholds_for(encoder.name))
+        bank = query_bank(encoder)  # querybank normalisation of text queries (calibration.py)
+        means, spreads = bank.statistics(vectors) if len(vectors) else ([], [])
         rows = [
             Embedding(
                 image_id=image.id,
@@ -106,8 +109,13 @@ def _store(encoder: Encoder, images: list[Image], vectors: np.ndarray, report: E
                 dim=encoder.dim,
                 vector=vector,
                 code=code,
+                bank_mean=mean,
+                bank_spread=spread,
+                bank_key=bank.key,
             )
-            for image, vector, code in zip(images, vectors, codes, strict=True)
+            for image, vector, code, mean, spread in zip(
+                images, vectors, codes, means, spreads, strict=True
+            )
             if image.id in alive
         ]
         Embedding.objects.bulk_create(rows, ignore_conflicts=True)

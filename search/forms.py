@@ -50,6 +50,8 @@ class SearchForm(forms.Form):
     q = forms.CharField(label="Describe what you are looking for", required=False, max_length=1000)
     image = forms.FileField(label="…or give an example image", required=False)
     not_q = forms.CharField(label="Not like these words", required=False, max_length=1000)
+    # Accepted query-assistant rephrasings, one per line (static/cbir/assistant.js fills it).
+    rephrasings = forms.CharField(required=False, max_length=2000, widget=forms.HiddenInput)
     composition = forms.ChoiceField(
         label="Words and pictures",
         required=False,
@@ -145,6 +147,7 @@ class SearchForm(forms.Form):
             "text": fields.get("q"),
             "image_ids": fields.get("like") or (),
             "negative_text": fields.get("not_q"),
+            "rephrasings": [t for t in (fields.get("rephrasings") or "").splitlines() if t.strip()],
             "negative_image_ids": fields.get("unlike") or (),
             "text_weight": _weight_value(fields, "text_weight"),
             "image_weight": _weight_value(fields, "image_weight"),

@@ -32,6 +32,11 @@ class Embedding(models.Model):
     # Semantic hash of the vector (bit = value > that dimension's collection threshold):
     # set once the model's HashingThresholds exist; 64 bytes for 512 dimensions.
     code = VarBitField(null=True, blank=True)
+    # Querybank normalisation (search/calibration.py): the vector's mean and spread of
+    # similarity to the bank of generic captions, and which bank (its key) they describe.
+    bank_mean = models.FloatField(null=True, blank=True)
+    bank_spread = models.FloatField(null=True, blank=True)
+    bank_key = models.CharField(max_length=16, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -124,3 +129,7 @@ class HashingThresholds(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} hashing thresholds of {self.model_name}"
+
+
+# Per-model cutoff parameters live in a module of their own (search/cutoffs.py resolves them).
+from search.cutoff_models import CutoffCalibration, GalleryCutoffOverride  # noqa: E402, F401

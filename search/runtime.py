@@ -64,6 +64,7 @@ def encoder_config() -> EncoderConfig:
         device=settings.CBIR_ENCODER_DEVICE,
         batch_size=settings.CBIR_EMBED_BATCH_SIZE,
         bundled_top_classes=settings.CBIR_BUNDLED_TOP_CLASSES,
+        bundled_prompts=settings.CBIR_BUNDLED_PROMPTS,
         cache_dir=str(settings.CBIR_DATA_DIR / "encoder-cache"),
     )
 

@@ -9,6 +9,8 @@ closer than its gallery's cutoff (paginated, not cut at k): static uses
 T_static, dynamic T_g = T_static + w (m_g - M) from the gallery's statistic,
 query the query-time variant (m from the query's own top-n in the gallery).
 auto is dynamic when every searched gallery has a statistic, else topk.
+Text and composed queries in auto/dynamic mode get a calibrated cutoff instead of
+the image statistic (CBIR_TEXT_CUTOFF, search/text_cutoff.py).
 A cutoff search that keeps nothing also returns its closest results, below the
 cutoff (search/fallback.py), unless the caller asks for `strict`.
 """
@@ -16,8 +18,8 @@ cutoff (search/fallback.py), unless the caller asks for `strict`.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -36,6 +38,7 @@ from search.index.base import cosine_to_euclidean
 from search.query import EncodedQuery, QuerySpec, encode_query
 from search.runtime import fusion_encoders, get_encoder
 from search.statistics import IMAGE, TEXT, GalleryThreshold, global_mean_for, thresholds_for
+from search.text_cutoff import CALIBRATED, TextCut, text_cut, text_cutoff_method, valid_methods
 from search.thresholds import dynamic_threshold, query_statistic, similarity_cutoff
 from search.vector_io import load_vectors
 
@@ -58,6 +61,8 @@ class ThresholdUsed:
     distance: float | None  # hits have a Euclidean distance below this
     similarity: float | None  # ... that is, a cosine similarity above this
     source: str  # dynamic, static, query, or topk (auto mode: no statistic, its best k)
+    # static, weight, neighbours: each value and where it came from (search/cutoffs.py).
+    parameters: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,8 @@ def search_images(
     vector_kind: str = TEXT,
     hide_ids: Collection[int] = (),
     strict: bool = False,
+    text_cutoff: str | None = None,
+    rephrasings: Sequence[str] = (),
     **query: Any,
 ) -> SearchResult:
     """Search with a QuerySpec's fields (text=..., image_data=..., image_ids=..., ...).
@@ -105,7 +112,26 @@ def search_images(
     from relevance feedback; `vector_kind` picks its thresholds: text or
     image). `hide_ids` are never returned (images the user already judged).
     `strict` leaves a cutoff search that kept nothing empty (no closest results).
+    `text_cutoff` picks the calibration of a text or composed query's cutoff in auto and
+    dynamic mode (search/text_cutoff.py; default CBIR_TEXT_CUTOFF).
     """
+    if text_cutoff is not None and text_cutoff not in valid_methods():
+        raise InvalidInputError(f"text_cutoff must be one of {', '.join(valid_methods())}.")
+    if rephrasings:  # accepted suggestions, fused with the original: search/rephrased.py
+        from search.rephrased import search_rephrased
+
+        return search_rephrased(
+            search=search_images,
+            rephrasings=rephrasings,
+            page=page,
+            page_size=page_size,
+            user=user,
+            gallery_slugs=gallery_slugs,
+            k=k,
+            vector=vector,
+            hide_ids=hide_ids,
+            **query,
+        )
     spec = QuerySpec(**query).cleaned() if vector is None else QuerySpec()
     k = _check_k(k)
     mode = mode or settings.CBIR_SEARCH_DEFAULT_MODE
@@ -130,7 +156,14 @@ def search_images(
 
     excluded = (encoded.excluded_ids if encoded else set()) | set(hide_ids)
     q = _Query(encoder.name, np.asarray(vector, dtype=np.float32), galleries, excluded)
-    thresholds = None if spec.composition == "two_phase" else _resolve_mode(q, mode, kind)
+    method = text_cutoff_method(text_cutoff) if "text" in kinds or kind == TEXT else None
+    cut = None if spec.composition == "two_phase" else _text_cut(q, mode, method, encoder)
+    if cut is not None:
+        thresholds: dict[int, GalleryThreshold] | None = cut.thresholds
+    elif spec.composition != "two_phase":
+        thresholds = _resolve_mode(q, _text_mode(mode, method), kind)
+    else:
+        thresholds = None
     if spec.composition == "two_phase" and encoded is not None:
         resolved_mode, hits, truncated = "topk", _two_phase(q, spec, encoded, k), False
         hits_page, total = hits, len(hits)
@@ -141,6 +174,8 @@ def search_images(
     else:
         resolved_mode = mode if mode != "auto" else "dynamic"
         hits, truncated = q.above(thresholds, k)
+        if cut is not None and cut.keep is not None:
+            hits = cut.keep(hits)
         total = len(hits)
         hits_page = hits[(page - 1) * page_size : page * page_size]
     closest: list[Hit] = []
@@ -171,6 +206,29 @@ def search_images(
         closest=below,
         notice=closest_notice(below),
     )
+
+
+def _text_cut(q: _Query, mode: str, method: str | None, encoder: Encoder) -> TextCut | None:
+    """A calibrated cutoff for a text or composed query in auto or dynamic mode, else None.
+
+    auto keeps its rule: a cutoff for galleries with a statistic (enough images to judge),
+    the best k of the others.
+    """
+    if method not in CALIBRATED or mode not in ("auto", "dynamic") or not q.galleries:
+        return None
+    galleries = q.galleries
+    if mode == "auto":
+        stats = thresholds_for(galleries, model_name=q.model_name, kind=TEXT, dynamic=True)
+        galleries = [g for g in galleries if stats[g.pk].source == "dynamic"]
+        if not galleries:
+            return None
+    scope = _Query(q.model_name, q.vector, galleries, q.exclude)
+    return text_cut(method=method, encoder=encoder, galleries=galleries, top_k=scope.top_k)
+
+
+def _text_mode(mode: str, method: str | None) -> str:
+    """CBIR_TEXT_CUTOFF=querytime: a text query's auto/dynamic cutoff is the query-time one."""
+    return "query" if method == "querytime" and mode in ("auto", "dynamic") else mode
 
 
 def _metric(spec: QuerySpec, top_k: bool) -> str:
@@ -312,7 +370,7 @@ def _query_time_thresholds(query: _Query, kind: str) -> dict[int, GalleryThresho
     for gallery_id, m_q in own.items():
         base = static[gallery_id]
         distance = dynamic_threshold(base.params, m_q, overall)
-        out[gallery_id] = GalleryThreshold(gallery_id, distance, "query", base.params, None)
+        out[gallery_id] = replace(base, distance=distance, source="query", statistic=None)
     return out
 
 
@@ -331,6 +389,9 @@ def _used(threshold: GalleryThreshold, galleries: dict[int, Gallery]) -> Thresho
         distance=threshold.distance,
         similarity=similarity_cutoff(threshold.distance),
         source=threshold.source,
+        parameters={
+            name: {"value": v.value, "source": v.source} for name, v in threshold.parameters.items()
+        },
     )
 
 

@@ -9,7 +9,7 @@ stored statistic and the current settings and overrides.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
@@ -18,6 +18,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from galleries.models import Gallery
+from search.cutoffs import CutoffValue, cutoff_parameters, cutoff_parameters_for
 from search.models import Embedding, GalleryStatistics
 from search.thresholds import (
     ThresholdParams,
@@ -32,21 +33,19 @@ logger = logging.getLogger(__name__)
 TEXT, IMAGE = "text", "image"
 
 
-def threshold_params(gallery: Gallery, kind: str) -> ThresholdParams:
-    """The gallery's parameters for a query kind: its overrides, else the settings."""
-    if kind == TEXT:
-        static, default = gallery.threshold_static_text, settings.CBIR_THRESHOLD_STATIC_TEXT
-    else:
-        static, default = gallery.threshold_static_image, settings.CBIR_THRESHOLD_STATIC_IMAGE
-    return ThresholdParams(
-        static=default if static is None else static,
-        weight=settings.CBIR_THRESHOLD_WEIGHT
-        if gallery.threshold_weight is None
-        else gallery.threshold_weight,
-        neighbours=settings.CBIR_THRESHOLD_NEIGHBOURS
-        if gallery.threshold_neighbours is None
-        else gallery.threshold_neighbours,
-    )
+def threshold_params(
+    gallery: Gallery, kind: str, *, model_name: str | None = None
+) -> ThresholdParams:
+    """The gallery's parameters for a query kind under a model (search/cutoffs.py resolves
+    them: the gallery's override for that model, a fitted value, else the setting).
+
+    Without model_name, the active model's (callers that know the search's model pass it).
+    """
+    if model_name is None:
+        from search.runtime import active_model_name
+
+        model_name = active_model_name()
+    return cutoff_parameters(model_name=model_name, gallery=gallery).threshold_params(kind)
 
 
 # ---------------------------------------------------------------- scheduling
@@ -104,7 +103,7 @@ def gallery_statistics_update(*, gallery_id: int, model_name: str) -> GallerySta
         GalleryStatistics.objects.filter(gallery=gallery, model_name=model_name).delete()
         thresholds_refresh(model_name=model_name)
         return None
-    params = threshold_params(gallery, IMAGE)
+    params = threshold_params(gallery, IMAGE, model_name=model_name)
     sample = settings.CBIR_THRESHOLD_SAMPLE
     m_g = mean_neighbour_distance(
         loaded.vectors, params.neighbours, sample=sample if count > sample else None
@@ -135,10 +134,15 @@ def thresholds_refresh(*, model_name: str) -> float | None:
         )
         overall = global_mean(r.mean_distance for r in rows)
         now = timezone.now()
+        params = cutoff_parameters_for(model_name=model_name, galleries=[r.gallery for r in rows])
         for row in rows:
             row.global_mean = overall
-            row.threshold_image = _threshold(row, IMAGE, overall)
-            row.threshold_text = _threshold(row, TEXT, overall)
+            row.threshold_image = _threshold(
+                row, params[row.gallery_id].threshold_params(IMAGE), overall
+            )
+            row.threshold_text = _threshold(
+                row, params[row.gallery_id].threshold_params(TEXT), overall
+            )
             row.thresholds_at = now
         GalleryStatistics.objects.bulk_update(
             rows, ["global_mean", "threshold_image", "threshold_text", "thresholds_at"]
@@ -146,10 +150,12 @@ def thresholds_refresh(*, model_name: str) -> float | None:
     return overall
 
 
-def _threshold(row: GalleryStatistics, kind: str, overall: float | None) -> float | None:
+def _threshold(
+    row: GalleryStatistics, params: ThresholdParams, overall: float | None
+) -> float | None:
     if overall is None:
         return None
-    return dynamic_threshold(threshold_params(row.gallery, kind), row.mean_distance, overall)
+    return dynamic_threshold(params, row.mean_distance, overall)
 
 
 def stale_statistics(*, model_name: str) -> list[int]:
@@ -163,7 +169,12 @@ def stale_statistics(*, model_name: str) -> list[int]:
     )
     rows = GalleryStatistics.objects.filter(model_name=model_name).select_related("gallery")
     covered = {r.gallery_id: r.image_count for r in rows}
-    other_n = {r.gallery_id for r in rows if r.neighbours != _neighbours(r.gallery)}
+    params = cutoff_parameters_for(model_name=model_name, galleries=[r.gallery for r in rows])
+    other_n = {
+        r.gallery_id
+        for r in rows
+        if r.neighbours != params[r.gallery_id].threshold_params(IMAGE).neighbours
+    }
     minimum = max(settings.CBIR_THRESHOLD_MIN_IMAGES, 2)
     stale = {g for g, n in counts.items() if n >= minimum and covered.get(g) != n}
     stale |= {g for g in covered if counts.get(g, 0) < minimum}  # shrank below the minimum
@@ -181,14 +192,10 @@ def gallery_thresholds_changed(*, gallery: Gallery) -> list[str]:
     recompute = []
     for row in GalleryStatistics.objects.filter(gallery=gallery):
         thresholds_refresh(model_name=row.model_name)
-        if row.neighbours != _neighbours(gallery):
+        if row.neighbours != threshold_params(gallery, IMAGE, model_name=row.model_name).neighbours:
             gallery_statistics_schedule(gallery_ids=[gallery.pk], model_name=row.model_name)
             recompute.append(row.model_name)
     return recompute
-
-
-def _neighbours(gallery: Gallery) -> int:
-    return threshold_params(gallery, IMAGE).neighbours
 
 
 # ---------------------------------------------------------------- reading
@@ -201,6 +208,8 @@ class GalleryThreshold:
     source: str  # "dynamic" (from m_g and M) or "static" (no statistic for this gallery)
     params: ThresholdParams
     statistic: GalleryStatistics | None
+    # Where each of params' values came from (search/cutoffs.py): static, weight, neighbours.
+    parameters: dict[str, CutoffValue] = field(default_factory=dict)
 
 
 def thresholds_for(
@@ -217,15 +226,19 @@ def thresholds_for(
             model_name=model_name, gallery__in=galleries, global_mean__isnull=False
         )
     }
+    resolved = cutoff_parameters_for(model_name=model_name, galleries=galleries)
     out = {}
     for gallery in galleries:
-        params = threshold_params(gallery, kind)
+        params = resolved[gallery.pk].threshold_params(kind)
+        used = resolved[gallery.pk].for_kind(kind)
         row = stats.get(gallery.pk) if dynamic else None
         if row is not None and row.neighbours == params.neighbours and row.global_mean is not None:
             distance = dynamic_threshold(params, row.mean_distance, row.global_mean)
-            out[gallery.pk] = GalleryThreshold(gallery.pk, distance, "dynamic", params, row)
+            out[gallery.pk] = GalleryThreshold(gallery.pk, distance, "dynamic", params, row, used)
         else:
-            out[gallery.pk] = GalleryThreshold(gallery.pk, params.static, "static", params, row)
+            out[gallery.pk] = GalleryThreshold(
+                gallery.pk, params.static, "static", params, row, used
+            )
     return out
 
 

@@ -12,6 +12,13 @@ import logging
 from celery import Task, shared_task
 from django.db import DatabaseError, InterfaceError, OperationalError
 
+from search.cutoff_fit import (
+    calibrated_models,
+    collection_fit_due,
+    cutoffs_fit_from_collection,
+    cutoffs_fit_from_judgements,
+    judgement_fits_due,
+)
 from search.embedding import (
     images_embed,
     images_mark_failed,
@@ -80,7 +87,33 @@ def prune_index_events() -> int:
 def update_gallery_statistics(gallery_id: int, model_name: str) -> float | None:
     stats = gallery_statistics_update(gallery_id=gallery_id, model_name=model_name)
     hashing_refit_if_stale(model_name=model_name)  # per model: usually nothing to do
+    if collection_fit_due(model_name=model_name):  # a model without fitted cutoffs gets them
+        fit_cutoffs_from_collection.delay(model_name)
     return stats.mean_distance if stats else None
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_ERRORS, max_retries=3, retry_backoff=10)
+def fit_cutoffs_from_collection(model_name: str) -> list[str]:
+    return cutoffs_fit_from_collection(model_name=model_name)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_ERRORS, max_retries=3, retry_backoff=10)
+def fit_cutoffs_from_judgements(model_name: str) -> list[str]:
+    return cutoffs_fit_from_judgements(model_name=model_name)
+
+
+@shared_task(acks_late=True)
+def refresh_cutoff_calibrations() -> dict[str, list[str]]:
+    """Periodic: refit from the judgement log where it grew, from collections where due."""
+    queued: dict[str, list[str]] = {}
+    for model_name in judgement_fits_due():
+        fit_cutoffs_from_judgements.delay(model_name)
+        queued.setdefault(model_name, []).append("judgements")
+    for model_name in calibrated_models():
+        if collection_fit_due(model_name=model_name):
+            fit_cutoffs_from_collection.delay(model_name)
+            queued.setdefault(model_name, []).append("collection")
+    return queued
 
 
 @shared_task(acks_late=True)

@@ -13,6 +13,11 @@ from tests.test_docker_config import COMPOSE_FILES, WORKERS, command_of, compose
 
 # The tasks that run the encoder: the only ones a GPU worker needs to see.
 EMBEDDING_TASKS = {"search.tasks.embed_images", "feedback.tasks.update_expansions"}
+# Tasks with a queue of their own (the setting naming it): on-demand explanations (explain/).
+OWN_QUEUE_TASKS = {
+    "explain.tasks.explain_compute": "CBIR_EXPLAIN_QUEUE",
+    "assistant.tasks.assist_compute": "CBIR_ASSIST_QUEUE",  # the query assistant (assistant/)
+}
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +56,8 @@ def test_embedding_tasks_go_to_the_embedding_queue_and_the_rest_to_maintenance(r
         expected = (
             settings.CBIR_EMBED_QUEUE
             if name in EMBEDDING_TASKS
+            else getattr(settings, OWN_QUEUE_TASKS[name])
+            if name in OWN_QUEUE_TASKS
             else settings.CBIR_MAINTENANCE_QUEUE
         )
         assert queue == expected, name
@@ -68,7 +75,11 @@ def test_the_compose_workers_together_consume_every_queue(routes):
     assert set(consumed) == set(WORKERS)
     assert set(routes.values()) <= set().union(*consumed.values())
     # The model's worker (the one compose.gpu.yaml gives the GPUs) takes the embedding tasks.
-    assert consumed["worker"] == {settings.CBIR_EMBED_QUEUE}
+    assert consumed["worker"] == {
+        settings.CBIR_EMBED_QUEUE,
+        settings.CBIR_EXPLAIN_QUEUE,
+        settings.CBIR_ASSIST_QUEUE,
+    }
 
 
 def test_a_worker_started_without_queues_consumes_every_queue(routes):

@@ -23,7 +23,9 @@ from feedback.models import SearchSession
 from feedback.rocchio import RocchioParams, rocchio
 from feedback.services import search_session_refine, search_session_start
 from search.compose import Part, weighted_sum
+from search.cutoffs import gallery_overrides
 from search.query import EncodedQuery, QuerySpec
+from search.runtime import active_model_name
 from search.services import search_images
 
 pytestmark = pytest.mark.django_db
@@ -256,8 +258,11 @@ def test_the_admin_saves_thresholds_in_range(cast, staff):
     )
     response = staff.post(page, form)
     assert response.status_code == 302
+    # Stored as overrides of the active model, not on the gallery's row (search/cutoffs.py).
+    overrides = gallery_overrides(gallery=cast.gallery, model_name=active_model_name())
+    assert overrides == {"static_text": 2, "static_image": 0, "weight": 10, "neighbours": 1000}
     cast.gallery.refresh_from_db()
-    assert cast.gallery.threshold_weight == 10 and cast.gallery.threshold_neighbours == 1000
+    assert cast.gallery.threshold_weight is None
 
 
 # ---------------------------------------------------------------- the services

@@ -29,6 +29,7 @@ class EncoderConfig:
     device: str = "cpu"
     batch_size: int = 16
     bundled_top_classes: int = 10
+    bundled_prompts: str = "ensemble"  # class-name templates (encoders/bundled.py PROMPT_SETS)
     cache_dir: str | None = None  # derived artefacts (e.g. class-name vectors), safe to delete
 
 

@@ -8,13 +8,19 @@ its top-T ImageNet class names, re-normalised: the "convex combination of
 semantic embeddings" zero-shot method (Norouzi et al., ICLR 2014). Text and
 images then live in MiniLM's space, so a sentence finds images whose likely
 classes it describes. It cannot find concepts outside ImageNet's 1000 labels.
+
+A class's embedding is the mean over a set of prompt templates (PROMPT_SETS),
+as CLIP embeds its zero-shot classes: people type sentences, and a class name
+inside a sentence lands nearer to them than the bare name does (measured in
+docs/evaluation/README.md, "Bundled encoder: prompts"). The prompt set is part
+of the model name, so changing it re-embeds through the model-change path.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +38,20 @@ from search.encoders.base import (
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 INPUT_SIZE = 224
+# Templates whose class-name embeddings are averaged. "names" is the original encoder.
+PROMPT_SETS: dict[str, tuple[str, ...]] = {
+    "names": ("{}",),
+    "ensemble": (
+        "a photo of a {}.",
+        "a picture of a {}.",
+        "a close-up photo of a {}.",
+        "a photo of the {}.",
+        "an image showing a {}.",
+        "a {} in the scene.",
+        "a drawing of a {}.",
+    ),
+}
+DEFAULT_PROMPTS = "ensemble"
 
 
 class BundledEncoder:
@@ -42,15 +62,22 @@ class BundledEncoder:
         self,
         *,
         top_classes: int = 10,
+        prompts: str = DEFAULT_PROMPTS,
         batch_size: int = 16,
         device: str = "cpu",
         cache_dir: str | None = None,
     ):
+        if prompts not in PROMPT_SETS:
+            raise EncoderUnavailable(
+                f"Unknown bundled prompt set {prompts!r}; set CBIR_BUNDLED_PROMPTS to one of "
+                f"{sorted(PROMPT_SETS)}."
+            )
         self.top_classes = top_classes
+        self.prompts = prompts
         self.batch_size = batch_size
         self.device = device
         self.cache_dir = Path(cache_dir) if cache_dir else None
-        self.name = bundled_model_name(top_classes)
+        self.name = bundled_model_name(top_classes, prompts)
         self._load()
 
     def _load(self) -> None:
@@ -97,15 +124,16 @@ class BundledEncoder:
 
     def _class_name_vectors(self, model_path: Path) -> np.ndarray:
         """MiniLM vectors of the 1000 class names: seconds to compute, so kept on disk."""
+        templates = PROMPT_SETS[self.prompts]
         key = hashlib.sha256(
-            "\n".join([*self.class_names, str(_weights_stamp(model_path))]).encode()
+            "\n".join([*self.class_names, *templates, str(_weights_stamp(model_path))]).encode()
         ).hexdigest()[:16]
         path = self.cache_dir / f"bundled-class-vectors-{key}.npy" if self.cache_dir else None
         if path is not None and path.is_file():
             cached = np.load(path)
             if cached.shape == (len(self.class_names), self.dim):
                 return cached.astype(np.float32)
-        vectors = self.encode_texts(self.class_names)
+        vectors = class_vectors(self.encode_texts, self.class_names, templates)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_suffix(f".{os.getpid()}.tmp.npy")
@@ -149,18 +177,37 @@ class BundledEncoder:
         return l2_normalise(vectors)
 
 
-def bundled_model_name(top_classes: int) -> str:
-    return f"bundled:efficientnet-lite0+all-MiniLM-L6-v2/top{top_classes}"
+def class_vectors(
+    encode: Callable[[Sequence[str]], np.ndarray], names: Sequence[str], templates: Sequence[str]
+) -> np.ndarray:
+    """Each class's text vector: the mean of its templates' unit vectors, re-normalised."""
+    total = np.zeros((len(names), 0), np.float32)
+    for template in templates:
+        vectors = encode([template.format(name) for name in names])
+        total = vectors if total.shape[1] == 0 else total + vectors
+    return l2_normalise(total)
+
+
+def bundled_model_name(top_classes: int, prompts: str = DEFAULT_PROMPTS) -> str:
+    """The stored model name; the bare-names encoder keeps the name it always had."""
+    base = f"bundled:efficientnet-lite0+all-MiniLM-L6-v2/top{top_classes}"
+    return base if prompts == "names" else f"{base}/prompts-{prompts}"
 
 
 def _weights_stamp(model_path: Path) -> tuple[tuple[str, int], ...]:
     return tuple(sorted((p.name, p.stat().st_size) for p in model_path.iterdir() if p.is_file()))
 
 
-@register("bundled", model_name=lambda config: bundled_model_name(config.bundled_top_classes))
+@register(
+    "bundled",
+    model_name=lambda config: bundled_model_name(
+        config.bundled_top_classes, config.bundled_prompts
+    ),
+)
 def _create(config: EncoderConfig) -> BundledEncoder:
     return BundledEncoder(
         top_classes=config.bundled_top_classes,
+        prompts=config.bundled_prompts,
         batch_size=config.batch_size,
         device=config.device,
         cache_dir=config.cache_dir,

@@ -95,6 +95,8 @@ class DatasetSpec:
     labels: Path | None = None  # folder: "filename label" lines (ImageNet-style val folders)
     protocol: str = "medium"  # roxford: easy | medium | hard
     name: str = ""
+    # folder: a text query per class and template, e.g. "a photo of a {}" (--class-text)
+    text_templates: tuple[str, ...] = ()
 
 
 def load_dataset(spec: DatasetSpec) -> Dataset:
@@ -107,7 +109,9 @@ def load_dataset(spec: DatasetSpec) -> Dataset:
         images = _required(spec.images, "karpathy needs --images (the image folder)")
         return karpathy_captions(path, images, splits=spec.splits or ("test",), name=spec.name)
     if spec.kind == "folder":
-        return datasets_images.folder_of_classes(path, labels_file=spec.labels, name=spec.name)
+        return datasets_images.folder_of_classes(
+            path, labels_file=spec.labels, name=spec.name, text_templates=spec.text_templates
+        )
     if spec.kind == "roxford":
         images = _required(spec.images, "roxford needs --images (the jpg folder)")
         return datasets_images.revisited_oxford(

@@ -31,7 +31,16 @@ PROTOCOLS = ("easy", "medium", "hard")
 # ---------------------------------------------------------------- folder of classes
 
 
-def folder_of_classes(root: Path, *, labels_file: Path | None = None, name: str = "") -> Dataset:
+CLASS_TEXT_TEMPLATES = ("a photo of a {}", "a drawing of {}", "{}")
+
+
+def folder_of_classes(
+    root: Path,
+    *,
+    labels_file: Path | None = None,
+    name: str = "",
+    text_templates: tuple[str, ...] = (),
+) -> Dataset:
     """Class = the leaf folder an image sits in (or its line in `labels_file`).
 
     root/<class>/<image> puts everything in one gallery; root/<gallery>/.../<class>/<image>
@@ -39,6 +48,10 @@ def folder_of_classes(root: Path, *, labels_file: Path | None = None, name: str 
     query; its relevant items are the other images of its class, in any gallery.
     Queries alternate between the fit and test splits within each class, so a
     threshold fitted on one half is measured on the other.
+
+    With `text_templates`, each class also gets a text query per template, the
+    class's name filled in (class_text), relevant = every image of the class;
+    classes alternate between the fit and test splits.
     """
     dataset_name = name or root.name
     notes: list[str] = []
@@ -80,8 +93,31 @@ def folder_of_classes(root: Path, *, labels_file: Path | None = None, name: str 
             )
     if alone:
         notes.append(f"{alone} images are the only one of their class: not used as queries")
+    queries += class_text_queries(by_class, text_templates)
     source = f"folder:{root}" + (f" labels={labels_file}" if labels_file else "")
     return Dataset(dataset_name, CLASSES, tuple(items), tuple(queries), (), source, tuple(notes))
+
+
+def class_text(label: str) -> str:
+    """A class folder's name as words: "food__breads_and_carbs" -> "breads and carbs"."""
+    return label.rsplit("__", 1)[-1].replace("_", " ").replace("-", " ").strip()
+
+
+def class_text_queries(by_class: dict[str, list[str]], templates: tuple[str, ...]) -> list[Query]:
+    queries = []
+    for n, label in enumerate(sorted(by_class)):
+        for template in templates:
+            text = template.format(class_text(label))
+            queries.append(
+                Query(
+                    id=f"text-{label}-{template}",
+                    kind=TEXT,
+                    text=text,
+                    relevant=frozenset(by_class[label]),
+                    split=FIT if n % 2 == 0 else TEST,
+                )
+            )
+    return queries
 
 
 def _labelled_items(root: Path, labels_file: Path, gallery: str) -> list[Item]:

@@ -17,6 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from feedback.models import SearchSession
+from search.cutoffs import gallery_cutoff_overrides_set
 from search.embedding import images_embed
 from search.encoders.fake import FakeEncoder
 from search.fallback import CLOSEST_MAX, NOTICE
@@ -39,14 +40,19 @@ def threshold_settings(settings):  # type: ignore[no-untyped-def]
     settings.CBIR_THRESHOLD_STATIC_TEXT = 0.5
     settings.CBIR_THRESHOLD_STATIC_IMAGE = 0.5
     settings.CBIR_THRESHOLD_WEIGHT = 1.0
+    # The galleries' own cutoffs are made unpassable: keep text queries on them (the calibrated
+    # text cutoffs' fallback is tested in test_text_cutoff.py).
+    settings.CBIR_TEXT_CUTOFF = "dynamic"
     cache.clear()
 
 
 def unpassable(gallery) -> None:  # type: ignore[no-untyped-def]
     """A manager's override no image can pass: distance < 0 (similarity > 1)."""
-    gallery.threshold_static_text = gallery.threshold_static_image = 0.0
-    gallery.threshold_weight = 0.0
-    gallery.save()
+    gallery_cutoff_overrides_set(
+        gallery=gallery,
+        model_name=FakeEncoder.name,
+        values={"static_text": 0.0, "static_image": 0.0, "weight": 0.0},
+    )
 
 
 @pytest.fixture
@@ -130,8 +136,9 @@ def test_top_k_is_unchanged(cast, client_for, world):
 
 def test_confident_results_come_without_closest(cast, client_for, world):
     for gallery in world["galleries"]:
-        gallery.threshold_static_text, gallery.threshold_weight = 0.5, 0.0
-        gallery.save()
+        gallery_cutoff_overrides_set(
+            gallery=gallery, model_name=FakeEncoder.name, values={"static_text": 0.5, "weight": 0}
+        )
     body = post(client_for(cast.viewer), mode="static")
     assert body["total"] > 0 and body["closest"] == [] and body["notice"] is None
 

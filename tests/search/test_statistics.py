@@ -10,6 +10,7 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 
 from galleries import services
+from search.cutoffs import gallery_cutoff_overrides_set
 from search.embedding import images_embed
 from search.encoders.fake import FakeEncoder
 from search.models import Embedding, GalleryStatistics
@@ -162,8 +163,9 @@ def test_stale_statistics_are_found(cast):
 def test_gallery_overrides_win_over_settings(cast):
     filled(cast.gallery, TIGHT)
     gallery_statistics_update(gallery_id=cast.gallery.pk, model_name=MODEL)
-    cast.gallery.threshold_static_text = 1.3
-    cast.gallery.save()
+    gallery_cutoff_overrides_set(
+        gallery=cast.gallery, model_name=MODEL, values={"static_text": 1.3}
+    )
     thresholds_refresh(model_name=MODEL)
     text = thresholds_for([cast.gallery], model_name=MODEL, kind="text", dynamic=True)
     assert (
@@ -184,8 +186,8 @@ def test_a_statistic_computed_with_another_n_is_stale(cast, settings):
     settings.CBIR_THRESHOLD_NEIGHBOURS = 3  # the deployment's n changed
     assert stale_statistics(model_name=MODEL) == [cast.gallery.pk]
     settings.CBIR_THRESHOLD_NEIGHBOURS = 2
-    cast.gallery.threshold_neighbours = 3  # or the gallery's own override
-    cast.gallery.save()
+    # or the gallery's own override for this model
+    gallery_cutoff_overrides_set(gallery=cast.gallery, model_name=MODEL, values={"neighbours": 3})
     assert stale_statistics(model_name=MODEL) == [cast.gallery.pk]
     gallery_statistics_update(gallery_id=cast.gallery.pk, model_name=MODEL)
     assert stale_statistics(model_name=MODEL) == []

@@ -61,6 +61,12 @@ EXPERIMENTS: dict[str, Experiment] = {
             "expansion",
         ),
         Experiment(
+            "cutoffs",
+            "cutoffs per query kind and mode over all galleries: top-k, static, dynamic, "
+            "query-time, and text calibration (qbnorm, autocut, mixture); macro P/R/F1, P@10",
+            "cutoffs",
+        ),
+        Experiment(
             "hashing",
             "semantic hashing (mean, median; with and without re-rank) vs float vectors",
             "hashing",

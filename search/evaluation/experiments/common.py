@@ -188,8 +188,10 @@ def rank_row(summary: RankSummary) -> list[Any]:
     ]
 
 
+# R@K: a relevant image within the top K (caption retrieval's measure). Set recall at 10
+# (relevant in the top 10 / all relevant) is another figure: "SetR@10", never "R@10".
 RANK_COLUMNS = ["R@1", "R@5", "R@10", "Med r", "Mean r"]
-PRECISION_COLUMNS = [f"mAP@{k}" for k in MAP_KS] + ["mAP", "P@10", "R@10"]
+PRECISION_COLUMNS = [f"mAP@{k}" for k in MAP_KS] + ["mAP", "P@10", "SetR@10"]
 
 
 def precision_row(summary: PrecisionSummary) -> list[Any]:

@@ -44,7 +44,8 @@ def retrieval_section(
         title = KIND_TITLES.get(kind, kind)
         section.tables.append(
             Table(
-                title=f"{title}: Recall@K and rank of the first relevant image",
+                title=f"{title}: R@K (a relevant image within the top K) and rank of the "
+                "first relevant image",
                 columns=["Encoder", "Queries", "N", *RANK_COLUMNS],
                 rows=[
                     [label, s.ranks.queries, collection_sizes.get(label), *rank_row(s.ranks)]
@@ -57,10 +58,12 @@ def retrieval_section(
         if precise:
             section.tables.append(
                 Table(
-                    title=f"{title}: mean average precision, precision and recall at K",
+                    title=f"{title}: mean average precision, precision and set recall at K",
                     columns=["Encoder", *PRECISION_COLUMNS],
                     rows=[[label, *precision_row(p)] for label, p in precise.items()],
                     notes=[
+                        "SetR@10: relevant images in the top 10 / all relevant images "
+                        "(set recall; R@K in the table above is 'any relevant in the top K'). "
                         "Junk images (ROxford) are removed from the ranking first. "
                         "AP@K divides by min(relevant, K); mAP is the full-ranking AP by "
                         "the Revisited Oxford trapezoid rule."

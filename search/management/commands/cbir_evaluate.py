@@ -20,6 +20,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from search.evaluation.datasets import DatasetError, DatasetSpec
+from search.evaluation.datasets_images import CLASS_TEXT_TEMPLATES
 from search.evaluation.experiments import EXPERIMENTS
 from search.evaluation.experiments.common import Options
 from search.evaluation.isolation import (
@@ -45,6 +46,15 @@ class Command(BaseCommand):
         parser.add_argument("--labels", type=Path, help="folder: 'filename label' lines")
         parser.add_argument("--protocol", default="medium", choices=["easy", "medium", "hard"])
         parser.add_argument("--name", default="", help="dataset name in reports and gallery slugs")
+        parser.add_argument(
+            "--class-text",
+            nargs="?",
+            const=";".join(CLASS_TEXT_TEMPLATES),
+            default="",
+            metavar="TEMPLATES",
+            help="folder: a text query per class and template, ';'-separated, {} = the class "
+            f"name (alone: {';'.join(CLASS_TEXT_TEMPLATES)!r})",
+        )
         for experiment in EXPERIMENTS.values():
             parser.add_argument(f"--{experiment.name}", action="store_true", help=experiment.help)
         parser.add_argument("--encoders", default="", help="e.g. bundled,open_clip,random-floor")
@@ -74,6 +84,7 @@ class Command(BaseCommand):
                 labels=options["labels"],
                 protocol=options["protocol"],
                 name=options["name"],
+                text_templates=_templates(options["class_text"]),
             ),
             experiments=tuple(n for n in EXPERIMENTS if options[n]) or ("retrieval",),
             encoders=_names(options["encoders"]),
@@ -123,3 +134,11 @@ class Command(BaseCommand):
 
 def _names(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+def _templates(value: str) -> tuple[str, ...]:
+    templates = tuple(t.strip() for t in value.split(";") if t.strip())
+    bad = [t for t in templates if "{}" not in t]
+    if bad:
+        raise CommandError(f"--class-text templates need a {{}} for the class name: {bad}.")
+    return templates

@@ -1,0 +1,300 @@
+"""Fitting a model's cutoff parameters: from its own collection, and from the judgement log.
+
+Collection (label-free). Without labels there is no F1 to maximise, so only a
+scale can be learnt: the model's M (mean distance of images to their n nearest
+neighbours, over its galleries). The default T_static for image queries was
+fitted for the bundled encoder on clip art, where M was REFERENCE_GLOBAL_MEAN
+(n = REFERENCE_NEIGHBOURS). The dynamic threshold's own rule moves a gallery's
+cutoff by w (m_g - M) when its images lie further apart; the collection fit
+applies the same rule to the whole model:
+
+    T_static_image = T_default + w_default (M_model - REFERENCE_GLOBAL_MEAN)
+
+w is a ratio of distances and n a count, so a collection says nothing new about
+them; text similarities live on another scale than image neighbours, so the
+text T_static is not derived from M either (the text calibration measures its
+own scale, search/calibration.py).
+
+Judgements (labelled). Each current relevant / not-relevant mark of a search
+under the model, with the score it was shown with, is a labelled distance. The
+static threshold (per query kind) is the one with the best F1 over the marks,
+pooled (every mark counts once), by search/evaluation/fit.py; w too, from the
+image marks, when they come from at least two galleries with a statistic. A
+mark in gallery g is kept when d < T + w (m_g - M), that is when
+d - w (m_g - M) < T: for each w on the grid, T is a one-dimensional fit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from feedback.models import Judgement
+from search.cutoff_models import CutoffCalibration, CutoffSource
+from search.cutoffs import (
+    IMAGE,
+    PARAMETERS,
+    STATIC_IMAGE,
+    STATIC_TEXT,
+    TEXT,
+    WEIGHT,
+    cutoff_parameters,
+)
+from search.evaluation.fit import RankedLists, ThresholdFit, fit_thresholds
+from search.models import GalleryStatistics
+from search.statistics import thresholds_refresh
+from search.thresholds import distance_from_similarity
+
+# The bundled encoder on the clip-art benchmark (benchmarks/README.md): M = 0.467 with n = 5.
+REFERENCE_GLOBAL_MEAN = 0.467
+REFERENCE_NEIGHBOURS = 5
+COLLECTION_MIN_IMAGES = 100  # below this M is too noisy to move the default by
+COLLECTION_REFIT_CHANGE = 0.25  # refit when the images covered changed by a quarter
+MIN_MARKS_PER_LABEL = 5  # with CBIR_CUTOFF_FIT_MIN_MARKS marks in all, per query kind
+MAX_MARKS = 20_000  # the most recent; keeps an hourly refit cheap
+STATIC_GRID = np.round(np.arange(0.0, 2.0 + 1e-9, 0.0025), 6)
+WEIGHT_GRID = [round(0.05 * i, 2) for i in range(61)]  # 0 to 3
+
+
+# ---------------------------------------------------------------- the collection
+
+
+def collection_fit_due(*, model_name: str) -> bool:
+    """No collection fit yet, or the images it covered changed by COLLECTION_REFIT_CHANGE."""
+    images = _reference_rows_images(model_name)
+    if images < COLLECTION_MIN_IMAGES:
+        return False
+    row = CutoffCalibration.objects.filter(
+        model_name=model_name, parameter=STATIC_IMAGE, source=CutoffSource.FITTED_COLLECTION
+    ).first()
+    return row is None or abs(images - row.sample_size) > COLLECTION_REFIT_CHANGE * row.sample_size
+
+
+def cutoffs_fit_from_collection(*, model_name: str) -> list[str]:
+    """Set the model's collection-fitted T_static for image queries; returns what was set."""
+    rows = list(
+        GalleryStatistics.objects.filter(
+            model_name=model_name, neighbours=REFERENCE_NEIGHBOURS
+        ).values_list("mean_distance", "image_count")
+    )
+    images = sum(count for _, count in rows)
+    if images < COLLECTION_MIN_IMAGES:
+        return []
+    overall = float(np.mean([m for m, _ in rows]))  # M over galleries of the reference n
+    parameter = PARAMETERS[STATIC_IMAGE]
+    default, weight = parameter.default(), PARAMETERS[WEIGHT].default()
+    value = float(np.clip(default + weight * (overall - REFERENCE_GLOBAL_MEAN), 0.0, 2.0))
+    _store(
+        model_name,
+        STATIC_IMAGE,
+        CutoffSource.FITTED_COLLECTION,
+        value,
+        sample_size=images,
+        detail={
+            "rule": "T_default + w_default (M - M_reference)",
+            "global_mean": round(overall, 6),
+            "reference_mean": REFERENCE_GLOBAL_MEAN,
+            "neighbours": REFERENCE_NEIGHBOURS,
+            "galleries": len(rows),
+        },
+    )
+    thresholds_refresh(model_name=model_name)
+    return [STATIC_IMAGE]
+
+
+def _reference_rows_images(model_name: str) -> int:
+    counts = GalleryStatistics.objects.filter(
+        model_name=model_name, neighbours=REFERENCE_NEIGHBOURS
+    ).values_list("image_count", flat=True)
+    return sum(counts)
+
+
+def calibrated_models() -> list[str]:
+    """Models with gallery statistics: those a collection fit may concern."""
+    return sorted(set(GalleryStatistics.objects.values_list("model_name", flat=True).distinct()))
+
+
+# ---------------------------------------------------------------- the judgement log
+
+
+def _seen_key(model_name: str) -> str:
+    return f"cbir:cutoff-judgements-seen:{model_name}"
+
+
+def judgement_fits_due() -> list[str]:
+    """Models whose judgement log grew since the last look (one grouped query; the newest
+    judgement id seen is remembered in the cache, so an unchanged log costs no fit)."""
+    latest = (
+        Judgement.objects.values("session__model_name")
+        .annotate(last=Max("id"))
+        .values_list("session__model_name", "last")
+    )
+    due = []
+    for model_name, last in latest:
+        if last > (cache.get(_seen_key(model_name)) or 0):
+            cache.set(_seen_key(model_name), last, timeout=None)
+            due.append(model_name)
+    return sorted(due)
+
+
+@dataclass(frozen=True)
+class Marks:
+    distances: np.ndarray  # Euclidean distance of each marked image to the query
+    relevant: np.ndarray  # bool
+    galleries: np.ndarray  # gallery id of each marked image
+    last_id: int  # the newest judgement read
+
+    def __len__(self) -> int:
+        return len(self.distances)
+
+    def enough(self) -> bool:
+        positives = int(self.relevant.sum())
+        return (
+            len(self) >= settings.CBIR_CUTOFF_FIT_MIN_MARKS
+            and positives >= MIN_MARKS_PER_LABEL
+            and len(self) - positives >= MIN_MARKS_PER_LABEL
+        )
+
+
+def judgement_marks(*, model_name: str) -> dict[str, Marks]:
+    """Each query kind's current marks on searches under the model (the latest per session
+    and image; withdrawn ones dropped; fused scores of two_phase skipped: not similarities)."""
+    rows = (
+        Judgement.objects.filter(session__model_name=model_name, score__isnull=False)
+        .exclude(session__composition="two_phase")
+        .order_by("-id")
+        .values_list(
+            "id",
+            "session_id",
+            "image_id",
+            "label",
+            "score",
+            "image__gallery_id",
+            "session__query_text",
+            "session__example_image_ids",
+            "session__uploaded_example",
+        )[:MAX_MARKS]
+    )
+    seen: set[tuple[object, int]] = set()
+    found: dict[str, list[tuple[float, bool, int]]] = {TEXT: [], IMAGE: []}
+    last_id = 0
+    for pk, session, image, label, score, gallery, text, examples, uploaded in rows:
+        last_id = max(last_id, pk)
+        if (session, image) in seen:
+            continue  # an older row of a mark changed since
+        seen.add((session, image))
+        if label == Judgement.Label.WITHDRAWN:
+            continue
+        kind = TEXT if text and not examples and not uploaded else IMAGE
+        found[kind].append((score, label == Judgement.Label.RELEVANT, gallery))
+    return {kind: _marks(values, last_id) for kind, values in found.items()}
+
+
+def _marks(values: list[tuple[float, bool, int]], last_id: int) -> Marks:
+    scores = np.asarray([v[0] for v in values], dtype=np.float64)
+    return Marks(
+        distances=distance_from_similarity(scores),
+        relevant=np.asarray([v[1] for v in values], dtype=bool),
+        galleries=np.asarray([v[2] for v in values], dtype=np.int64),
+        last_id=last_id,
+    )
+
+
+def cutoffs_fit_from_judgements(*, model_name: str) -> list[str]:
+    """Fit T_static per query kind (and w from image marks) where there are enough marks.
+
+    Returns the parameters set; nothing changes below the minimum.
+    """
+    marks = judgement_marks(model_name=model_name)
+    shifts = _gallery_shifts(model_name)
+    current = cutoff_parameters(model_name=model_name)
+    changed: list[str] = []
+    weight = float(current[WEIGHT].value)
+    image = marks[IMAGE]
+    if image.enough():
+        several = len({g for g in image.galleries.tolist() if g in shifts}) >= 2
+        fit = _fit(image, shifts, WEIGHT_GRID if several else [weight])
+        _store_fit(model_name, STATIC_IMAGE, fit, image, fit.static)
+        changed.append(STATIC_IMAGE)
+        if several:
+            _store_fit(model_name, WEIGHT, fit, image, fit.weight)
+            changed.append(WEIGHT)
+            weight = fit.weight
+    text = marks[TEXT]
+    if text.enough():
+        fit = _fit(text, shifts, [weight])
+        _store_fit(model_name, STATIC_TEXT, fit, text, fit.static)
+        changed.append(STATIC_TEXT)
+    if changed:
+        thresholds_refresh(model_name=model_name)
+    return changed
+
+
+def _gallery_shifts(model_name: str) -> dict[int, float]:
+    """m_g - M for each gallery with a statistic under the model."""
+    rows = GalleryStatistics.objects.filter(model_name=model_name, global_mean__isnull=False)
+    return {r.gallery_id: r.mean_distance - r.global_mean for r in rows}
+
+
+def _fit(marks: Marks, shifts: dict[int, float], weights: list[float]) -> ThresholdFit:
+    """The (T, w) of the grids with the best pooled F1 (ties: the smaller w, then T)."""
+    shift = np.asarray([shifts.get(g, 0.0) for g in marks.galleries.tolist()], dtype=np.float64)
+    best: ThresholdFit | None = None
+    for weight in sorted(weights):
+        ranked = RankedLists.build([marks.distances - weight * shift], [marks.relevant])
+        fit = fit_thresholds(ranked, STATIC_GRID)
+        if best is None or fit.f1 > best.f1 + 1e-12:
+            best = ThresholdFit(fit.static, weight, fit.f1)
+    assert best is not None
+    return best
+
+
+def _store_fit(model_name: str, name: str, fit: ThresholdFit, marks: Marks, value: float) -> None:
+    bound = PARAMETERS[name].bound
+    _store(
+        model_name,
+        name,
+        CutoffSource.FITTED_JUDGEMENTS,
+        float(np.clip(value, bound.minimum, bound.maximum)),
+        sample_size=len(marks),
+        score=fit.f1,
+        detail={
+            "relevant": int(marks.relevant.sum()),
+            "not_relevant": int(len(marks) - marks.relevant.sum()),
+            "galleries": len(set(marks.galleries.tolist())),
+            "last_judgement_id": marks.last_id,
+            "static": fit.static,
+            "weight": fit.weight,
+        },
+    )
+
+
+def _store(
+    model_name: str,
+    name: str,
+    source: CutoffSource,
+    value: float,
+    *,
+    sample_size: int,
+    score: float | None = None,
+    detail: dict[str, object],
+) -> None:
+    with transaction.atomic():
+        CutoffCalibration.objects.update_or_create(
+            model_name=model_name,
+            parameter=name,
+            source=source.value,
+            defaults={
+                "value": value,
+                "sample_size": sample_size,
+                "score": score,
+                "detail": detail,
+                "fitted_at": timezone.now(),
+            },
+        )

@@ -1,0 +1,139 @@
+"""Cutoffs of text and composed queries in auto/dynamic mode (issue 13, search/calibration.py).
+
+The image statistic m_g measures distances between images; text-to-image
+similarities are on another scale, per model and per query. So a text query's
+cutoff comes from one of the calibrated methods of CBIR_TEXT_CUTOFF (or the
+request's `text_cutoff`):
+
+- qbnorm: each image's score as a z-score against its similarity to the query
+  bank; a hit needs z > CBIR_QBNORM_Z. The search asks the backend for every
+  hit above the loosest raw similarity that could pass in each gallery, then
+  keeps those whose own z passes;
+- autocut / mixture: one similarity cut, found in the query's top
+  CBIR_TEXT_CUTOFF_TOP_N scores over the searched galleries;
+- querytime / dynamic: the existing cutoff modes (search/services.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+from django.conf import settings
+from django.db.models import F, Min
+
+from galleries.models import Gallery
+from search.backends import Hit
+from search.calibration import (
+    AUTOCUT,
+    MIXTURE,
+    QBNORM,
+    TEXT_CUTOFF_METHODS,
+    autocut,
+    cut_score,
+    mixture_cut,
+    z_scores,
+)
+from search.encoders.base import Encoder
+from search.models import Embedding
+from search.querybank_store import QueryBank, bank_statistics_for, query_bank, stale_rows
+from search.statistics import TEXT, GalleryThreshold, thresholds_for
+from search.thresholds import distance_from_similarity
+
+CALIBRATED = (QBNORM, AUTOCUT, MIXTURE)
+TopK = Callable[[int], list[Hit]]  # the query's best n hits over the searched galleries
+
+
+@dataclass(frozen=True)
+class TextCut:
+    thresholds: dict[int, GalleryThreshold]  # per gallery: the raw similarity a hit needs
+    keep: Callable[[list[Hit]], list[Hit]] | None = None  # a further per-image test (qbnorm)
+
+
+def text_cutoff_method(requested: str | None) -> str:
+    return requested or settings.CBIR_TEXT_CUTOFF
+
+
+def valid_methods() -> tuple[str, ...]:
+    return TEXT_CUTOFF_METHODS
+
+
+def text_cut(
+    *, method: str, encoder: Encoder, galleries: list[Gallery], top_k: TopK
+) -> TextCut | None:
+    """The cutoff of a calibrated method; None for the others (dynamic, querytime)."""
+    if method == QBNORM:
+        return _qbnorm(encoder, galleries)
+    if method in (AUTOCUT, MIXTURE):
+        top = top_k(settings.CBIR_TEXT_CUTOFF_TOP_N)
+        if not top:
+            return None
+        scores = np.asarray([h.score for h in top])
+        count = autocut(scores) if method == AUTOCUT else mixture_cut(scores)
+        cut = dict.fromkeys(ids(galleries), cut_score(scores, count))
+        return TextCut(_thresholds(encoder.name, galleries, cut, method))
+    return None
+
+
+def ids(galleries: list[Gallery]) -> list[int]:
+    return [g.pk for g in galleries]
+
+
+def _thresholds(
+    model_name: str, galleries: list[Gallery], similarity: dict[int, float], source: str
+) -> dict[int, GalleryThreshold]:
+    """GalleryThresholds at these similarities, with each gallery's text parameters."""
+    static = thresholds_for(galleries, model_name=model_name, kind=TEXT, dynamic=False)
+    out = {}
+    for gallery_id, base in static.items():
+        s = min(max(similarity.get(gallery_id, -1.0), -1.0), 1.0)
+        distance = float(distance_from_similarity(s))
+        # replace(): keeps the parameters and their sources that thresholds_for reports
+        out[gallery_id] = replace(base, distance=distance, source=source, statistic=None)
+    return out
+
+
+def _qbnorm(encoder: Encoder, galleries: list[Gallery]) -> TextCut:
+    bank = query_bank(encoder)
+    z = settings.CBIR_QBNORM_Z
+    floors = _raw_floors(encoder.name, bank, galleries, z)
+    thresholds = _thresholds(encoder.name, galleries, floors, QBNORM)
+
+    def keep(hits: list[Hit]) -> list[Hit]:
+        stats = bank_statistics_for(
+            model_name=encoder.name, bank=bank, image_ids=[h.image_id for h in hits]
+        )
+        known = [h for h in hits if h.image_id in stats]
+        if not known:
+            return []
+        means = np.asarray([stats[h.image_id][0] for h in known])
+        spreads = np.asarray([stats[h.image_id][1] for h in known])
+        passed = z_scores(np.asarray([h.score for h in known]), means, spreads) > z
+        return [h for h, ok in zip(known, passed, strict=True) if ok]
+
+    return TextCut(thresholds, keep)
+
+
+def _raw_floors(
+    model_name: str, bank: QueryBank, galleries: list[Gallery], z: float
+) -> dict[int, float]:
+    """Per gallery, the lowest raw similarity with which any of its images can pass.
+
+    A gallery with rows not yet filled (before the backfill) gets no floor: the
+    backend returns all of it and each image's statistics are computed then.
+    """
+    wanted = ids(galleries)
+    unfilled = set(
+        Embedding.objects.filter(stale_rows(model_name, bank.key), gallery_id__in=wanted)
+        .values_list("gallery_id", flat=True)
+        .distinct()
+    )
+    rows = (
+        Embedding.objects.filter(model_name=model_name, bank_key=bank.key, gallery_id__in=wanted)
+        .exclude(gallery_id__in=unfilled)
+        .values("gallery_id")
+        .annotate(floor=Min(F("bank_mean") + z * F("bank_spread")))
+    )
+    # A hair below: the backend keeps scores strictly above a cutoff.
+    return {r["gallery_id"]: float(r["floor"]) - 1e-6 for r in rows if r["floor"] is not None}
