@@ -22,7 +22,10 @@ HOSTILE = '<img src=x onerror="window.pwned=1">'
 
 
 def test_chips_are_text_and_the_accepted_ones_reach_the_search(
-    request, live_server, cast, assistant_on  # noqa: F811
+    request,
+    live_server,
+    cast,
+    assistant_on,  # noqa: F811
 ):
     tab, sign_in = request.getfixturevalue("page"), request.getfixturevalue("login")
     images = [upload(cast.gallery, png_bytes(c), name=n) for c, n in (((230, 20, 20), "r.png"),)]
