@@ -88,6 +88,12 @@ def search_session_start(
     return session, iteration, result
 
 
+def search_session_example_set(*, session: SearchSession, token: str) -> None:
+    """Record the kept copy of the session's uploaded example (search/example_store.py)."""
+    session.params = {**session.params, "example": token}
+    session.save(update_fields=["params", "updated_at"])
+
+
 def session_get(*, user: AbstractBaseUser, session_id: str) -> SearchSession:
     """The user's own session; anyone else's is not found."""
     session = (
