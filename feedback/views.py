@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -42,6 +43,11 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
     on_page = list(page) or closest
     thresholds = iteration.params.get("thresholds", [])
     rows = [*iteration.results, *iteration.params.get("closest", [])]
+    # A cutoff search whose galleries all lack a statistic ran as top-k: nothing was checked.
+    none_checked = session.mode != "topk" and iteration.mode == "topk"
+    unchecked = unchecked_galleries(thresholds)
+    if none_checked:
+        unchecked |= {s.image.gallery.slug for s in on_page}
     return render(
         request,
         "feedback/session.html",
@@ -58,7 +64,9 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
             "marked": len(services.current_judgements(session)),
             "form": RefineForm(initial=services.rocchio_defaults().__dict__),
             "scale": MatchScale.of(score for _, _, score in rows),
-            "unchecked": unchecked_galleries(thresholds),
+            "unchecked": unchecked,
+            "none_checked": none_checked,
+            "min_images": settings.CBIR_THRESHOLD_MIN_IMAGES,
             "small_galleries": [t["gallery"] for t in thresholds if t.get("distance") is None],
             "viewer": viewer_items(request.user, [s.image for s in on_page]),
         },

@@ -4,9 +4,12 @@ A search's raw scores are cosine similarities (whose useful range depends on
 the model and on whether the query is words or a picture) or, for two-phase
 searches, fused rank scores: values on different scales that mean nothing to
 a person side by side. The pages show each result's match instead: its raw
-score placed between the lowest and the highest score of the same ranking,
-so 100 is the best result of this search and 0 the weakest it returned. Raw
-values stay in the API and in the page's "Details".
+score as a share of the best score of the same ranking, so 100 is the best
+result of this search, a result half as close scores 50, and nothing scores
+below 0. (Placing scores between the lowest and the highest instead gave the
+weakest of two near-identical results a match of 0.) A ranking whose best
+score is not positive falls back to that min-max placing. Raw values stay in
+the API and in the page's "Details".
 
 No Django here: the views pass the ranking's scores in.
 """
@@ -34,8 +37,10 @@ class MatchScale:
         """The match of one raw score, 0-100 (None for a pinned result without a score)."""
         if score is None:
             return None
-        spread = self.high - self.low
-        if spread <= 0:
+        if self.high > 0:
+            share = float(score) / self.high
+        elif self.high > self.low:
+            share = (float(score) - self.low) / (self.high - self.low)
+        else:
             return 100  # one result, or all equal: each is as good as the best
-        share = (float(score) - self.low) / spread
         return round(100 * min(1.0, max(0.0, share)))

@@ -69,7 +69,9 @@ def search_page(request: HttpRequest) -> HttpResponse:
         "has_galleries": bool(choices),
         "pages": _pages(result, params),
         "scale": MatchScale.of(s for _, s in result.ranked) if result else None,
-        "unchecked": unchecked_galleries(result.thresholds) if result else set(),
+        "unchecked": _unchecked(form, result),
+        "none_checked": _none_checked(form, result),
+        "min_images": settings.CBIR_THRESHOLD_MIN_IMAGES,
         "viewer": viewer_items(request.user, [h.image for h in _shown(result)]),
     }
     return render(request, "search/page.html", context, status=400 if form.errors else 200)
@@ -94,6 +96,22 @@ def _kept_example(request: HttpRequest, form: SearchForm, data) -> bytes | None:
         data["example"] = ""
         form.add_error(None, EXAMPLE_GONE)
     return image_data
+
+
+def _none_checked(form: SearchForm, result: SearchResult | None) -> bool:
+    """A cutoff search whose galleries all lack a statistic ran as top-k: nothing was checked."""
+    if result is None or result.mode != "topk" or not form.is_bound:
+        return False
+    asked = form.cleaned_data.get("mode") if form.is_valid() else ""
+    return (asked or settings.CBIR_SEARCH_DEFAULT_MODE) != "topk"
+
+
+def _unchecked(form: SearchForm, result: SearchResult | None) -> set[str]:
+    if result is None:
+        return set()
+    if _none_checked(form, result):
+        return {h.image.gallery.slug for h in _shown(result)}
+    return unchecked_galleries(result.thresholds)
 
 
 def _shown(result: SearchResult | None) -> list:  # type: ignore[type-arg]

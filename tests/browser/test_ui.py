@@ -124,7 +124,7 @@ def test_text_search_ranks_red_image_first_and_similar_link_searches_by_image(
     assert len(raw) == 3 and raw == sorted(raw, reverse=True) and raw[0] > 0.9 > raw[2]
     matches = [MATCH.match(t).group(1) for t in results.locator(".score").all_inner_texts()]
     assert [int(m) for m in matches] == sorted((int(m) for m in matches), reverse=True)
-    assert int(matches[0]) == 100 and int(matches[-1]) == 0
+    assert int(matches[0]) == 100 and int(matches[-1]) < 100
     # Signed in, a search becomes a feedback session with its own page.
     expect(page.get_by_test_id("result-summary")).to_contain_text("3 results")
 
