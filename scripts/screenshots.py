@@ -1,8 +1,9 @@
 """Screenshots of the main pages from the seeded demo: writes docs/screenshots/*.png.
 
-Migrates the development database, seeds the demo (manage.py cbir_demo: the user `demo` and scikit-image's sample
-photos), embeds the photos in this process with the configured encoder, adds a
-manager caption, then serves the site with `manage.py runserver` on loopback and
+Migrates the development database, seeds the demo (manage.py cbir_demo: the
+user `demo` and scikit-image's sample photos), embeds the photos in this
+process with the configured encoder, adds a manager caption, then serves the
+site with `manage.py runserver` on loopback and
 drives headless Chromium (Playwright) through it at 1280x900 and 390x844.
 Development only (the demo user has a known password). Needs the test extras
 (Playwright) and Chromium (CBIR_CHROMIUM, default /usr/bin/chromium).

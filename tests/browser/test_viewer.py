@@ -52,8 +52,10 @@ def _swipe(page, dx: int) -> None:  # type: ignore[no-untyped-def]
     page.get_by_test_id("viewer-stage").evaluate(
         """(stage, dx) => {
           const at = (x) => new Touch({ identifier: 1, target: stage, clientX: x, clientY: 300 });
-          stage.dispatchEvent(new TouchEvent("touchstart", { touches: [at(200)], changedTouches: [at(200)], bubbles: true }));
-          stage.dispatchEvent(new TouchEvent("touchend", { touches: [], changedTouches: [at(200 + dx)], bubbles: true }));
+          const touch = (type, now, changed) => stage.dispatchEvent(
+            new TouchEvent(type, { touches: now, changedTouches: changed, bubbles: true }));
+          touch("touchstart", [at(200)], [at(200)]);
+          touch("touchend", [], [at(200 + dx)]);
         }""",
         dx,
     )
