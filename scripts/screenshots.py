@@ -102,6 +102,7 @@ def shoot(base: str, out: Path, query: str) -> list[Path]:
             page.wait_for_url(f"{base}/galleries/")
             save(page, f"galleries{suffix}")
             page.goto(f"{base}/galleries/sample-photos/")
+            page.wait_for_load_state("networkidle")
             save(page, f"gallery{suffix}")
             page.goto(f"{base}/search/")
             page.fill("input[name=q]", query)
