@@ -107,11 +107,13 @@
     const tile = list[index];
     stage.classList.remove("natural");
     sizeButton.setAttribute("aria-pressed", "false");
-    window.scrollTo(0, scrollY);
     if (tile) {
       tile.querySelector("a.open").focus({ preventScroll: true });
       tiles().forEach((t) => t.classList.toggle("current", t === tile));
     }
+    // After the browser's own focus restoring, which may scroll to the tile that opened it.
+    window.scrollTo(0, scrollY);
+    requestAnimationFrame(() => window.scrollTo(0, scrollY));
   });
 
   document.addEventListener("click", (event) => {

@@ -145,7 +145,8 @@ def test_tiles_and_log_follow_the_status_bar_after_an_upload(
 
 
 def _overflow(view) -> int:  # type: ignore[no-untyped-def]
-    return view.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    """How far the page is wider than the phone (nothing clips it: no overflow-x: hidden)."""
+    return view.evaluate("document.documentElement.scrollWidth") - 390
 
 
 def test_phone_layout_fits_390_px_with_touch_sized_controls(phone, live_server, cast):
@@ -172,6 +173,13 @@ def test_phone_layout_fits_390_px_with_touch_sized_controls(phone, live_server, 
     for i in range(controls.count()):
         box = controls.nth(i).bounding_box()
         assert box is not None and box["height"] >= 44, controls.nth(i).inner_text()
+    image_page = f"/images/{tile.get_attribute('data-image-id')}/"
+    for path in ("/search/", "/galleries/private/", image_page):
+        phone.goto(f"{live_server.url}{path}")
+        assert _overflow(phone) <= 0, path
+    phone.go_back()
+    phone.go_back()
+    phone.go_back()
     # Far down the results, Refine is still on screen.
     phone.evaluate("window.scrollTo(0, document.body.scrollHeight / 2)")
     refine = phone.get_by_test_id("refine-form").get_by_role("button", name="Refine")
