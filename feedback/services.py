@@ -34,6 +34,7 @@ QUERY_PARAMS = (
     "fusion",
     "first_phase",
     "strict",
+    "rephrasings",  # the query assistant's ideas the user accepted: "Edit search" keeps them
 )
 
 

@@ -20,6 +20,7 @@ from galleries.models import Image
 CARRIED = (
     "q",
     "not_q",
+    "rephrasings",  # accepted query-assistant ideas, one a line
     "composition",
     "fusion",
     "text_weight",
@@ -125,6 +126,7 @@ def session_params(session, gallery_slugs: Sequence[str] = ()) -> SearchParams: 
         "k": [str(session.params.get("k") or "")],
         "mode": [session.mode],
         "example": [str(session.params.get("example") or "")],
+        "rephrasings": ["\n".join(session.params.get("rephrasings") or [])],
         "like": [str(i) for i in session.example_image_ids],
         "unlike": [str(i) for i in session.negative_image_ids],
     }

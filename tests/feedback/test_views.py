@@ -124,3 +124,18 @@ def test_session_page_shows_a_match_out_of_100_and_keeps_the_raw_score_in_detail
     assert '100<span class="unit">/100</span>' in html
     assert "Details" in html and "cosine similarity" in html
     assert "Rocchio" not in html.split("<details")[0]  # jargon only inside disclosures
+
+
+def test_edit_search_keeps_the_accepted_assistant_ideas(cast, session):
+    client = signed_in(cast.viewer)
+    ideas = "a crimson thing\na scarlet thing"
+    response = client.post(
+        "/search/", {"q": "red", "mode": "topk", "not_q": "blue", "rephrasings": ideas}
+    )
+    started = SearchSession.objects.get(pk=response["Location"].split("/")[-2])
+    assert started.params["rephrasings"] == ["a crimson thing", "a scarlet thing"]
+    page = client.get(response["Location"]).content.decode()
+    edit = page.split('data-testid="edit-search"')[0].rsplit('href="', 1)[1].split('"')[0]
+    form = client.get(edit.replace("&amp;", "&")).content.decode()
+    assert 'name="rephrasings" value="a crimson thing\na scarlet thing"' in form
+    assert 'name="not_q" value="blue"' in form
