@@ -81,6 +81,9 @@
       event.preventDefault();
       const n = columns(tiles());
       move(key === "ArrowDown" ? n : -n);
+    } else if (tile && key === "w" && tile.querySelector("button.why-toggle")) {
+      event.preventDefault();
+      tile.querySelector("button.why-toggle").click();
     } else if (tile && (key === "x" || key === "c") && window.CBIR && window.CBIR.judge) {
       event.preventDefault();
       window.CBIR.judge(tile, key === "x" ? "relevant" : "not_relevant");

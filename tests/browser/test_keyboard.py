@@ -92,6 +92,10 @@ def test_x_and_c_mark_the_focused_tile_and_the_focus_stays(page, live_server, lo
     labels = list(Judgement.objects.order_by("id").values_list("image_id", "label"))
     assert labels == [(ids[0], "relevant"), (ids[1], "not_relevant"), (ids[1], "withdrawn")]
     expect(page.locator("#marked-count")).to_have_text("1 marked on this page")
+    page.keyboard.press("w")  # "Why?" of the focused result, which has no tab stop of its own
+    expect(tiles.nth(1).get_by_test_id("why")).to_be_visible()
+    page.keyboard.press("w")
+    expect(tiles.nth(1).get_by_test_id("why")).to_be_hidden()
 
     # A click on ✓ keeps the focus on that button (it used to drop to the page).
     button = tiles.nth(2).get_by_role("button", name=re.compile(r"^Mark .+ relevant$")).first
