@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -14,7 +15,10 @@ from cbir_site.errors import ApplicationError, NotFoundError
 from cbir_site.throttling import throttled
 from feedback import selectors, services
 from feedback.forms import RefineForm
+from feedback.viewer import viewer_items
 from search.fallback import closest_notice
+from search.match import MatchScale
+from search.wording import page_links, unchecked_galleries
 
 
 def _session(request: HttpRequest, session_id: str):  # type: ignore[no-untyped-def]
@@ -36,6 +40,14 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
     # Nothing passed the cutoff: the closest results, shown below a divider.
     closest = selectors.iteration_closest(request.user, iteration) if not shown else []
     page = Paginator(shown, session.params.get("k") or 24).get_page(request.GET.get("page"))
+    on_page = list(page) or closest
+    thresholds = iteration.params.get("thresholds", [])
+    rows = [*iteration.results, *iteration.params.get("closest", [])]
+    # A cutoff search whose galleries all lack a statistic ran as top-k: nothing was checked.
+    none_checked = session.mode != "topk" and iteration.mode == "topk"
+    unchecked = unchecked_galleries(thresholds)
+    if none_checked:
+        unchecked |= {s.image.gallery.slug for s in on_page}
     return render(
         request,
         "feedback/session.html",
@@ -44,11 +56,19 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
             "iteration": iteration,
             "iterations": list(session.iterations.values_list("number", "kind")),
             "page": page,
+            # Pages stay on their iteration: ?iteration=N&page=M.
+            "pages": page_links(page, iteration=iteration.number),
             "count": len(shown),
             "closest": closest,
             "notice": closest_notice(closest),
             "marked": len(services.current_judgements(session)),
             "form": RefineForm(initial=services.rocchio_defaults().__dict__),
+            "scale": MatchScale.of(score for _, _, score in rows),
+            "unchecked": unchecked,
+            "none_checked": none_checked,
+            "min_images": settings.CBIR_THRESHOLD_MIN_IMAGES,
+            "small_galleries": [t["gallery"] for t in thresholds if t.get("distance") is None],
+            "viewer": viewer_items(request.user, [s.image for s in on_page]),
         },
     )
 
