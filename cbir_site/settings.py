@@ -363,6 +363,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "search.tasks.refresh_cutoff_calibrations",
         "schedule": timedelta(hours=1),
     },
+    "model-switch-check": {  # a ready candidate becomes active; a lost catch-up restarts
+        "task": "search.tasks.model_switch_check",
+        "schedule": timedelta(minutes=1),
+    },
 }
 
 # ---------------------------------------------------------------- Product settings

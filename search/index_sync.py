@@ -268,8 +268,17 @@ def _load_feedback_vectors(state: ModelIndex, image_ids: list[int] | None) -> No
 
 
 def feed_state() -> FeedState:
-    row = IndexFeedState.objects.filter(pk=1).values_list("pruned_through", "generation").first()
-    return FeedState(*row) if row else FeedState(0, 0)
+    """The feed's pruning point and generation; a moved model epoch (a model switch) makes
+    this process reload which model search uses (runtime.selection_seen), in the same read."""
+    row = (
+        IndexFeedState.objects.filter(pk=1)
+        .values_list("pruned_through", "generation", "model_epoch")
+        .first()
+    )
+    from search.runtime import selection_seen
+
+    selection_seen(row[2] if row else 0)
+    return FeedState(row[0], row[1]) if row else FeedState(0, 0)
 
 
 def feed_generation_bump() -> int:

@@ -76,10 +76,10 @@ def manual_instructions(model: KnownModel) -> str:
     """How to bring a model's weights onto a machine that cannot download them."""
     if not model.downloadable:
         return f"{model.key} needs no download."
-    names = ", ".join(f.names[0] for f in model.files)
+    names = " ".join(f.names[0] for f in model.files)
     return (
         f"To install {model.key} by hand: on a connected machine run "
-        f"`huggingface-cli download {model.repo_id} {names} --cache-dir models-hub` "
+        f"`hf download {model.repo_id} {names} --cache-dir models-hub` "
         f"(or `python manage.py cbir_models pull {model.key}` there), copy the folder "
         f"models-hub/{_repo_folder(model.repo_id)} into {hub_cache_dir()} on this machine, "
         f"then run `python manage.py cbir_models verify {model.key}`. Alternatively point "

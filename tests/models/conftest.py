@@ -28,9 +28,7 @@ def tiny_files(tmp_path_factory) -> dict[str, bytes]:
 @pytest.fixture
 def hub(tiny_files, monkeypatch, settings, tmp_path):
     """HF_ENDPOINT at a local hub holding REPO; CBIR_DATA_DIR in tmp_path; KEY in the catalogue."""
-    state = HubState(
-        repos={REPO: HubRepo(dict(tiny_files), lfs={"open_clip_pytorch_model.bin"})}
-    )
+    state = HubState(repos={REPO: HubRepo(dict(tiny_files), lfs={"open_clip_pytorch_model.bin"})})
     settings.CBIR_DATA_DIR = tmp_path / "data"
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     with hub_server(state) as endpoint:

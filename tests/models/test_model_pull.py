@@ -110,7 +110,7 @@ def test_verify_finds_a_file_damaged_after_the_pull(hub):
     files = model_pull(model)
     from pathlib import Path
 
-    blob = Path([f for f in files if f.name == BIN][0].path).resolve()
+    blob = Path(next(f for f in files if f.name == BIN).path).resolve()
     blob.write_bytes(b"\0" * blob.stat().st_size)
     checks = {c.name: c for c in model_verify(model)}
     assert not checks[BIN].ok and "checksum" in checks[BIN].detail
