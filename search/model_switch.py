@@ -89,6 +89,7 @@ def active_row() -> ManagedModel:
     row = ManagedModel.objects.filter(role=Role.ACTIVE).first()
     if row is not None:
         return row
+    selection_invalidate()  # no managed active model: the settings' one, not a stale view
     name = active_model_name()
     by_name = ManagedModel.objects.filter(model_name=name).first()
     if by_name is None:

@@ -52,3 +52,29 @@ def hub(tiny_files, monkeypatch, settings, tmp_path):
             yield state
         finally:
             model_unregister(KEY)
+
+
+FAKE_KEY = "fake"
+TINY_LOCAL_KEY = "tiny-local"
+
+
+@pytest.fixture
+def managed_models(tmp_path_factory):
+    """The fake encoder and a random-weight tiny CLIP (local-dir:) as catalogue models."""
+    from search.encoders.random_openclip import write_random_openclip
+
+    folder = write_random_openclip(tmp_path_factory.mktemp("tiny-local") / "tiny", seed=3)
+    model_register(KnownModel(key=FAKE_KEY, title="Fake colour encoder (tests)", kind="fake"))
+    tiny = model_register(
+        KnownModel(
+            key=TINY_LOCAL_KEY,
+            title="Tiny random CLIP, local folder (tests)",
+            kind="open_clip",
+            openclip_model=f"local-dir:{folder}",
+        )
+    )
+    try:
+        yield tiny
+    finally:
+        model_unregister(FAKE_KEY)
+        model_unregister(TINY_LOCAL_KEY)
