@@ -1,4 +1,4 @@
-"""/api/v1/models/: list, status, pull, verify, activate and prune the encoder models (staff only)."""
+"""/api/v1/models/: list, status, pull, verify, activate, prune the encoder models (staff)."""
 
 from __future__ import annotations
 

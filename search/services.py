@@ -41,7 +41,12 @@ from search.fallback import closest_count, closest_notice, closest_wanted
 from search.fusion import METHODS as FUSION_METHODS
 from search.index.base import cosine_to_euclidean
 from search.query import EncodedQuery, QuerySpec, encode_query
-from search.runtime import fusion_encoders, get_candidate_encoder, get_encoder
+from search.runtime import (
+    fusion_encoders,
+    get_candidate_encoder,
+    get_encoder,
+    model_selection,
+)
 from search.statistics import IMAGE, TEXT, GalleryThreshold, global_mean_for, thresholds_for
 from search.text_cutoff import CALIBRATED, TextCut, text_cut, text_cutoff_method, valid_methods
 from search.thresholds import dynamic_threshold, query_statistic, similarity_cutoff
@@ -449,6 +454,7 @@ def _encoder(
         if model == "candidate":
             if user is None or not getattr(user, "is_staff", False):
                 raise PermissionDeniedError("Only staff may search with the candidate model.")
+            model_selection(fresh=True)  # staff checking a candidate: never a stale view
             candidate = get_candidate_encoder()
             if candidate is None:
                 raise InvalidInputError("There is no candidate model to search with.")

@@ -1,0 +1,100 @@
+"""/api/v1/models/: staff only, documented, clear 4xx."""
+
+from __future__ import annotations
+
+import pytest
+
+from search.model_models import ManagedModel
+from tests.factories import UserFactory
+from tests.models.conftest import KEY, TINY_LOCAL_KEY
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client_for):
+    return client_for(UserFactory(username="admin-user", is_staff=True))
+
+
+def test_only_staff_may_use_the_models_api(client_for, cast):
+    client = client_for(cast.owner)
+    for method, url in [
+        ("get", "/api/v1/models/"),
+        ("get", "/api/v1/models/status/"),
+        ("post", "/api/v1/models/bundled/activate/"),
+        ("post", "/api/v1/models/clip-vit-b-32/pull/"),
+        ("post", "/api/v1/models/prune/"),
+    ]:
+        response = getattr(client, method)(url)
+        assert response.status_code == 403, (url, response.content)
+        assert "staff" in response.json()["detail"]
+
+
+def test_list_and_status(staff):
+    listed = {m["key"]: m for m in staff.get("/api/v1/models/").json()}
+    assert listed["clip-vit-b-32"]["recommended"] and not listed["clip-vit-b-32"]["present"]
+    assert listed["clip-vit-b-32"]["identity"] == "open_clip:ViT-B-32/laion2b_s34b_b79k"
+    assert listed["bundled"]["present"]
+    status = staff.get("/api/v1/models/status/").json()
+    assert status["active"]["model_name"] == "fake:colour-v1"
+    assert status["candidate"] is None
+
+
+def test_unknown_model_is_404_and_absent_weights_409(staff):
+    response = staff.post("/api/v1/models/nope/activate/")
+    assert response.status_code == 404 and "nope" in response.json()["detail"]
+    response = staff.post("/api/v1/models/clip-vit-b-32/activate/")
+    assert response.status_code == 409 and "pull it first" in response.json()["detail"]
+
+
+def test_pull_is_queued_once_and_refused_offline(staff, hub, monkeypatch):
+    response = staff.post(f"/api/v1/models/{KEY}/pull/", {"activate": False}, format="json")
+    assert response.status_code == 202, response.content
+    assert response.json()["pull_state"] == "queued"
+    assert ManagedModel.objects.get(key=KEY).pull_state == "queued"
+    again = staff.post(f"/api/v1/models/{KEY}/pull/")
+    assert again.status_code == 409
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    offline = staff.post("/api/v1/models/clip-vit-b-32/pull/")
+    assert offline.status_code == 400
+    assert "by hand" in offline.json()["detail"]
+    bundled = staff.post("/api/v1/models/bundled/pull/")
+    assert bundled.status_code == 400
+
+
+def test_pulled_model_can_be_verified_and_activated(staff, hub, cast):
+    from search.model_jobs import model_pull_recorded
+
+    assert model_pull_recorded(key=KEY)["state"] == "done"
+    row = ManagedModel.objects.get(key=KEY)
+    assert row.pull_state == "done" and row.pull_done == row.pull_total > 0
+    checks = staff.post(f"/api/v1/models/{KEY}/verify/").json()
+    assert checks and all(c["ok"] for c in checks)
+    status = staff.post(f"/api/v1/models/{KEY}/activate/").json()
+    assert status["candidate"]["key"] == KEY
+    assert status["active"]["model_name"] == "fake:colour-v1"
+
+
+def test_candidate_search_through_the_api(staff, client_for, cast, managed_models):
+    from search.embedding import images_embed
+    from tests.factories import png_bytes, upload
+
+    image = upload(cast.gallery, png_bytes((200, 10, 10)), name="r.png")
+    images_embed(image_ids=[image.pk])
+    assert staff.post(f"/api/v1/models/{TINY_LOCAL_KEY}/activate/").status_code == 200
+    body = staff.post(
+        "/api/v1/search/", {"text": "red", "model": "candidate", "k": 5}, format="json"
+    ).json()
+    assert body.get("model_name") == managed_models.identity(), body
+    assert body["results"] == []
+    refused = client_for(cast.owner).post(
+        "/api/v1/search/", {"text": "red", "model": "candidate"}, format="json"
+    )
+    assert refused.status_code == 403
+
+
+def test_schema_documents_the_models_api(staff):
+    schema = staff.get("/api/schema/")
+    assert schema.status_code == 200
+    text = schema.content.decode()
+    assert "/api/v1/models/{key}/activate/" in text and "/api/v1/models/status/" in text
