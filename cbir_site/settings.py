@@ -383,9 +383,7 @@ CBIR_TEXT_PROMPT = env_str("CBIR_TEXT_PROMPT", "a photo of {}")
 # to it (it also needs its statistics and fitted cutoffs); whether `./cbir up` pulls the
 # recommended model in the background on a connected machine.
 CBIR_MODEL_HUB_TIMEOUT_S = env_float("CBIR_MODEL_HUB_TIMEOUT_S", 3.0, minimum=0.1, maximum=120)
-CBIR_MODEL_SWITCH_COVERAGE = env_float(
-    "CBIR_MODEL_SWITCH_COVERAGE", 1.0, minimum=0.5, maximum=1.0
-)
+CBIR_MODEL_SWITCH_COVERAGE = env_float("CBIR_MODEL_SWITCH_COVERAGE", 1.0, minimum=0.5, maximum=1.0)
 CBIR_MODEL_AUTO_PULL = env_bool("CBIR_MODEL_AUTO_PULL", True)
 # Images per re-embedding task of a candidate model (maintenance queue, resumable).
 CBIR_MODEL_REEMBED_BATCH = env_int("CBIR_MODEL_REEMBED_BATCH", 64, minimum=1, maximum=4096)

@@ -132,6 +132,7 @@ def _concrete_kind(config: Any) -> str:
 def _epoch_bump() -> None:
     IndexFeedState.objects.get_or_create(pk=1)
     IndexFeedState.objects.filter(pk=1).update(model_epoch=F("model_epoch") + 1)
+    selection_invalidate()  # this process at once; the others through the feed's epoch
     transaction.on_commit(selection_invalidate)
 
 

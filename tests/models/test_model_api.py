@@ -98,3 +98,51 @@ def test_schema_documents_the_models_api(staff):
     assert schema.status_code == 200
     text = schema.content.decode()
     assert "/api/v1/models/{key}/activate/" in text and "/api/v1/models/status/" in text
+
+
+def test_admin_models_page_shows_the_catalogue_and_activates(client, cast, managed_models):
+    from search.embedding import images_embed
+    from tests.factories import png_bytes, upload
+
+    images_embed(image_ids=[upload(cast.gallery, png_bytes((9, 9, 200)), name="b.png").pk])
+    admin_user = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(admin_user)
+    page = client.get("/admin/search/managedmodel/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "clip-vit-b-32" in text and "(recommended)" in text and TINY_LOCAL_KEY in text
+    response = client.post(f"/admin/search/managedmodel/{TINY_LOCAL_KEY}/activate/")
+    assert response.status_code == 302
+    assert ManagedModel.objects.get(key=TINY_LOCAL_KEY).role == "candidate"
+    page = client.get("/admin/search/managedmodel/").content.decode()
+    assert 'id="candidate"' in page and cast.gallery.slug in page  # progress per gallery
+
+    looker = UserFactory(username="looker", is_staff=True)
+    client.force_login(looker)
+    assert client.get("/admin/search/managedmodel/").status_code == 200
+    assert client.post(f"/admin/search/managedmodel/{TINY_LOCAL_KEY}/activate/").status_code == 403
+
+
+def test_gallery_status_shows_the_candidates_progress(client, client_for, cast, managed_models):
+    from search.embedding import images_embed
+    from search.model_switch import catch_up_batch, model_activate
+    from tests.factories import png_bytes, upload
+
+    images = [upload(cast.gallery, png_bytes((i * 40, 9, 9)), name=f"{i}.png") for i in range(3)]
+    images_embed(image_ids=[i.pk for i in images])
+    url = f"/api/v1/galleries/{cast.gallery.slug}/status/"
+    assert client_for(cast.viewer).get(url).json()["candidate"] is None
+    model_activate(key=TINY_LOCAL_KEY)
+    status = client_for(cast.viewer).get(url).json()
+    assert status["candidate"] == {
+        "model_name": managed_models.identity(),
+        "indexed": 0,
+        "progress": 0.0,
+    }
+    catch_up_batch()
+    status = client_for(cast.viewer).get(url).json()
+    assert status["candidate"]["indexed"] == 3 and status["candidate"]["progress"] == 1.0
+    assert status["indexed"] == 3 and status["model_name"] == "fake:colour-v1"
+    client.force_login(cast.viewer)
+    page = client.get(f"/galleries/{cast.gallery.slug}/")
+    assert 'data-testid="candidate-progress"' in page.content.decode()
