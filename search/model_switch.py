@@ -238,9 +238,11 @@ def model_switch_if_ready() -> ManagedModel | None:
             current.save(update_fields=["role", "role_since", "switch_note"])
         candidate.role, candidate.role_since = Role.ACTIVE, now
         candidate.switch_note = (
-            "switched; the collection was too small to fit cutoffs: defaults until it grows"
+            f"switched at {readiness.covered}/{readiness.ready_images} images; the collection "
+            "was too small to fit cutoffs: the defaults until it grows"
             if readiness.cutoffs == "too-small"
-            else ""
+            else f"switched at {readiness.covered}/{readiness.ready_images} images with its "
+            "statistics and fitted cutoffs"
         )
         candidate.save(update_fields=["role", "role_since", "switch_note"])
         _epoch_bump()
