@@ -23,13 +23,11 @@ from search.models import Embedding, GalleryStatistics
 from search.runtime import active_model_name
 from search.services import search_images
 from tests.factories import GalleryFactory, add_member, png_bytes, upload
-from tests.models import conftest as model_fixtures
 from tests.models.conftest import FAKE_KEY, TINY_LOCAL_KEY
 from tests.services import celery_worker, database_url, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-_catalogue = model_fixtures.managed_models  # the `managed_models` fixture, for this module
 PER_GALLERY = 55  # two galleries: 110 images, above the 100 a collection fit needs
 
 
