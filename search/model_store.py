@@ -118,13 +118,32 @@ def hub_probe(*, timeout: float | None = None) -> str | None:
 
 
 def model_files_present(model: KnownModel) -> bool:
-    """The model's weights are on this machine (pulled, or copied by hand into the cache)."""
-    if not model.downloadable:
-        return True
-    from search.encoders.base import EncoderConfig
-    from search.encoders.openclip import openclip_weights_present
+    """The model's weights are on this machine (pulled, or copied by hand into the cache).
 
-    return openclip_weights_present(EncoderConfig(**model.encoder_overrides()))
+    Looks in the Hugging Face cache layout only (no torch or open_clip import: `./cbir up`
+    asks this before serving); a model without a hub repository is checked by open_clip.
+    """
+    if model.kind != "open_clip":
+        return True
+    if not model.downloadable:
+        from search.encoders.base import EncoderConfig
+        from search.encoders.openclip import openclip_weights_present
+
+        return openclip_weights_present(EncoderConfig(**model.encoder_overrides()))
+    from huggingface_hub import try_to_load_from_cache
+
+    for wanted in model.files:
+        if not wanted.required:
+            continue
+        found = [
+            try_to_load_from_cache(
+                model.repo_id, name, cache_dir=str(hub_cache_dir()), revision=model.revision
+            )
+            for name in wanted.names
+        ]
+        if not any(isinstance(path, str) and Path(path).is_file() for path in found):
+            return False
+    return True
 
 
 def model_pull(
