@@ -32,7 +32,9 @@ class ModelOutput(serializers.Serializer):
     stored_bytes = serializers.IntegerField(help_text="Bytes its pulled files take here.")
     present = serializers.BooleanField(help_text="Its weights are on this machine.")
     identity = serializers.CharField(allow_null=True, help_text="Stored with its embeddings.")
-    role = serializers.ChoiceField(choices=["", "active", "candidate", "retired"])
+    role = serializers.CharField(
+        allow_blank=True, help_text='"active", "candidate", "retired", or "" (not in use).'
+    )
     embeddings = serializers.IntegerField()
     pull_state = serializers.ChoiceField(choices=["idle", "queued", "running", "done", "failed"])
     pull_done = serializers.IntegerField()
@@ -49,7 +51,7 @@ class GalleryProgressOutput(serializers.Serializer):
     progress = serializers.FloatField()
 
 
-class CandidateOutput(serializers.Serializer):
+class CandidateModelOutput(serializers.Serializer):
     key = serializers.CharField()
     model_name = serializers.CharField()
     since = serializers.DateTimeField(allow_null=True)
@@ -63,16 +65,16 @@ class CandidateOutput(serializers.Serializer):
     galleries = GalleryProgressOutput(many=True)
 
 
-class ActiveOutput(serializers.Serializer):
+class ActiveModelOutput(serializers.Serializer):
     key = serializers.CharField(allow_null=True)
     model_name = serializers.CharField()
     since = serializers.DateTimeField(allow_null=True)
     source = serializers.ChoiceField(choices=["managed", "settings"])
 
 
-class StatusOutput(serializers.Serializer):
-    active = ActiveOutput()
-    candidate = CandidateOutput(allow_null=True)
+class ModelsStatusOutput(serializers.Serializer):
+    active = ActiveModelOutput()
+    candidate = CandidateModelOutput(allow_null=True)
     retired = serializers.ListField(child=serializers.CharField())
     switch_coverage = serializers.FloatField()
 
@@ -125,9 +127,9 @@ class ModelStatusApi(APIView):
 
     permission_classes = [IsStaff]
 
-    @extend_schema(responses=StatusOutput)
+    @extend_schema(responses=ModelsStatusOutput)
     def get(self, request: Request) -> Response:
-        return Response(StatusOutput(_models_status()).data)
+        return Response(ModelsStatusOutput(_models_status()).data)
 
 
 class ModelPullApi(APIView):
@@ -170,14 +172,14 @@ class ModelActivateApi(APIView):
 
     permission_classes = [IsStaff]
 
-    @extend_schema(request=None, responses=StatusOutput)
+    @extend_schema(request=None, responses=ModelsStatusOutput)
     def post(self, request: Request, key: str) -> Response:
         _model(key)
         try:
             model_activate(key=key)
         except ModelError as exc:
             raise ConflictError(str(exc)) from exc
-        return Response(StatusOutput(_models_status()).data)
+        return Response(ModelsStatusOutput(_models_status()).data)
 
 
 class ModelPruneApi(APIView):

@@ -73,6 +73,7 @@ def test_the_serve_command_reports_the_pulls_end_once():
     server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3)"])
     pull = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
     with pytest.raises(SystemExit):  # the stand-in server exits: the command stops
-        command._supervise([server], pull=pull)
+        command._pull = pull
+        command._supervise([server])
     text = out.getvalue()
     assert text.count("Models: the pull failed") == 1 and "stays on the current model" in text

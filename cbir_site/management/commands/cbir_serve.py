@@ -56,7 +56,8 @@ class Command(BaseCommand):
         if plan is not None and plan.pull:
             # After the server is up: it serves on what is here while the download runs.
             pull = subprocess.Popen(self._pull_cmd(plan.key), env=env)
-        self._supervise(children, pull=pull)
+        self._pull = pull
+        self._supervise(children)
 
     def _model_plan(self, offline: bool):  # type: ignore[no-untyped-def]
         """Decide about the recommended model in seconds; one console line either way."""
@@ -100,9 +101,9 @@ class Command(BaseCommand):
             "python:cbir_site.gunicorn_conf",
         ]
 
-    def _supervise(
-        self, children: list[subprocess.Popen], *, pull: subprocess.Popen | None = None
-    ) -> None:
+    def _supervise(self, children: list[subprocess.Popen]) -> None:
+        """Run until a child exits or a signal; report the background model pull's end once."""
+        pull: subprocess.Popen | None = getattr(self, "_pull", None)
         stopping = False
 
         def stop(signum, frame):  # type: ignore[no-untyped-def]
