@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from search.model_catalogue import RECOMMENDED, known_model
+from search.model_catalogue import RECOMMENDED, known_model, models_dir
 from search.model_models import ManagedModel
 from search.model_store import hub_probe, manual_instructions, model_files_present
 
@@ -26,6 +26,46 @@ class BootstrapPlan:
     pull: bool  # start a background pull of `key`
     key: str
     message: str  # one console line
+
+
+def settings_model_follow() -> str | None:
+    """Pin the model search uses; a change of the encoder settings becomes a blue-green switch.
+
+    The first start records the model the settings select as the active one. Later,
+    when the settings select another model than at the previous start (CBIR_ENCODER,
+    CBIR_OPENCLIP_*, or `auto` finding weights copied in by hand), that model becomes
+    the candidate instead of replacing the active one at once. Returns a console line.
+    """
+    import json
+
+    from search.encoders.base import EncoderUnavailable, model_name_for
+    from search.model_switch import active_row, model_activate_config
+    from search.runtime import settings_encoder_config
+
+    active = active_row()
+    config = settings_encoder_config()
+    try:
+        wanted = model_name_for(config)
+    except EncoderUnavailable as exc:
+        return (
+            f"Models: the settings' encoder is unavailable ({exc}); search stays on {active.key}."
+        )
+    marker = models_dir() / "settings-model.json"
+    try:
+        previous = json.loads(marker.read_text()).get("model_name")
+    except (OSError, ValueError):
+        previous = None
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"model_name": wanted}))
+    if wanted == active.model_name or previous in (None, wanted):
+        return None
+    row = model_activate_config(config=config, model_name=wanted)
+    return (
+        f"Models: the settings now select {wanted}: it is the candidate; search stays on "
+        f"{active.model_name} until the candidate has embedded the collection."
+        if row.role == "candidate"
+        else None
+    )
 
 
 def bootstrap_plan(*, offline: bool) -> BootstrapPlan:

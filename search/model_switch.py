@@ -139,12 +139,13 @@ def _epoch_bump() -> None:
 # ---------------------------------------------------------------- activate / switch
 
 
-def model_activate(*, key: str) -> ManagedModel:
-    """Make `key` the candidate (or cancel a candidate by activating the active model)."""
-    try:
-        model = known_model(key) if key in catalogue() else None
-    except KeyError:
-        model = None
+def model_activate(*, key: str, row_config: bool = False) -> ManagedModel:
+    """Make `key` the candidate (or cancel a candidate by activating the active model).
+
+    row_config: load it as its row says (a model the settings describe, its weights
+    wherever they point), not from the models folder as the catalogue would.
+    """
+    model = known_model(key) if key in catalogue() and not row_config else None
     row = ManagedModel.objects.filter(key=key).first()
     if model is None and row is None:
         raise ModelError(f"Unknown model {key!r}; known: {', '.join(sorted(catalogue()))}.")
@@ -173,6 +174,25 @@ def model_activate(*, key: str) -> ManagedModel:
         _epoch_bump()
         transaction.on_commit(lambda: catch_up_start(force=True), robust=True)
     return row
+
+
+def model_activate_config(*, config: Any, model_name: str) -> ManagedModel:
+    """Make the model an EncoderConfig describes the candidate (a settings change)."""
+    overrides = {
+        "kind": _concrete_kind(config),
+        "openclip_model": config.openclip_model,
+        "openclip_pretrained": config.openclip_pretrained,
+        "openclip_cache_dir": config.openclip_cache_dir,
+    }
+    row = ManagedModel.objects.filter(model_name=model_name).first()
+    if row is None:
+        entry = next((m for m in catalogue().values() if _identity(m) == model_name), None)
+        key = entry.key if entry else f"configured-{ManagedModel.objects.count() + 1}"
+        row = ManagedModel.objects.create(key=key, model_name=model_name, config=overrides)
+    else:
+        row.config = overrides
+        row.save(update_fields=["config"])
+    return model_activate(key=row.key, row_config=True)
 
 
 def candidate_readiness(row: ManagedModel) -> Readiness:

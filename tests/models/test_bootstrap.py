@@ -77,3 +77,20 @@ def test_the_serve_command_reports_the_pulls_end_once():
         command._supervise([server])
     text = out.getvalue()
     assert text.count("Models: the pull failed") == 1 and "stays on the current model" in text
+
+
+def test_a_change_of_the_encoder_settings_becomes_a_candidate_not_a_blank_index(data_dir, settings):
+    from search.model_bootstrap import settings_model_follow
+    from search.runtime import active_model_name, model_selection
+
+    assert settings_model_follow() is None  # first start: the settings' model is pinned
+    assert ManagedModel.objects.get(role="active").model_name == "fake:colour-v1"
+    assert settings_model_follow() is None  # unchanged settings: nothing to do
+    settings.CBIR_ENCODER = "bundled"
+    message = settings_model_follow()
+    assert message is not None and "candidate" in message
+    candidate = ManagedModel.objects.get(role="candidate")
+    assert candidate.model_name.startswith("bundled:") and candidate.config["kind"] == "bundled"
+    model_selection(fresh=True)
+    assert active_model_name() == "fake:colour-v1"  # search stays until the candidate is ready
+    assert settings_model_follow() is None  # said once

@@ -61,9 +61,12 @@ class Command(BaseCommand):
 
     def _model_plan(self, offline: bool):  # type: ignore[no-untyped-def]
         """Decide about the recommended model in seconds; one console line either way."""
-        from search.model_bootstrap import bootstrap_plan
+        from search.model_bootstrap import bootstrap_plan, settings_model_follow
 
         try:
+            followed = settings_model_follow()
+            if followed:
+                self.stdout.write(followed)
             plan = bootstrap_plan(offline=offline)
         except Exception as exc:  # never keep the product from starting
             self.stdout.write(f"Models: skipped ({type(exc).__name__}: {exc})")
