@@ -187,6 +187,12 @@ class IndexManager:
     def loaded(self) -> dict[str, ModelIndex]:
         return dict(self._indexes)
 
+    def forget(self, model_names: set[str]) -> None:
+        """Drop these models' indexes (searches holding one finish with it)."""
+        with self._lock:
+            for name in model_names:
+                self._indexes.pop(name, None)
+
     def clear(self) -> None:
         self.wait_for_rebuilds()
         with self._lock:
@@ -277,8 +283,20 @@ def feed_state() -> FeedState:
     )
     from search.runtime import selection_seen
 
-    selection_seen(row[2] if row else 0)
+    if selection_seen(row[2] if row else 0):
+        _forget_unused_models()
     return FeedState(row[0], row[1]) if row else FeedState(0, 0)
+
+
+def _forget_unused_models() -> None:
+    """After a switch or a prune: free the memory of managed models search no longer uses
+    (a rollback rebuilds the index from pgvector on its first search)."""
+    from search.models import ManagedModel
+
+    unused = ManagedModel.objects.exclude(role__in=["active", "candidate"]).values_list(
+        "model_name", flat=True
+    )
+    manager.forget(set(unused))
 
 
 def feed_generation_bump() -> int:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils import timezone
@@ -249,12 +250,15 @@ def _download(
             done = 0
         if done:
             logger.info("Resuming %s of %s at byte %d", name, model.key, done)
+        headers = build_hf_headers(headers={"Accept-Encoding": "identity"})
+        if urlsplit(meta.location).netloc != urlsplit(hub_endpoint()).netloc:
+            headers.pop("authorization", None)  # a signed CDN address: no token to a third party
         with part.open("ab") as fh:
             http_get(
                 meta.location,
                 fh,
                 resume_size=done,
-                headers=build_hf_headers(headers={"Accept-Encoding": "identity"}),
+                headers=headers,
                 expected_size=meta.size,
                 displayed_filename=name,
                 tqdm_class=_progress_bar(name, progress, show_bar),

@@ -73,6 +73,7 @@ class ModelSelection:
 _SELECTION_TTL_S = 5.0
 _selection_lock = threading.Lock()
 _selection: tuple[float, ModelSelection] | None = None
+_feed_epoch: int | None = None  # the model epoch this process last read in the feed
 
 
 def model_selection(*, fresh: bool = False) -> ModelSelection:
@@ -95,11 +96,17 @@ def selection_invalidate() -> None:
         _selection = None
 
 
-def selection_seen(epoch: int) -> None:
-    """Called with the feed's model epoch (index_sync.feed_state): a new one reloads."""
+def selection_seen(epoch: int) -> bool:
+    """Called with the feed's model epoch (index_sync.feed_state): a new one reloads.
+
+    True when it moved since this process last read the feed."""
+    global _feed_epoch
+    moved = _feed_epoch is not None and _feed_epoch != epoch
+    _feed_epoch = epoch
     held = _selection
-    if held is not None and held[1].epoch != epoch:
+    if moved or (held is not None and held[1].epoch != epoch):
         selection_invalidate()
+    return moved
 
 
 def _selection_load() -> ModelSelection:

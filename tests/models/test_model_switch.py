@@ -6,6 +6,7 @@ import pytest
 
 from search.embedding import images_embed
 from search.encoders.fake import FakeEncoder
+from search.index_sync import feed_state, manager
 from search.model_models import ManagedModel
 from search.model_switch import (
     ModelError,
@@ -109,10 +110,13 @@ def test_the_switch_waits_for_statistics_and_cutoffs_then_happens_in_one_step(
     assert row.switch_note == "waiting for its own fitted cutoffs"
     assert model_selection(fresh=True).active.key == FAKE_KEY
     assert cutoffs_fit_from_collection(model_name=managed_models.identity())
+    assert _found(cast.owner)  # the fake model's in-memory index is built
+    assert FakeEncoder.name in manager.loaded()
     switched = model_switch_if_ready()
     assert switched is not None and switched.key == TINY_LOCAL_KEY
-    model_selection(fresh=True)
+    feed_state()  # what every process reads before a search: the epoch moved
     assert active_model_name() == managed_models.identity()
+    assert FakeEncoder.name not in manager.loaded()  # the retired model's memory is freed
     assert ManagedModel.objects.get(key=FAKE_KEY).role == "retired"
     assert _found(cast.owner) == {i.pk for i in collection}
     status = models_status()
