@@ -14,6 +14,7 @@ from galleries import selectors
 from galleries.imaging import ImageRejected, read_limited
 from search.forms import MAX_WEB_EXAMPLES, SearchForm
 from search.links import DEFAULT_CHOICES, DEFAULT_WEIGHTS, Example, SearchParams
+from search.runtime import candidate_model_name
 from search.selectors import query_examples
 from search.services import SearchResult, search_images
 
@@ -32,7 +33,10 @@ def search_page(request: HttpRequest) -> HttpResponse:
         for name, value in defaults.items():
             if not data.get(name):
                 data[name] = str(value)
-    form = SearchForm(data or None, request.FILES or None, gallery_choices=choices)
+    candidate = candidate_model_name() if request.user.is_staff else None
+    form = SearchForm(
+        data or None, request.FILES or None, gallery_choices=choices, candidate=candidate
+    )
     params = SearchParams.from_data(data)
     examples = query_examples(user=request.user, params=params)
     result = None
@@ -68,6 +72,10 @@ def _search(request: HttpRequest, form: SearchForm) -> SearchResult | HttpRespon
     if fields.get("image"):
         image_data = read_limited(fields["image"], settings.CBIR_MAX_UPLOAD_BYTES)
     arguments = {**form.search_arguments(), "image_data": image_data}
+    if fields.get("model") == "candidate":  # staff checking a candidate model: no session
+        return search_images(
+            user=request.user, page=fields.get("page") or 1, model="candidate", **arguments
+        )
     if request.user.is_authenticated:
         # Signed in: the search becomes a session the user can judge and refine.
         session, _, _ = search_session_start(user=request.user, **arguments)

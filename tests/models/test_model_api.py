@@ -146,3 +146,24 @@ def test_gallery_status_shows_the_candidates_progress(client, client_for, cast, 
     client.force_login(cast.viewer)
     page = client.get(f"/galleries/{cast.gallery.slug}/")
     assert 'data-testid="candidate-progress"' in page.content.decode()
+
+
+def test_search_page_offers_the_candidate_to_staff_only(client, cast, managed_models):
+    from search.embedding import images_embed
+    from search.model_switch import catch_up_batch, model_activate
+    from tests.factories import png_bytes, upload
+
+    image = upload(cast.gallery, png_bytes((220, 10, 10)), name="red.png")
+    images_embed(image_ids=[image.pk])
+    client.force_login(cast.owner)
+    assert 'data-testid="model-choice"' not in client.get("/search/").content.decode()
+    model_activate(key=TINY_LOCAL_KEY)
+    catch_up_batch()
+    assert 'data-testid="model-choice"' not in client.get("/search/").content.decode()
+    cast.owner.is_staff = True
+    cast.owner.save()
+    assert 'data-testid="model-choice"' in client.get("/search/").content.decode()
+    page = client.get("/search/", {"q": "red", "model": "candidate", "mode": "topk"})
+    assert page.status_code == 200  # results on the page: no feedback session for a check
+    text = page.content.decode()
+    assert managed_models.identity() in text and "red.png" in text
