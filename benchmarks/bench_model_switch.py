@@ -165,8 +165,8 @@ def main() -> None:
             f"switched: {switched is not None}"
         )
         rows = [[f"{args.images:,}", f"{embed_s / 60:.1f} min", "measured"]]
-        for n in EXTRAPOLATE_TO:
-            seconds = n / rate if rate else float("nan")
+        for n in EXTRAPOLATE_TO:  # from the steady rate: one-time work does not scale
+            seconds = n / steady if steady else float("nan")
             rows.append([f"{n:,}", f"{seconds / 3600:.1f} h", "extrapolated (linear)"])
         print(_common.table(rows, ["images", "re-embed time", ""]))
         _common.write_results(
