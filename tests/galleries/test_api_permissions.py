@@ -72,6 +72,10 @@ def _owners_session(ok: int) -> dict[str, int]:
     return {**{r: 404 for r in ROLES}, "owner": ok, "anonymous": UNAUTHENTICATED}
 
 
+def _staff_only() -> dict[str, int]:
+    return {**{r: 403 for r in ROLES}, "anonymous": UNAUTHENTICATED}
+
+
 # (url name, method): {role: expected status}
 MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("api:token-obtain", "post"): {**_anyone(200), "anonymous": 400},
@@ -102,6 +106,13 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("api:session-iteration", "get"): _owners_session(200),
     ("api:session-judgements", "post"): _owners_session(201),
     ("api:session-refine", "post"): _owners_session(201),
+    # Model management: staff only (none of these roles is staff).
+    ("api:model-list", "get"): _staff_only(),
+    ("api:model-status", "get"): _staff_only(),
+    ("api:model-prune", "post"): _staff_only(),
+    ("api:model-pull", "post"): _staff_only(),
+    ("api:model-verify", "post"): _staff_only(),
+    ("api:model-activate", "post"): _staff_only(),
 }
 
 
@@ -131,6 +142,9 @@ def _request(cast, image: Image, name: str, method: str, role: str) -> dict:  # 
         "api:session-iteration": {"session_id": getattr(session, "pk", None), "number": 0},
         "api:session-judgements": {"session_id": getattr(session, "pk", None)},
         "api:session-refine": {"session_id": getattr(session, "pk", None)},
+        "api:model-pull": {"key": "bundled"},
+        "api:model-verify": {"key": "bundled"},
+        "api:model-activate": {"key": "bundled"},
     }.get(name, {})
     bodies = {
         ("api:token-obtain", "post"): {

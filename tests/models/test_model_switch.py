@@ -168,3 +168,16 @@ def test_activating_a_model_that_is_not_here_says_to_pull_it(cast, collection):
         model_activate(key="clip-vit-b-32")
     with pytest.raises(ModelError, match="Unknown model"):
         model_activate(key="no-such-model")
+
+
+def test_a_session_begun_before_a_switch_asks_for_a_new_search(cast, collection, managed_models):
+    from cbir_site.errors import ConflictError
+    from feedback.services import search_session_refine, search_session_start
+
+    session, _, _ = search_session_start(user=cast.owner, text="red", k=5, mode="topk")
+    model_activate(key=TINY_LOCAL_KEY)
+    _catch_up()
+    _statistics(managed_models.identity())
+    assert model_switch_if_ready() is not None
+    with pytest.raises(ConflictError, match="start a new search"):
+        search_session_refine(session=session, user=cast.owner, pseudo_positives=2)
