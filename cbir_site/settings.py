@@ -333,6 +333,9 @@ CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in 
 CELERY_TASK_DEFAULT_QUEUE = CBIR_MAINTENANCE_QUEUE
 CELERY_TASK_ROUTES = {
     "search.tasks.embed_images": {"queue": CBIR_EMBED_QUEUE},
+    # A candidate model's catch-up runs the model: the embedding workers. One batch per task,
+    # each queued behind what is waiting, so uploads never wait for a whole re-embedding.
+    "search.tasks.model_catch_up": {"queue": CBIR_EMBED_QUEUE},
     "feedback.tasks.update_expansions": {"queue": CBIR_EMBED_QUEUE},  # encodes query texts
     "explain.tasks.explain_compute": {"queue": CBIR_EXPLAIN_QUEUE},
     "assistant.tasks.assist_compute": {"queue": CBIR_ASSIST_QUEUE},

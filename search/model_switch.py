@@ -159,7 +159,10 @@ def model_activate(*, key: str, row_config: bool = False) -> ManagedModel:
         if model is not None:  # the catalogue may know better where its files are now
             row.config = model.encoder_overrides()
             row.save(update_fields=["config"])
-        ManagedModel.objects.select_for_update().filter(role__in=[Role.ACTIVE, Role.CANDIDATE])
+        # Lock the rows in play: a concurrent activate or switch waits for this one.
+        list(
+            ManagedModel.objects.select_for_update().filter(role__in=[Role.ACTIVE, Role.CANDIDATE])
+        )
         if row.pk == current.pk:
             cancelled = ManagedModel.objects.filter(role=Role.CANDIDATE)
             cancelled.update(role=Role.RETIRED, role_since=timezone.now(), switch_note="")
