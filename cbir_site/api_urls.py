@@ -4,6 +4,7 @@ from cbir_site.auth_apis import TokenObtainApi, TokenRevokeApi
 from feedback import apis as feedback_apis
 from galleries import apis as gallery_apis
 from search import apis as search_apis
+from search import model_apis
 from search.cutoff_apis import CutoffsApi
 
 app_name = "api"
@@ -51,6 +52,14 @@ urlpatterns = [
         name="image-caption-detail",
     ),
     path("search/", search_apis.SearchApi.as_view(), name="search"),
+    path("models/", model_apis.ModelListApi.as_view(), name="model-list"),
+    path("models/status/", model_apis.ModelStatusApi.as_view(), name="model-status"),
+    path("models/prune/", model_apis.ModelPruneApi.as_view(), name="model-prune"),
+    path("models/<str:key>/pull/", model_apis.ModelPullApi.as_view(), name="model-pull"),
+    path("models/<str:key>/verify/", model_apis.ModelVerifyApi.as_view(), name="model-verify"),
+    path(
+        "models/<str:key>/activate/", model_apis.ModelActivateApi.as_view(), name="model-activate"
+    ),
     path("search/sessions/", feedback_apis.SessionListApi.as_view(), name="session-list"),
     path(
         "search/sessions/<uuid:session_id>/",

@@ -334,6 +334,9 @@ CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in 
 CELERY_TASK_DEFAULT_QUEUE = CBIR_MAINTENANCE_QUEUE
 CELERY_TASK_ROUTES = {
     "search.tasks.embed_images": {"queue": CBIR_EMBED_QUEUE},
+    # A candidate model's catch-up runs the model: the embedding workers. One batch per task,
+    # each queued behind what is waiting, so uploads never wait for a whole re-embedding.
+    "search.tasks.model_catch_up": {"queue": CBIR_EMBED_QUEUE},
     "feedback.tasks.update_expansions": {"queue": CBIR_EMBED_QUEUE},  # encodes query texts
     "explain.tasks.explain_compute": {"queue": CBIR_EXPLAIN_QUEUE},
     "assistant.tasks.assist_compute": {"queue": CBIR_ASSIST_QUEUE},
@@ -364,6 +367,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "search.tasks.refresh_cutoff_calibrations",
         "schedule": timedelta(hours=1),
     },
+    "model-switch-check": {  # a ready candidate becomes active; a lost catch-up restarts
+        "task": "search.tasks.model_switch_check",
+        "schedule": timedelta(minutes=1),
+    },
 }
 
 # ---------------------------------------------------------------- Product settings
@@ -374,6 +381,16 @@ CBIR_OPENCLIP_MODEL = env_str("CBIR_OPENCLIP_MODEL", "ViT-B-32")
 CBIR_OPENCLIP_PRETRAINED = env_str("CBIR_OPENCLIP_PRETRAINED", "laion2b_s34b_b79k")
 CBIR_OPENCLIP_CACHE_DIR = env_str("CBIR_OPENCLIP_CACHE_DIR") or None
 CBIR_TEXT_PROMPT = env_str("CBIR_TEXT_PROMPT", "a photo of {}")
+# Model management (manage.py cbir_models, the admin's Models page, /api/v1/models/):
+# how long to wait for the Hugging Face hub (or the HF_ENDPOINT mirror) before calling it
+# unreachable; the share of ready images a candidate model must cover before search switches
+# to it (it also needs its statistics and fitted cutoffs); whether `./cbir up` pulls the
+# recommended model in the background on a connected machine.
+CBIR_MODEL_HUB_TIMEOUT_S = env_float("CBIR_MODEL_HUB_TIMEOUT_S", 3.0, minimum=0.1, maximum=120)
+CBIR_MODEL_SWITCH_COVERAGE = env_float("CBIR_MODEL_SWITCH_COVERAGE", 1.0, minimum=0.5, maximum=1.0)
+CBIR_MODEL_AUTO_PULL = env_bool("CBIR_MODEL_AUTO_PULL", True)
+# Images per re-embedding task of a candidate model (maintenance queue, resumable).
+CBIR_MODEL_REEMBED_BATCH = env_int("CBIR_MODEL_REEMBED_BATCH", 64, minimum=1, maximum=4096)
 CBIR_ENCODER_DEVICE = env_str("CBIR_ENCODER_DEVICE", "cpu")
 CBIR_ENCODER_THREADS = env_int("CBIR_ENCODER_THREADS", 0, minimum=0)  # 0: torch's default
 CBIR_EMBED_BATCH_SIZE = env_int("CBIR_EMBED_BATCH_SIZE", 16, minimum=1, maximum=1024)

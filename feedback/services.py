@@ -23,6 +23,7 @@ from feedback.expansion_service import expansion_schedule
 from feedback.models import Judgement, SearchIteration, SearchSession
 from feedback.rocchio import RocchioParams, pseudo_feedback, rocchio
 from galleries import selectors
+from search.runtime import active_model_name
 from search.services import SearchResult, search_images
 from search.vector_io import load_vectors
 
@@ -194,6 +195,11 @@ def search_session_refine(
             raise InvalidInputError("Mark at least one result relevant or not relevant first.")
         base = np.asarray(iteration_get(session, 0).query_vector, dtype=np.float32)
         kind = SearchIteration.Kind.FEEDBACK
+    if session.model_name != active_model_name():  # a model switch since the session began
+        raise ConflictError(
+            f"Search has moved from {session.model_name} to {active_model_name()} since this "
+            "session began: start a new search to refine under the current model."
+        )
     try:
         vector = rocchio(base, _vectors(session, relevant), _vectors(session, non_relevant), params)
     except ValueError as exc:  # the weights cancelled the query out

@@ -256,10 +256,14 @@ class GalleryAdmin(ManagedOnlyMixin, admin.ModelAdmin):
         from search.selectors import gallery_indexing_status
 
         s = gallery_indexing_status(obj)
-        return (
+        text = (
             f"{s['ready']} ready, {s['pending']} pending, {s['failed']} failed; "
             f"{s['indexed']} of {s['total']} embedded with {s['model_name']}"
         )
+        if s["candidate"]:
+            c = s["candidate"]
+            text += f"; candidate {c['model_name']}: {c['indexed']} of {s['ready']} ready"
+        return text
 
 
 @admin.register(Image)

@@ -1,4 +1,5 @@
-"""Read-only admin of the per-model cutoff calibrations (every staff member may look).
+"""Read-only admin of the per-model cutoff calibrations (every staff member may look), and
+the Models page (search/model_switch.py).
 
 Values are written by the fitting tasks (search/cutoff_fit.py), never by hand:
 a manager's value is a gallery override, set on the gallery's page.
@@ -6,10 +7,15 @@ a manager's value is a gallery override, set on the gallery's page.
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from search.cutoff_models import CutoffCalibration
+from search.model_catalogue import known_model
+from search.model_models import ManagedModel
 
 
 @admin.register(CutoffCalibration)
@@ -41,3 +47,93 @@ class CutoffCalibrationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False
+
+
+# ---------------------------------------------------------------- Models
+
+
+@admin.register(ManagedModel)
+class ManagedModelAdmin(admin.ModelAdmin):
+    """The Models page: the catalogue, pulls, the candidate's progress, activate, prune.
+
+    Every staff member may look; changing (pull, activate, prune) needs the
+    change permission on models (superusers have it).
+    """
+
+    change_list_template = "admin/search/models.html"
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return request.user.is_active and request.user.is_staff
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def get_urls(self):  # type: ignore[no-untyped-def]
+        custom = [
+            path(
+                "<str:key>/<str:action>/",
+                self.admin_site.admin_view(self.action_view),
+                name="search_managedmodel_action",
+            ),
+        ]
+        return custom + super().get_urls()
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):  # type: ignore[no-untyped-def]
+        from search.model_store import hub_endpoint, hub_offline
+        from search.model_switch import models_overview, models_status
+
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Models",
+            "opts": self.model._meta,
+            "models": models_overview(),
+            "status": models_status(),
+            "can_change": self.has_change_permission(request),
+            "offline": hub_offline(),
+            "endpoint": hub_endpoint(),
+        }
+        return TemplateResponse(request, self.change_list_template, context)
+
+    def action_view(self, request: HttpRequest, key: str, action: str) -> HttpResponse:
+        from search.model_jobs import model_pull_queue
+        from search.model_store import ModelPullError, model_verify
+        from search.model_switch import ModelError, model_activate, models_prune
+
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        back = reverse("admin:search_managedmodel_changelist")
+        try:
+            if action == "pull":
+                model_pull_queue(key=key, activate=request.POST.get("activate") == "1")
+                messages.info(request, f"{key}: download queued; this page shows its progress.")
+            elif action == "activate":
+                row = model_activate(key=key)
+                messages.success(
+                    request,
+                    f"{key} is the active model."
+                    if row.role == "active"
+                    else f"{key} is the candidate: search switches once it is ready.",
+                )
+            elif action == "verify":
+                checks = model_verify(known_model(key))
+                bad = [c for c in checks if not c.ok]
+                level = messages.ERROR if bad else messages.SUCCESS
+                text = "; ".join(f"{c.name}: {c.detail}" for c in (bad or checks))
+                messages.add_message(request, level, f"{key}: {text}")
+            elif action == "prune":
+                reports = models_prune(keys=None if key == "retired" else [key])
+                summary = ", ".join(f"{r.model_name} ({r.embeddings} embeddings)" for r in reports)
+                messages.success(request, f"Pruned: {summary or 'nothing to prune'}.")
+            else:
+                return HttpResponseNotAllowed(["POST"])
+        except (ModelError, ModelPullError, KeyError) as exc:
+            messages.error(request, str(exc).strip("'\""))
+        return HttpResponseRedirect(back)

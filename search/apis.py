@@ -85,6 +85,13 @@ class SearchInput(serializers.Serializer):
         default=False,
         help_text="Cutoff modes: when no image passes the cutoff, return nothing (no `closest`).",
     )
+    model = serializers.ChoiceField(
+        choices=["active", "candidate"],
+        default="active",
+        help_text="candidate (staff only): search with the model that is catching up to replace "
+        "the active one (GET /api/v1/models/status/), over the images it has embedded so far. "
+        "Such a search starts no feedback session.",
+    )
     text_cutoff = serializers.ChoiceField(
         choices=["qbnorm", "autocut", "mixture", "querytime", "dynamic"],
         required=False,
@@ -229,7 +236,9 @@ class SearchApi(APIView):
             "text_cutoff": fields.get("text_cutoff"),
         }
         session = iteration = None
-        if request.user.is_authenticated:  # a signed-in search starts a feedback session
+        if fields["model"] == "candidate":  # staff checking a candidate: no session
+            result = search_images(user=request.user, model="candidate", **arguments)
+        elif request.user.is_authenticated:  # a signed-in search starts a feedback session
             session, iteration, result = search_session_start(user=request.user, **arguments)
         else:
             result = search_images(user=request.user, **arguments)

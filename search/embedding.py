@@ -42,7 +42,15 @@ class EmbedReport:
     missing: list[int] = field(default_factory=list)  # deleted before we got to them
 
 
-def images_embed(*, image_ids: Sequence[int], encoder: Encoder | None = None) -> EmbedReport:
+def images_embed(
+    *, image_ids: Sequence[int], encoder: Encoder | None = None, secondary: bool = False
+) -> EmbedReport:
+    """Embed these images with `encoder` (the active model's by default).
+
+    secondary: a further model (a candidate catching up, a fused model): the images'
+    status, attempts and failure reason are the active model's business and stay as
+    they are; a failure is only reported.
+    """
     encoder = encoder or get_encoder()
     report = EmbedReport()
     ids = sorted(set(image_ids))
@@ -55,7 +63,7 @@ def images_embed(*, image_ids: Sequence[int], encoder: Encoder | None = None) ->
     )
     report.skipped = sorted(done)
     todo = list(Image.objects.filter(id__in=existing - done).order_by("id"))
-    if todo:
+    if todo and not secondary:
         Image.objects.filter(id__in=[i.id for i in todo]).update(attempts=F("attempts") + 1)
 
     pictures, decoded = [], []
@@ -72,9 +80,10 @@ def images_embed(*, image_ids: Sequence[int], encoder: Encoder | None = None) ->
             report.failed[image.id] = f"The stored file could not be decoded: {exc}"
     vectors = encoder.encode_images(pictures) if pictures else np.zeros((0, encoder.dim))
 
-    _store(encoder, decoded, vectors, report)
-    # Images that already had the embedding may still say pending (a retried task): fix them.
-    _mark_ready(report.skipped)
+    _store(encoder, decoded, vectors, report, secondary=secondary)
+    if not secondary:
+        # Images that already had the embedding may still say pending (a retried task): fix them.
+        _mark_ready(report.skipped)
     if report.failed:
         logger.warning("Embedding failed for %d images: %s", len(report.failed), report.failed)
     return report
@@ -90,7 +99,14 @@ def embeddings_store(
     return report
 
 
-def _store(encoder: Encoder, images: list[Image], vectors: np.ndarray, report: EmbedReport) -> None:
+def _store(
+    encoder: Encoder,
+    images: list[Image],
+    vectors: np.ndarray,
+    report: EmbedReport,
+    *,
+    secondary: bool = False,
+) -> None:
     with transaction.atomic():
         # Lock the rows briefly so an image deleted meanwhile is skipped, not an FK error.
         alive = set(
@@ -121,11 +137,12 @@ def _store(encoder: Encoder, images: list[Image], vectors: np.ndarray, report: E
         Embedding.objects.bulk_create(rows, ignore_conflicts=True)
         report.embedded = [row.image_id for row in rows]
         report.missing += [i.id for i in images if i.id not in alive]
-        _mark_ready(report.embedded)
-        for image_id, reason in report.failed.items():
-            Image.objects.filter(id=image_id).update(
-                status=Image.Status.FAILED, failure_reason=reason, updated_at=timezone.now()
-            )
+        if not secondary:
+            _mark_ready(report.embedded)
+            for image_id, reason in report.failed.items():
+                Image.objects.filter(id=image_id).update(
+                    status=Image.Status.FAILED, failure_reason=reason, updated_at=timezone.now()
+                )
         IndexEvent.objects.bulk_create([IndexEvent(image_id=i) for i in report.embedded])
         if report.embedded:
             from search.statistics import gallery_statistics_schedule

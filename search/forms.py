@@ -83,11 +83,24 @@ class SearchForm(forms.Form):
     k = forms.IntegerField(label="How many", required=False, **bounds.k_bound().limits)
     mode = forms.ChoiceField(label="Show", required=False, choices=MODE_CHOICES)
     page = forms.IntegerField(required=False, widget=forms.HiddenInput, **bounds.PAGE.limits)
+    # Staff only, during a model switch (search/model_switch.py): try the candidate model.
+    model = forms.ChoiceField(
+        label="Model",
+        required=False,
+        choices=[("active", "the active model"), ("candidate", "the candidate (staff check)")],
+    )
 
-    def __init__(self, *args, gallery_choices, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args, gallery_choices, candidate: str | None = None, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.fields["galleries"].choices = gallery_choices
         self.fields["k"].initial = settings.CBIR_SEARCH_DEFAULT_K
+        if candidate is None:
+            del self.fields["model"]
+        else:
+            self.fields["model"].choices = [
+                ("active", "the active model"),
+                ("candidate", f"the candidate {candidate} (staff check, no session)"),
+            ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

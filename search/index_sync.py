@@ -187,6 +187,12 @@ class IndexManager:
     def loaded(self) -> dict[str, ModelIndex]:
         return dict(self._indexes)
 
+    def forget(self, model_names: set[str]) -> None:
+        """Drop these models' indexes (searches holding one finish with it)."""
+        with self._lock:
+            for name in model_names:
+                self._indexes.pop(name, None)
+
     def clear(self) -> None:
         self.wait_for_rebuilds()
         with self._lock:
@@ -268,8 +274,29 @@ def _load_feedback_vectors(state: ModelIndex, image_ids: list[int] | None) -> No
 
 
 def feed_state() -> FeedState:
-    row = IndexFeedState.objects.filter(pk=1).values_list("pruned_through", "generation").first()
-    return FeedState(*row) if row else FeedState(0, 0)
+    """The feed's pruning point and generation; a moved model epoch (a model switch) makes
+    this process reload which model search uses (runtime.selection_seen), in the same read."""
+    row = (
+        IndexFeedState.objects.filter(pk=1)
+        .values_list("pruned_through", "generation", "model_epoch")
+        .first()
+    )
+    from search.runtime import selection_seen
+
+    if selection_seen(row[2] if row else 0):
+        _forget_unused_models()
+    return FeedState(row[0], row[1]) if row else FeedState(0, 0)
+
+
+def _forget_unused_models() -> None:
+    """After a switch or a prune: free the memory of managed models search no longer uses
+    (a rollback rebuilds the index from pgvector on its first search)."""
+    from search.models import ManagedModel
+
+    unused = ManagedModel.objects.exclude(role__in=["active", "candidate"]).values_list(
+        "model_name", flat=True
+    )
+    manager.forget(set(unused))
 
 
 def feed_generation_bump() -> int:

@@ -78,6 +78,9 @@ class IndexFeedState(models.Model):
     pruned_through = models.BigIntegerField(default=0)
     # Bumped when every in-memory index must be rebuilt (e.g. hashing thresholds refitted).
     generation = models.BigIntegerField(default=0)
+    # Bumped in the transaction that changes the active or candidate model (model_switch.py):
+    # every process that reads the feed then reloads which encoder search uses.
+    model_epoch = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"feed pruned through event {self.pruned_through}"
@@ -133,3 +136,4 @@ class HashingThresholds(models.Model):
 
 # Per-model cutoff parameters live in a module of their own (search/cutoffs.py resolves them).
 from search.cutoff_models import CutoffCalibration, GalleryCutoffOverride  # noqa: E402, F401
+from search.model_models import ManagedModel  # noqa: E402, F401

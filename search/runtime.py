@@ -54,7 +54,87 @@ class EncoderStatus:
     error: str | None
 
 
-def encoder_config() -> EncoderConfig:
+@dataclass(frozen=True)
+class SelectedModel:
+    key: str
+    model_name: str
+    config: tuple[tuple[str, object], ...]  # EncoderConfig overrides
+
+
+@dataclass(frozen=True)
+class ModelSelection:
+    """The active and candidate models (search/model_switch.py); None: the settings decide."""
+
+    epoch: int = -1
+    active: SelectedModel | None = None
+    candidate: SelectedModel | None = None
+
+
+_SELECTION_TTL_S = 5.0
+_selection_lock = threading.Lock()
+_selection: tuple[float, ModelSelection] | None = None
+_feed_epoch: int | None = None  # the model epoch this process last read in the feed
+
+
+def model_selection(*, fresh: bool = False) -> ModelSelection:
+    """The process's view of the active/candidate models: reloaded when the feed's model
+    epoch moves (selection_seen), after _SELECTION_TTL_S, or when asked for fresh."""
+    global _selection
+    now = time.monotonic()
+    held = _selection
+    if not fresh and held is not None and now - held[0] < _SELECTION_TTL_S:
+        return held[1]
+    loaded = _selection_load()
+    with _selection_lock:
+        _selection = (now, loaded)
+    return loaded
+
+
+def selection_invalidate() -> None:
+    global _selection
+    with _selection_lock:
+        _selection = None
+
+
+def selection_seen(epoch: int) -> bool:
+    """Called with the feed's model epoch (index_sync.feed_state): a new one reloads.
+
+    True when it moved since this process last read the feed."""
+    global _feed_epoch
+    moved = _feed_epoch is not None and _feed_epoch != epoch
+    _feed_epoch = epoch
+    held = _selection
+    if moved or (held is not None and held[1].epoch != epoch):
+        selection_invalidate()
+    return moved
+
+
+def _selection_load() -> ModelSelection:
+    from django.db import DatabaseError, transaction
+
+    try:
+        with transaction.atomic():  # a savepoint inside a transaction: a failure leaves it usable
+            from search.models import IndexFeedState, ManagedModel
+
+            epoch = (
+                IndexFeedState.objects.filter(pk=1).values_list("model_epoch", flat=True).first()
+            )
+            rows = list(
+                ManagedModel.objects.filter(role__in=["active", "candidate"]).values_list(
+                    "role", "key", "model_name", "config"
+                )
+            )
+    except (DatabaseError, RuntimeError):  # before migrations, no database, no database
+        return ModelSelection()  # access allowed (checks, some tests): the settings decide
+    chosen = {
+        role: SelectedModel(key, name, tuple(sorted((config or {}).items())))
+        for role, key, name, config in rows
+    }
+    return ModelSelection(epoch or 0, chosen.get("active"), chosen.get("candidate"))
+
+
+def settings_encoder_config() -> EncoderConfig:
+    """The encoder the settings describe (CBIR_ENCODER, CBIR_OPENCLIP_*...)."""
     return EncoderConfig(
         kind=settings.CBIR_ENCODER,
         openclip_model=settings.CBIR_OPENCLIP_MODEL,
@@ -69,11 +149,44 @@ def encoder_config() -> EncoderConfig:
     )
 
 
+def encoder_config() -> EncoderConfig:
+    """The active model's encoder: the managed active model's, else the settings'."""
+    active = model_selection().active
+    base = settings_encoder_config()
+    return replace(base, **dict(active.config)) if active is not None else base
+
+
+def candidate_config() -> EncoderConfig | None:
+    candidate = model_selection().candidate
+    if candidate is None:
+        return None
+    return replace(settings_encoder_config(), **dict(candidate.config))
+
+
+def candidate_model_name() -> str | None:
+    candidate = model_selection().candidate
+    return candidate.model_name if candidate is not None else None
+
+
+def get_candidate_encoder() -> Encoder | None:
+    """The candidate model's encoder (loaded on first use), or None without a candidate."""
+    config = candidate_config()
+    return _load(config) if config is not None else None
+
+
+def encoder_for_config(config: EncoderConfig) -> Encoder:
+    return _load(config)
+
+
 def get_encoder(kind: str | None = None) -> Encoder:
     """The process's encoder for the current settings (or of another kind), loaded on first use."""
     config = encoder_config()
     if kind is not None and kind != config.kind:
         config = replace(config, kind=kind)
+    return _load(config)
+
+
+def _load(config: EncoderConfig) -> Encoder:
     encoder = _encoders.get(config)
     if encoder is not None:
         return encoder
@@ -143,6 +256,9 @@ def fusion_encoders() -> list[Encoder]:
 
 def active_model_name() -> str:
     """The model name new embeddings are stored under; loads no weights."""
+    active = model_selection().active
+    if active is not None:
+        return active.model_name
     config = encoder_config()
     loaded = _encoders.get(config)
     return loaded.name if loaded is not None else _cached_model_name(config)
@@ -180,6 +296,7 @@ def _cached_model_name(config: EncoderConfig) -> str:
 
 
 def reset_for_tests() -> None:
+    selection_invalidate()
     with _lock:
         _encoders.clear()
         _errors.clear()

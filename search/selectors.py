@@ -9,7 +9,7 @@ from galleries.selectors import galleries_visible_to, gallery_status_counts, ima
 from search.encoders.base import EncoderUnavailable
 from search.links import Example, SearchParams, session_params
 from search.models import Embedding
-from search.runtime import active_model_name
+from search.runtime import active_model_name, candidate_model_name
 
 
 def gallery_indexing_status(gallery: Gallery) -> dict[str, object]:
@@ -23,12 +23,25 @@ def gallery_indexing_status(gallery: Gallery) -> dict[str, object]:
         Embedding.objects.filter(gallery_id=gallery.pk, model_name=model).count() if model else 0
     )
     total = counts["total"]
+    candidate = None
+    candidate_name = candidate_model_name()
+    if candidate_name:
+        done = Embedding.objects.filter(
+            gallery_id=gallery.pk, model_name=candidate_name, image__status="ready"
+        ).count()
+        ready = counts["ready"]
+        candidate = {
+            "model_name": candidate_name,
+            "indexed": done,
+            "progress": 1.0 if ready == 0 else round(min(done / ready, 1.0), 4),
+        }
     return {
         "gallery": gallery.slug,
         **counts,
         "model_name": model,
         "indexed": indexed,
         "progress": 1.0 if total == 0 else round(min(indexed / total, 1.0), 4),
+        "candidate": candidate,
     }
 
 

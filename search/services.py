@@ -26,7 +26,12 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from cbir_site.errors import InvalidInputError, NotFoundError, ServiceUnavailableError
+from cbir_site.errors import (
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServiceUnavailableError,
+)
 from galleries import selectors
 from galleries.models import Gallery, Image
 from search.backends import Hit, get_backend
@@ -36,7 +41,12 @@ from search.fallback import closest_count, closest_notice, closest_wanted
 from search.fusion import METHODS as FUSION_METHODS
 from search.index.base import cosine_to_euclidean
 from search.query import EncodedQuery, QuerySpec, encode_query
-from search.runtime import fusion_encoders, get_encoder
+from search.runtime import (
+    fusion_encoders,
+    get_candidate_encoder,
+    get_encoder,
+    model_selection,
+)
 from search.statistics import IMAGE, TEXT, GalleryThreshold, global_mean_for, thresholds_for
 from search.text_cutoff import CALIBRATED, TextCut, text_cut, text_cutoff_method, valid_methods
 from search.thresholds import dynamic_threshold, query_statistic, similarity_cutoff
@@ -104,6 +114,7 @@ def search_images(
     strict: bool = False,
     text_cutoff: str | None = None,
     rephrasings: Sequence[str] = (),
+    model: str | None = None,
     **query: Any,
 ) -> SearchResult:
     """Search with a QuerySpec's fields (text=..., image_data=..., image_ids=..., ...).
@@ -114,6 +125,8 @@ def search_images(
     `strict` leaves a cutoff search that kept nothing empty (no closest results).
     `text_cutoff` picks the calibration of a text or composed query's cutoff in auto and
     dynamic mode (search/text_cutoff.py; default CBIR_TEXT_CUTOFF).
+    `model="candidate"` (staff only) searches with the model catching up to replace the
+    active one, over the images it has embedded so far, to check it before the switch.
     """
     if text_cutoff is not None and text_cutoff not in valid_methods():
         raise InvalidInputError(f"text_cutoff must be one of {', '.join(valid_methods())}.")
@@ -130,6 +143,7 @@ def search_images(
             k=k,
             vector=vector,
             hide_ids=hide_ids,
+            model=model,
             **query,
         )
     spec = QuerySpec(**query).cleaned() if vector is None else QuerySpec()
@@ -144,7 +158,7 @@ def search_images(
     page_size = _check_k(page_size) if page_size is not None else k
     galleries = _galleries(user, gallery_slugs)
 
-    encoder = _encoder()
+    encoder = _encoder(model, user)
     started = time.perf_counter()
     if vector is None:
         encoded = encode_query(spec, encoder, user)
@@ -431,8 +445,20 @@ def _galleries(user: AbstractBaseUser | AnonymousUser, slugs: list[str] | None) 
     return [found[s] for s in dict.fromkeys(slugs)]
 
 
-def _encoder() -> Encoder:
+def _encoder(
+    model: str | None = None, user: AbstractBaseUser | AnonymousUser | None = None
+) -> Encoder:
+    if model not in (None, "", "active", "candidate"):
+        raise InvalidInputError("model must be active or candidate.")
     try:
+        if model == "candidate":
+            if user is None or not getattr(user, "is_staff", False):
+                raise PermissionDeniedError("Only staff may search with the candidate model.")
+            model_selection(fresh=True)  # staff checking a candidate: never a stale view
+            candidate = get_candidate_encoder()
+            if candidate is None:
+                raise InvalidInputError("There is no candidate model to search with.")
+            return candidate
         return get_encoder()
     except EncoderUnavailable as exc:
         raise ServiceUnavailableError(str(exc)) from exc

@@ -27,7 +27,13 @@ from search.embedding import (
 )
 from search.encoders.base import EncoderUnavailable
 from search.hashing_store import hashing_refit_if_stale
-from search.runtime import active_model_name, fusion_encoders
+from search.runtime import (
+    active_model_name,
+    candidate_model_name,
+    fusion_encoders,
+    get_candidate_encoder,
+    model_selection,
+)
 from search.statistics import (
     gallery_statistics_schedule,
     gallery_statistics_update,
@@ -62,15 +68,64 @@ class EmbedTask(Task):
     max_retries=5,
 )
 def embed_images(self: Task, image_ids: list[int]) -> dict[str, int]:
+    model_selection(fresh=True)  # a switch may have happened since this worker last looked
     report = images_embed(image_ids=image_ids)
+    done = report.embedded + report.skipped
     for extra in fusion_encoders()[1:]:  # further models whose rankings are fused
-        images_embed(image_ids=report.embedded + report.skipped, encoder=extra)
+        images_embed(image_ids=done, encoder=extra, secondary=True)
+    candidate = _candidate_encoder()
+    if candidate is not None and done:  # during a switch, uploads are embedded by both
+        images_embed(image_ids=done, encoder=candidate, secondary=True)
     return {
         "embedded": len(report.embedded),
         "skipped": len(report.skipped),
         "failed": len(report.failed),
         "missing": len(report.missing),
     }
+
+
+def _candidate_encoder():  # type: ignore[no-untyped-def]
+    try:
+        return get_candidate_encoder()
+    except EncoderUnavailable as exc:  # the catch-up task records it; uploads go on
+        logger.error("The candidate model cannot be loaded here: %s", exc)
+        return None
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_ERRORS, max_retries=5, retry_backoff=10)
+def model_catch_up() -> dict[str, object]:
+    """One batch of the candidate's re-embedding (maintenance queue); queues the next."""
+    from search.model_switch import catch_up_batch
+
+    result = catch_up_batch()
+    if result.get("more"):
+        model_catch_up.delay()
+    return result
+
+
+@shared_task(acks_late=True)
+def model_switch_check() -> dict[str, object]:
+    """Periodic: switch to a ready candidate; restart its catch-up if the chain was lost."""
+    from search.model_switch import catch_up_start, model_switch_if_ready
+
+    switched = model_switch_if_ready()
+    restarted = False if switched else catch_up_start() if candidate_model_name() else False
+    return {"switched": switched.key if switched else None, "catch_up_queued": restarted}
+
+
+@shared_task(acks_late=False)
+def model_pull_task(key: str, activate: bool = False) -> dict[str, object]:
+    """Download a model in the background (the admin, the API, `./cbir up`)."""
+    from search.model_jobs import model_pull_recorded
+
+    return model_pull_recorded(key=key, activate=activate)
+
+
+def _switch_check_for(model_name: str) -> None:
+    if model_name == candidate_model_name():
+        from search.model_switch import model_switch_if_ready
+
+        model_switch_if_ready()
 
 
 @shared_task(acks_late=True, autoretry_for=(DatabaseError,), max_retries=3, retry_backoff=10)
@@ -89,12 +144,16 @@ def update_gallery_statistics(gallery_id: int, model_name: str) -> float | None:
     hashing_refit_if_stale(model_name=model_name)  # per model: usually nothing to do
     if collection_fit_due(model_name=model_name):  # a model without fitted cutoffs gets them
         fit_cutoffs_from_collection.delay(model_name)
+    else:
+        _switch_check_for(model_name)  # a candidate may have been waiting for this statistic
     return stats.mean_distance if stats else None
 
 
 @shared_task(acks_late=True, autoretry_for=TRANSIENT_ERRORS, max_retries=3, retry_backoff=10)
 def fit_cutoffs_from_collection(model_name: str) -> list[str]:
-    return cutoffs_fit_from_collection(model_name=model_name)
+    fitted = cutoffs_fit_from_collection(model_name=model_name)
+    _switch_check_for(model_name)  # a candidate waits for its own cutoffs
+    return fitted
 
 
 @shared_task(acks_late=True, autoretry_for=TRANSIENT_ERRORS, max_retries=3, retry_backoff=10)
@@ -119,6 +178,8 @@ def refresh_cutoff_calibrations() -> dict[str, list[str]]:
 @shared_task(acks_late=True)
 def refresh_stale_statistics() -> list[int]:
     """Belt and braces for the debounced updates: catch galleries whose statistic drifted."""
-    model_name = active_model_name()
-    stale = stale_statistics(model_name=model_name)
-    return gallery_statistics_schedule(gallery_ids=stale, model_name=model_name)
+    scheduled = []
+    for model_name in filter(None, [active_model_name(), candidate_model_name()]):
+        stale = stale_statistics(model_name=model_name)
+        scheduled += gallery_statistics_schedule(gallery_ids=stale, model_name=model_name)
+    return scheduled

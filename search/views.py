@@ -18,6 +18,7 @@ from search.example_store import example_keep, example_load
 from search.forms import MAX_WEB_EXAMPLES, SearchForm
 from search.links import DEFAULT_CHOICES, DEFAULT_WEIGHTS, Example, SearchParams
 from search.match import MatchScale
+from search.runtime import candidate_model_name
 from search.selectors import query_examples
 from search.services import SearchResult, search_images
 from search.wording import unchecked_galleries
@@ -41,7 +42,10 @@ def search_page(request: HttpRequest) -> HttpResponse:
         for name, value in defaults.items():
             if not data.get(name):
                 data[name] = str(value)
-    form = SearchForm(data or None, request.FILES or None, gallery_choices=choices)
+    candidate = candidate_model_name() if request.user.is_staff else None
+    form = SearchForm(
+        data or None, request.FILES or None, gallery_choices=choices, candidate=candidate
+    )
     result = None
     example = _kept_example(request, form, data)
     params = SearchParams.from_data(data)
@@ -123,6 +127,10 @@ def _search(
 ) -> SearchResult | HttpResponse:
     fields = form.cleaned_data
     arguments = {**form.search_arguments(), "image_data": example}
+    if fields.get("model") == "candidate":  # staff checking a candidate model: no session
+        return search_images(
+            user=request.user, page=fields.get("page") or 1, model="candidate", **arguments
+        )
     if request.user.is_authenticated:
         # Signed in: the search becomes a session the user can judge and refine.
         session, _, _ = search_session_start(user=request.user, **arguments)

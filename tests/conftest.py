@@ -92,10 +92,15 @@ def _without_throttles() -> dict:
 
 @pytest.fixture(autouse=True)
 def fresh_process_state():
-    """In-memory indexes outlive a test's database rollback: start each test without them."""
+    """In-memory indexes and the cached model selection outlive a test's database rollback:
+    start each test without them."""
+    from search.runtime import selection_invalidate
+
     manager.clear()
+    selection_invalidate()
     yield
     manager.clear()
+    selection_invalidate()
 
 
 @pytest.fixture

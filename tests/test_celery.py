@@ -12,7 +12,11 @@ from cbir_site.management.commands.cbir_serve import Command as ServeCommand
 from tests.test_docker_config import COMPOSE_FILES, WORKERS, command_of, compose, env_example
 
 # The tasks that run the encoder: the only ones a GPU worker needs to see.
-EMBEDDING_TASKS = {"search.tasks.embed_images", "feedback.tasks.update_expansions"}
+EMBEDDING_TASKS = {
+    "search.tasks.embed_images",
+    "feedback.tasks.update_expansions",
+    "search.tasks.model_catch_up",  # a candidate model's re-embedding, batch by batch
+}
 # Tasks with a queue of their own (the setting naming it): on-demand explanations (explain/).
 OWN_QUEUE_TASKS = {
     "explain.tasks.explain_compute": "CBIR_EXPLAIN_QUEUE",

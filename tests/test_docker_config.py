@@ -501,3 +501,17 @@ def test_docker_compose_config_accepts_the_files(tmp_path, overrides):
         [*cli, *files, "config", "--quiet"], capture_output=True, text=True, cwd=copy
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_web_and_workers_share_the_pulled_models():
+    """A model pulled by a worker (or cbir_models) must load in the web containers too."""
+    services = compose()["services"]
+    models_dir = dockerfile_env()["CBIR_DATA_DIR"] + "/models"
+    sources = {
+        name: [v.split(":")[0] for v in services[name]["volumes"] if v.split(":")[1] == models_dir]
+        for name in ("web", *WORKERS)
+    }
+    assert all(len(s) == 1 for s in sources.values()), sources
+    assert len({s[0] for s in sources.values()}) == 1
+    assert sources["web"][0] in compose()["volumes"]
+    assert models_dir in DOCKERFILE.read_text()  # created, owned by the unprivileged user

@@ -73,6 +73,10 @@ def _owners_session(ok: int) -> dict[str, int]:
     return {**{r: 404 for r in ROLES}, "owner": ok, "anonymous": UNAUTHENTICATED}
 
 
+def _staff_only() -> dict[str, int]:
+    return {**{r: 403 for r in ROLES}, "anonymous": UNAUTHENTICATED}
+
+
 # (url name, method): {role: expected status}
 MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("api:token-obtain", "post"): {**_anyone(200), "anonymous": 400},
@@ -111,6 +115,13 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # The query assistant is off unless configured: signed-in callers are told so.
     ("api:assist", "post"): _signed_in(ASSISTANT_OFF),
     ("api:assist-detail", "get"): _signed_in(404),  # an unknown request id
+    # Model management: staff only (none of these roles is staff).
+    ("api:model-list", "get"): _staff_only(),
+    ("api:model-status", "get"): _staff_only(),
+    ("api:model-prune", "post"): _staff_only(),
+    ("api:model-pull", "post"): _staff_only(),
+    ("api:model-verify", "post"): _staff_only(),
+    ("api:model-activate", "post"): _staff_only(),
 }
 
 
@@ -151,6 +162,9 @@ def _request(cast, image: Image, name: str, method: str, role: str) -> dict:  # 
             "image_id": image.pk,
         },
         "api:assist-detail": {"request_id": "00000000-0000-4000-8000-000000000000"},
+        "api:model-pull": {"key": "bundled"},
+        "api:model-verify": {"key": "bundled"},
+        "api:model-activate": {"key": "bundled"},
     }.get(name, {})
     bodies = {
         ("api:token-obtain", "post"): {
