@@ -128,12 +128,13 @@ class RefineInput(serializers.Serializer):
 
 def iteration_body(request: Request, iteration: SearchIteration) -> dict:
     """The iteration with one page of its results (?page=, ?page_size=; default the session's)."""
-    shown = selectors.iteration_results(request.user, iteration)
+    filters = request.query_params  # gallery, uploaded_after, ..., sort: search/result_filters.py
+    shown = selectors.iteration_results(request.user, iteration, filters)
     default_size = min(iteration.session.params.get("k") or 24, bounds.k_bound().maximum)
     size = _bounded("page_size", request.query_params.get("page_size"), default_size)
     page = _bounded("page", request.query_params.get("page"), 1)
     iteration.shown = shown[(page - 1) * size : page * size]  # type: ignore[attr-defined]
-    iteration.closest = selectors.iteration_closest(request.user, iteration)  # type: ignore[attr-defined]
+    iteration.closest = selectors.iteration_closest(request.user, iteration, filters)  # type: ignore[attr-defined]
     iteration.notice = closest_notice(iteration.closest)  # type: ignore[attr-defined]
     body = dict(IterationOutput(iteration, context={"request": request}).data)
     body.update({"count": len(shown), "page": page, "page_size": size})

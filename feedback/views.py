@@ -10,11 +10,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from cbir_site.errors import ApplicationError, NotFoundError
+from cbir_site.errors import ApplicationError, InvalidInputError, NotFoundError
 from cbir_site.throttling import throttled
 from feedback import selectors, services
 from feedback.forms import RefineForm
 from search.fallback import closest_notice
+from search.result_filters import filter_form, filters_given
 
 
 def _session(request: HttpRequest, session_id: str):  # type: ignore[no-untyped-def]
@@ -32,9 +33,16 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
         iteration = services.iteration_get(session, int(number) if number else None)
     except (NotFoundError, ValueError) as exc:
         raise Http404("No such iteration.") from exc
-    shown = selectors.iteration_results(request.user, iteration)
+    # Result filters (?gallery=&uploaded_after=&...&sort=) narrow and order the ranking.
+    filters = filter_form(user=request.user, data=request.GET, within=session.gallery_ids)
+    wanted = request.GET if filters.is_bound and filters.is_valid() else None
+    everything = selectors.iteration_results(request.user, iteration)
+    try:
+        shown = selectors.iteration_results(request.user, iteration, wanted)
+    except InvalidInputError:  # valid form, values the ranking cannot use: show them all
+        shown = everything
     # Nothing passed the cutoff: the closest results, shown below a divider.
-    closest = selectors.iteration_closest(request.user, iteration) if not shown else []
+    closest = selectors.iteration_closest(request.user, iteration, wanted) if not everything else []
     page = Paginator(shown, session.params.get("k") or 24).get_page(request.GET.get("page"))
     return render(
         request,
@@ -45,6 +53,9 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
             "iterations": list(session.iterations.values_list("number", "kind")),
             "page": page,
             "count": len(shown),
+            "unfiltered": len(everything),
+            "filter_form": filters,
+            "filters_open": filters_given(request.GET),
             "closest": closest,
             "notice": closest_notice(closest),
             "marked": len(services.current_judgements(session)),

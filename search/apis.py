@@ -18,6 +18,7 @@ from feedback.services import search_session_start
 from galleries.imaging import ImageRejected, read_limited
 from galleries.serializers import ImageOutput
 from search.fallback import CLOSEST_MAX
+from search.result_filters import SORT_CHOICES
 from search.runtime import encoder_status
 from search.services import search_images
 
@@ -84,6 +85,29 @@ class SearchInput(serializers.Serializer):
     strict = serializers.BooleanField(
         default=False,
         help_text="Cutoff modes: when no image passes the cutoff, return nothing (no `closest`).",
+    )
+    uploaded_after = serializers.DateField(
+        required=False, help_text="Filter: images uploaded on or after this date (YYYY-MM-DD)."
+    )
+    uploaded_before = serializers.DateField(
+        required=False, help_text="Filter: images uploaded on or before this date."
+    )
+    uploader = serializers.CharField(
+        required=False, allow_blank=True, max_length=150, help_text="Filter: uploader's username."
+    )
+    format = serializers.ListField(
+        child=serializers.CharField(max_length=16),
+        required=False,
+        help_text="Filter: file formats (JPEG, PNG, ...), any of them.",
+    )
+    sort = serializers.ChoiceField(
+        choices=[value for value, _ in SORT_CHOICES],
+        required=False,
+        allow_blank=True,
+        help_text="Order of the results: '' (best match first, the default), -uploaded (newest "
+        "first), uploaded, name, -name. Filters and sort narrow `results`, `total` and `closest`; "
+        "a signed-in search's session keeps the whole ranking (filter it again with the same "
+        "parameters on the iteration endpoint).",
     )
     text_cutoff = serializers.ChoiceField(
         choices=["qbnorm", "autocut", "mixture", "querytime", "dynamic"],
@@ -227,6 +251,7 @@ class SearchApi(APIView):
             "first_phase": fields.get("first_phase"),
             "strict": fields["strict"],
             "text_cutoff": fields.get("text_cutoff"),
+            "filters": _filters(request, fields),
         }
         session = iteration = None
         if request.user.is_authenticated:  # a signed-in search starts a feedback session
@@ -237,6 +262,21 @@ class SearchApi(APIView):
         body["session"] = str(session.pk) if session else None
         body["iteration"] = iteration.number if iteration else None
         return Response(body)
+
+
+def _filters(request: Request, fields: dict) -> dict:
+    """The result filters given (search/result_filters.py); repeated multipart `format` too."""
+    formats = fields.get("format") or (
+        request.data.getlist("format") if hasattr(request.data, "getlist") else []
+    )
+    given = {
+        "uploaded_after": fields.get("uploaded_after"),
+        "uploaded_before": fields.get("uploaded_before"),
+        "uploader": fields.get("uploader"),
+        "format": list(formats),
+        "sort": fields.get("sort"),
+    }
+    return {name: value for name, value in given.items() if value}
 
 
 def _negatives(fields: dict) -> str | None:
