@@ -14,6 +14,7 @@ from cbir_site.errors import ApplicationError, InvalidInputError, NotFoundError
 from cbir_site.throttling import throttled
 from feedback import selectors, services
 from feedback.forms import RefineForm
+from feedback.history import history_entry_delete, history_of, history_thumbnails
 from search.fallback import closest_notice
 from search.result_filters import filter_form, filters_given
 
@@ -86,5 +87,20 @@ def session_refine(request: HttpRequest, session_id: str) -> HttpResponse:
 
 @login_required
 def session_list(request: HttpRequest) -> HttpResponse:
-    sessions = Paginator(selectors.sessions_of(request.user), 30).get_page(request.GET.get("page"))
-    return render(request, "feedback/sessions.html", {"page": sessions})
+    """The history: each distinct query once (its latest run), with thumbnails."""
+    page = Paginator(history_of(request.user), 30).get_page(request.GET.get("page"))
+    thumbnails = history_thumbnails(request.user, list(page))
+    rows = [(session, thumbnails.get(session.pk, [])) for session in page]
+    return render(request, "feedback/sessions.html", {"page": page, "rows": rows})
+
+
+@login_required
+@require_POST
+def session_delete(request: HttpRequest, session_id: str) -> HttpResponse:
+    """Remove a query from the history: every run of it, with its marks."""
+    session = _session(request, session_id)
+    count = history_entry_delete(user=request.user, session=session)
+    what = f"“{session.query_text}”" if session.query_text else "the image search"
+    runs = f" ({count} searches)" if count > 1 else ""
+    messages.success(request, f"Removed {what} from your history{runs}.")
+    return redirect("feedback:sessions")

@@ -21,7 +21,7 @@ from django.db.models import QuerySet
 
 from cbir_site.errors import InvalidInputError
 from galleries.models import Gallery, Image
-from galleries.selectors import gallery_labels, galleries_visible_to, images_visible_to
+from galleries.selectors import galleries_visible_to, gallery_labels, images_visible_to
 
 # The request parameters this module reads (links carry them, forms offer them).
 FILTER_FIELDS = ("gallery", "uploaded_after", "uploaded_before", "uploader", "format", "sort")

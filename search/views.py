@@ -31,6 +31,8 @@ def search_page(request: HttpRequest) -> HttpResponse:
     picker = selectors.galleries_for_picker(request.user)
     choices = [(g.slug, label) for g, label, _ in picker]
     data = (request.POST if request.method == "POST" else request.GET).copy()
+    if set(data.getlist("galleries")) == {slug for slug, _ in choices}:
+        data.setlist("galleries", [])  # every gallery ticked: the same as none, "all you can see"
     if data:  # a bound form shows its data, not the initial values: show the defaults
         defaults = {"k": settings.CBIR_SEARCH_DEFAULT_K, **DEFAULT_CHOICES, **DEFAULT_WEIGHTS}
         for name, value in defaults.items():
@@ -94,9 +96,7 @@ def _search(request: HttpRequest, form: SearchForm) -> SearchResult | HttpRespon
         url = reverse("feedback:session", args=[session.pk])
         query = _filter_query(data)
         return redirect(f"{url}?{query}" if query else url)
-    return search_images(
-        user=request.user, page=fields.get("page") or 1, filters=data, **arguments
-    )
+    return search_images(user=request.user, page=fields.get("page") or 1, filters=data, **arguments)
 
 
 def _filter_query(data) -> str:  # type: ignore[no-untyped-def]
@@ -130,7 +130,9 @@ def _visible(form: SearchForm, examples: list[Example]) -> bool:
     return not form.errors
 
 
-def _pages(result, params: SearchParams, *, uploaded: bool, filter_query: str = "") -> dict[str, object] | None:  # type: ignore[no-untyped-def]
+def _pages(  # type: ignore[no-untyped-def]
+    result, params: SearchParams, *, uploaded: bool, filter_query: str = ""
+) -> dict[str, object] | None:
     """Links to the other pages of a thresholded result (GET, so they can be shared).
 
     A search by an uploaded example image cannot be repeated from a link: it
