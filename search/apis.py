@@ -58,7 +58,12 @@ class SearchInput(serializers.Serializer):
     )
     text_weight = serializers.FloatField(required=False, default=1.0, **bounds.WEIGHT.limits)
     image_weight = serializers.FloatField(required=False, default=1.0, **bounds.WEIGHT.limits)
-    negative_weight = serializers.FloatField(required=False, default=0.5, **bounds.WEIGHT.limits)
+    negative_weight = serializers.FloatField(
+        required=False,
+        default=lambda: settings.CBIR_NEGATIVE_WEIGHT,
+        help_text='Weight of the "not like this" parts (default CBIR_NEGATIVE_WEIGHT).',
+        **bounds.WEIGHT.limits,
+    )
     composition = serializers.ChoiceField(
         choices=["sum", "two_phase"],
         default="sum",

@@ -42,7 +42,7 @@ def format_choices() -> list[tuple[str, str]]:
 
 class ResultFilter(django_filters.FilterSet):
     gallery = django_filters.ModelMultipleChoiceFilter(
-        field_name="gallery",
+        field_name="gallery__slug",
         to_field_name="slug",
         queryset=Gallery.objects.none(),  # the user's visible galleries, set per request
         label="Gallery",
