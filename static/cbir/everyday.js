@@ -41,7 +41,8 @@
     const hint = document.createElement("span");
     hint.className = "muted small drop-hint";
     hint.textContent = "You can also drop an image on this form, or paste one.";
-    input.insertAdjacentElement("afterend", hint);
+    // After the input's label, not inside it: a button in a label would open the file chooser.
+    (input.closest("label") || input).insertAdjacentElement("afterend", hint);
     hint.insertAdjacentElement("afterend", preview);
     let url = null;
 
