@@ -537,9 +537,10 @@ CBIR_HOT_GAMMA = env_float("CBIR_HOT_GAMMA", 0.25, minimum=0)
 CBIR_HOT_MIN_COSINE = env_float("CBIR_HOT_MIN_COSINE", 0.9, minimum=-1, maximum=1)
 
 # Composed queries, two-phase: how many text results the example images re-rank (M).
-# The default weight of "not like this" (words and images), measured on COCO-MINI: the largest
-# that never pushes a query's results below unrelated images (docs/evaluation/negative-weight.md).
-CBIR_NEGATIVE_WEIGHT = env_float("CBIR_NEGATIVE_WEIGHT", 0.5, minimum=0, maximum=10)
+# The default weight of "not like this" (words and images), chosen by measurement on COCO-MINI
+# (docs/evaluation/negative-weight.md): it removes the unwanted object best while the results
+# stay as related to the words as without it; 0.5 let unrelated images in.
+CBIR_NEGATIVE_WEIGHT = env_float("CBIR_NEGATIVE_WEIGHT", 0.15, minimum=0, maximum=10)
 CBIR_TWO_PHASE_CANDIDATES = env_int("CBIR_TWO_PHASE_CANDIDATES", 100, minimum=1, maximum=10_000)
 
 # Query assistant (assistant/): rephrasings, suggested negatives, image-plus-words merged.
