@@ -74,7 +74,8 @@ class ExpansionAdmin(ManagedOnlyMixin, admin.ModelAdmin):
             except ApplicationError as exc:
                 self.message_user(request, f"{expansion}: {exc}", messages.ERROR)
         if done:
-            self.message_user(request, f"{done} expansions set to {status}.", messages.SUCCESS)
+            rows = "1 expansion" if done == 1 else f"{done} expansions"
+            self.message_user(request, f"{rows} set to {status}.", messages.SUCCESS)
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         # Status is the only editable field; the service keeps vector and indexes in step.

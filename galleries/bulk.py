@@ -63,8 +63,8 @@ def images_zip(*, images: Sequence[Image]) -> IO[bytes]:
     limit = settings.CBIR_BULK_DOWNLOAD_MAX_BYTES
     if total > limit:
         raise PayloadTooLargeError(
-            f"These {len(images)} images are {filesizeformat(total)}; a download holds at most "
-            f"{filesizeformat(limit)}. Select fewer.",
+            f"The selection ({_images(len(images))}) is {filesizeformat(total)}; a download "
+            f"holds at most {filesizeformat(limit)}. Select fewer.",
             code="download_too_large",
         )
     out = tempfile.TemporaryFile()  # noqa: SIM115 -- handed to the response, which closes it
@@ -77,6 +77,10 @@ def images_zip(*, images: Sequence[Image]) -> IO[bytes]:
                     target.write(chunk)
     out.seek(0)
     return out
+
+
+def _images(count: int) -> str:
+    return "1 image" if count == 1 else f"{count} images"
 
 
 def _zip_name(image: Image) -> str:
