@@ -140,9 +140,8 @@ def ranking_narrow(
 
 def _ordered(queryset: QuerySet[Image], ranked_ids: Sequence[int], *, sorted_: bool) -> list[int]:
     position = {image_id: n for n, image_id in enumerate(ranked_ids)}
-    kept = list(queryset.values_list("pk", flat=True))
     if not sorted_:
-        return sorted(kept, key=position.__getitem__)
+        return sorted(queryset.values_list("pk", flat=True), key=position.__getitem__)
     # The database sorted by the field; equal values (same second, same name) keep their rank.
     keys = list(queryset.query.order_by)
     rows = queryset.values_list("pk", *(k.lstrip("-") for k in keys))
