@@ -216,7 +216,7 @@ FILTER_PARAMETERS = [
     OpenApiParameter("uploaded_after", OpenApiTypes.DATE, required=False),
     OpenApiParameter("uploaded_before", OpenApiTypes.DATE, required=False),
     OpenApiParameter("uploader", str, required=False, description="the uploader's username"),
-    OpenApiParameter("format", str, many=True, required=False, description="JPEG, PNG, ..."),
+    OpenApiParameter("file_format", str, many=True, required=False, description="JPEG, PNG, ..."),
     OpenApiParameter(
         "sort",
         str,

@@ -100,7 +100,7 @@ class SearchInput(serializers.Serializer):
     uploader = serializers.CharField(
         required=False, allow_blank=True, max_length=150, help_text="Filter: uploader's username."
     )
-    format = serializers.ListField(
+    file_format = serializers.ListField(
         child=serializers.CharField(max_length=16),
         required=False,
         help_text="Filter: file formats (JPEG, PNG, ...), any of them.",
@@ -270,15 +270,15 @@ class SearchApi(APIView):
 
 
 def _filters(request: Request, fields: dict) -> dict:
-    """The result filters given (search/result_filters.py); repeated multipart `format` too."""
-    formats = fields.get("format") or (
-        request.data.getlist("format") if hasattr(request.data, "getlist") else []
+    """The result filters given (search/result_filters.py); repeated multipart `file_format`."""
+    formats = fields.get("file_format") or (
+        request.data.getlist("file_format") if hasattr(request.data, "getlist") else []
     )
     given = {
         "uploaded_after": fields.get("uploaded_after"),
         "uploaded_before": fields.get("uploaded_before"),
         "uploader": fields.get("uploader"),
-        "format": list(formats),
+        "file_format": list(formats),
         "sort": fields.get("sort"),
     }
     return {name: value for name, value in given.items() if value}

@@ -24,7 +24,8 @@ from galleries.models import Gallery, Image
 from galleries.selectors import galleries_visible_to, gallery_labels, images_visible_to
 
 # The request parameters this module reads (links carry them, forms offer them).
-FILTER_FIELDS = ("gallery", "uploaded_after", "uploaded_before", "uploader", "format", "sort")
+# `file_format`, not `format`: DRF reads ?format= as the response format it should render.
+FILTER_FIELDS = ("gallery", "uploaded_after", "uploaded_before", "uploader", "file_format", "sort")
 BEST_MATCH = "Best match first"
 SORT_CHOICES = (
     ("", BEST_MATCH),
@@ -57,8 +58,11 @@ class ResultFilter(django_filters.FilterSet):
     uploader = django_filters.CharFilter(
         field_name="uploaded_by__username", lookup_expr="iexact", label="Uploaded by"
     )
-    format = django_filters.MultipleChoiceFilter(
-        choices=format_choices, label="Format", widget=forms.CheckboxSelectMultiple
+    file_format = django_filters.MultipleChoiceFilter(
+        field_name="format",
+        choices=format_choices,
+        label="Format",
+        widget=forms.CheckboxSelectMultiple,
     )
     sort = django_filters.OrderingFilter(
         fields=(("created_at", "uploaded"), ("original_filename", "name")),

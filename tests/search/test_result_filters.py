@@ -52,7 +52,7 @@ def test_filters_narrow_the_ranking_and_keep_its_order(cast, photos):
     assert len(everything.hits) == 4
     order = names(everything)
     jpegs = search_images(
-        user=cast.viewer, text="red", mode="topk", k=10, filters={"format": ["JPEG"]}
+        user=cast.viewer, text="red", mode="topk", k=10, filters={"file_format": ["JPEG"]}
     )
     assert names(jpegs) == [n for n in order if n.endswith(".jpg")]
     assert jpegs.total == 2 and [h.rank for h in jpegs.hits] == [1, 2]
@@ -101,10 +101,10 @@ def test_bad_filter_values_are_refused_with_their_names(cast, photos):
             user=cast.viewer,
             text="red",
             mode="topk",
-            filters={"format": ["EXE"], "uploaded_after": "yesterday", "sort": "size"},
+            filters={"file_format": ["EXE"], "uploaded_after": "yesterday", "sort": "size"},
         )
     message = caught.value.message
-    assert "format" in message and "uploaded_after" in message and "sort" in message
+    assert "file_format" in message and "uploaded_after" in message and "sort" in message
 
 
 def test_a_gallery_the_user_cannot_see_is_answered_like_one_that_does_not_exist(cast, photos):
@@ -134,7 +134,7 @@ def test_search_api_takes_filters_and_sort(cast, photos):
     client.force_login(cast.viewer)
     response = client.post(
         "/api/v1/search/",
-        {"text": "red", "mode": "topk", "k": 10, "format": ["PNG"], "sort": "name"},
+        {"text": "red", "mode": "topk", "k": 10, "file_format": ["PNG"], "sort": "name"},
         content_type="application/json",
     )
     assert response.status_code == 200, response.content
@@ -143,10 +143,10 @@ def test_search_api_takes_filters_and_sort(cast, photos):
     assert body["total"] == 2
     bad = client.post(
         "/api/v1/search/",
-        {"text": "red", "format": ["EXE"]},
+        {"text": "red", "file_format": ["EXE"]},
         content_type="application/json",
     )
-    assert bad.status_code == 400 and "format" in bad.json()["detail"]
+    assert bad.status_code == 400 and "file_format" in bad.json()["detail"]
 
 
 def test_iteration_api_filters_the_stored_ranking(cast, photos):
@@ -167,10 +167,10 @@ def test_signed_in_search_page_carries_filters_to_the_session_page(cast, photos)
     client = Client()
     client.force_login(cast.viewer)
     response = client.post(
-        "/search/", {"q": "red", "mode": "topk", "k": 10, "format": "JPEG", "sort": "name"}
+        "/search/", {"q": "red", "mode": "topk", "k": 10, "file_format": "JPEG", "sort": "name"}
     )
     assert response.status_code == 302
-    assert "format=JPEG" in response["Location"] and "sort=name" in response["Location"]
+    assert "file_format=JPEG" in response["Location"] and "sort=name" in response["Location"]
     page = client.get(response["Location"])
     content = page.content.decode()
     assert content.index("b.jpg") < content.index("d.jpg")
@@ -196,3 +196,18 @@ def test_anonymous_search_page_filters_and_sorts(cast, photos):
     assert positions == sorted(positions)
     bad = Client().get("/search/", {"q": "red", "uploaded_after": "not-a-date"})
     assert bad.status_code == 400 and b"Enter a valid date" in bad.content
+
+
+def test_the_file_format_filter_is_not_taken_for_the_response_format(cast, photos):
+    client = Client()
+    client.force_login(cast.viewer)
+    body = client.post(
+        "/api/v1/search/", {"text": "red", "mode": "topk", "k": 10}, content_type="application/json"
+    ).json()
+    url = f"/api/v1/search/sessions/{body['session']}/iterations/0/"
+    response = client.get(url, {"file_format": "JPEG"})
+    assert response.status_code == 200, response.content
+    assert sorted(r["image"]["original_filename"] for r in response.json()["results"]) == [
+        "b.jpg",
+        "d.jpg",
+    ]
