@@ -406,12 +406,12 @@ class PgCorpus:
                 raise RuntimeError(f"expected {count} new images, found {len(ids)}")
             sql = (
                 f"COPY {Embedding._meta.db_table} (image_id, gallery_id, model_name, dim, vector, "
-                "created_at) FROM STDIN WITH (FORMAT BINARY)"
+                "created_at, bank_key) FROM STDIN WITH (FORMAT BINARY)"
             )
             with cur.copy(sql) as copy:
-                copy.set_types(["int8", "int8", "text", "int2", "vector", "timestamptz"])
+                copy.set_types(["int8", "int8", "text", "int2", "vector", "timestamptz", "text"])
                 for image_id, pk, vector in zip(ids.tolist(), pks.tolist(), x[first:], strict=True):
-                    copy.write_row((image_id, pk, self.model, self.dim, vector, now))
+                    copy.write_row((image_id, pk, self.model, self.dim, vector, now, ""))
         with connection.cursor() as cur:
             cur.execute(f"ANALYZE {Image._meta.db_table}; ANALYZE {Embedding._meta.db_table}")
         self.ids = np.concatenate([self.ids, ids])

@@ -369,7 +369,10 @@ def _record(args: argparse.Namespace, phases: Phases, result: dict, sizing: dict
         for name, figures in phases.figures.items()
     }
     goals = "; ".join(f"{k}: {v}" for k, v in result.items())
-    document["capacity"] = {
+    # One entry per kind of run (users, pause, encoder): a later run of the same kind replaces it.
+    runs = (document.get("capacity") or {}).get("runs", {})
+    label = f"{args.users} users, mean pause {args.think:g} s, {args.encoder} encoder"
+    runs[label] = {
         "summary": (
             f"Produced by `python benchmarks/bench_load.py {' '.join(sys.argv[1:])}`: "
             f"{args.users} users ({args.encoder} encoder, mean pause {args.think} s between "
@@ -377,6 +380,7 @@ def _record(args: argparse.Namespace, phases: Phases, result: dict, sizing: dict
         ),
         "phases": tables,
     }
+    document["capacity"] = {"runs": dict(sorted(runs.items()))}
     doc_path.write_text(json.dumps(document, indent=1, default=str) + "\n")
     doc_path.with_suffix(".md").write_text(report.markdown(document))
     print(f"Recorded in {doc_path.with_suffix('.md')}")

@@ -189,12 +189,12 @@ def insert_synthetic(
             raise RuntimeError(f"expected {count} new images, found {len(ids)}")
         sql = (
             f"COPY {Embedding._meta.db_table} (image_id, gallery_id, model_name, dim, vector, "
-            "created_at) FROM STDIN WITH (FORMAT BINARY)"
+            "created_at, bank_key) FROM STDIN WITH (FORMAT BINARY)"
         )
         with cur.copy(sql) as copy:
-            copy.set_types(["int8", "int8", "text", "int2", "vector", "timestamptz"])
+            copy.set_types(["int8", "int8", "text", "int2", "vector", "timestamptz", "text"])
             for image_id, vector in zip(ids.tolist(), vectors, strict=True):
-                copy.write_row((image_id, gallery.pk, model_name, dim, vector, now))
+                copy.write_row((image_id, gallery.pk, model_name, dim, vector, now, ""))
     with connection.cursor() as cur:
         cur.execute(f"ANALYZE {Image._meta.db_table}; ANALYZE {Embedding._meta.db_table}")
     return ids, vectors

@@ -299,7 +299,8 @@ else:
     _spool = CBIR_DATA_DIR / "broker"
     for _folder in ("queue", "control"):
         (_spool / _folder).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    # A host named, or kombu warns "No hostname was supplied" on every connection.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_spool / "queue"),
         "data_folder_out": str(_spool / "queue"),
@@ -467,6 +468,9 @@ CBIR_PGVECTOR_MAX_SCAN_TUPLES = env_int("CBIR_PGVECTOR_MAX_SCAN_TUPLES", 20_000,
 # ~23k rows and the build of 100k takes 4x longer (benchmarks/README.md).
 CBIR_PGVECTOR_BUILD_MEMORY = env_str("CBIR_PGVECTOR_BUILD_MEMORY", "1GB")
 CBIR_SEARCH_DEFAULT_K = env_int("CBIR_SEARCH_DEFAULT_K", 24, minimum=1)
+# How long an uploaded example image is kept (in the cache, for the browser session that sent it)
+# so that its search can be edited, paged and extended: search/example_store.py.
+CBIR_QUERY_EXAMPLE_TTL = env_int("CBIR_QUERY_EXAMPLE_TTL", 6 * 3600, minimum=60)
 CBIR_SEARCH_MAX_K = env_int("CBIR_SEARCH_MAX_K", 500, minimum=1, maximum=1_000_000)
 # How long a gap in the index change feed may stay open (a transaction still running) before
 # it is taken to be a rolled-back id and skipped.

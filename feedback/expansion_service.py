@@ -14,10 +14,10 @@ from collections.abc import Sequence
 
 import numpy as np
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from cbir_site.debounce import clear, debounce
 from cbir_site.errors import InvalidInputError
 from feedback.expansion import (
     AdmissionRules,
@@ -287,20 +287,21 @@ def expansion_schedule(*, image_ids: Sequence[int]) -> list[int]:
     from feedback.tasks import update_expansions
 
     delay = settings.CBIR_EXPANSION_DEBOUNCE_S
-    scheduled = [
-        i
-        for i in sorted(set(image_ids))
-        if cache.add(f"cbir:expansion-pending:{i}", 1, timeout=delay + 600)
-    ]
-    if scheduled:
-        transaction.on_commit(
-            lambda: update_expansions.apply_async((scheduled,), countdown=delay), robust=True
-        )
-    return scheduled
+    return debounce(
+        image_ids,
+        mark=_pending_key,
+        delay=delay,
+        send=lambda scheduled: update_expansions.apply_async((scheduled,), countdown=delay),
+        what="expansion texts",
+    )
 
 
 def expansion_pending_clear(image_ids: Sequence[int]) -> None:
-    cache.delete_many([f"cbir:expansion-pending:{i}" for i in image_ids])
+    clear(image_ids, mark=_pending_key)
+
+
+def _pending_key(image_id: int) -> str:
+    return f"cbir:expansion-pending:{image_id}"
 
 
 def _text_vectors(

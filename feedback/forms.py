@@ -10,16 +10,24 @@ from feedback.rocchio import RocchioParams
 
 class RefineForm(forms.Form):
     source = forms.ChoiceField(
-        choices=[("marks", "my marks"), ("pseudo", "the top results (pseudo-relevance)")],
+        choices=[
+            ("marks", "my ✓ and ✗ marks"),
+            ("pseudo", "the top results, as if I had marked them"),
+        ],
         initial="marks",
         widget=forms.RadioSelect,
         label="Refine with",
     )
     # At least 1 here: this form asks for P only when the source is "pseudo" (0 would be off).
     pseudo_positives = forms.IntegerField(
-        min_value=1, max_value=bounds.PSEUDO_POSITIVES.maximum, initial=3, label="top P"
+        min_value=1,
+        max_value=bounds.PSEUDO_POSITIVES.maximum,
+        initial=3,
+        label="How many top results",
     )
-    pseudo_negatives = forms.BooleanField(required=False, label="bottom P as not relevant")
+    pseudo_negatives = forms.BooleanField(
+        required=False, label="…and as many from the bottom as not relevant"
+    )
     judged = forms.ChoiceField(
         choices=[
             ("none", "keep them in place"),

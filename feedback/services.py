@@ -36,6 +36,7 @@ QUERY_PARAMS = (
     "fusion",
     "first_phase",
     "strict",
+    "rephrasings",  # the query assistant's ideas the user accepted: "Edit search" keeps them
 )
 
 
@@ -93,6 +94,12 @@ def search_session_start(
         session.save(update_fields=["query_key"])
         iteration = _iteration_create(session, 0, SearchIteration.Kind.INITIAL, result, {})
     return session, iteration, result
+
+
+def search_session_example_set(*, session: SearchSession, token: str) -> None:
+    """Record the kept copy of the session's uploaded example (search/example_store.py)."""
+    session.params = {**session.params, "example": token}
+    session.save(update_fields=["params", "updated_at"])
 
 
 def session_get(*, user: AbstractBaseUser, session_id: str) -> SearchSession:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -15,8 +16,12 @@ from cbir_site.throttling import throttled
 from feedback import selectors, services
 from feedback.forms import RefineForm
 from feedback.history import history_entry_delete, history_of, history_thumbnails
+from feedback.viewer import viewer_items
+from search.example_store import example_available
 from search.fallback import closest_notice
-from search.result_filters import filter_form, filters_given
+from search.match import MatchScale
+from search.result_filters import filter_form, filter_pairs, filters_given
+from search.wording import page_links, unchecked_galleries
 
 
 def _session(request: HttpRequest, session_id: str):  # type: ignore[no-untyped-def]
@@ -38,13 +43,22 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
     filters = filter_form(user=request.user, data=request.GET, within=session.gallery_ids)
     wanted = request.GET if filters.is_bound and filters.is_valid() else None
     everything = selectors.iteration_results(request.user, iteration)
+    # Nothing passed the cutoff: the closest results, shown below a divider.
+    every_closest = [] if everything else selectors.iteration_closest(request.user, iteration)
     try:
         shown = selectors.iteration_results(request.user, iteration, wanted)
+        closest = every_closest and selectors.iteration_closest(request.user, iteration, wanted)
     except InvalidInputError:  # valid form, values the ranking cannot use: show them all
-        shown = everything
-    # Nothing passed the cutoff: the closest results, shown below a divider.
-    closest = selectors.iteration_closest(request.user, iteration, wanted) if not everything else []
+        shown, closest = everything, every_closest
     page = Paginator(shown, session.params.get("k") or 24).get_page(request.GET.get("page"))
+    on_page = list(page) or closest
+    thresholds = iteration.params.get("thresholds", [])
+    rows = [*iteration.results, *iteration.params.get("closest", [])]
+    # A cutoff search whose galleries all lack a statistic ran as top-k: nothing was checked.
+    none_checked = session.mode != "topk" and iteration.mode == "topk"
+    unchecked = unchecked_galleries(thresholds)
+    if none_checked:
+        unchecked |= {s.image.gallery.slug for s in on_page}
     return render(
         request,
         "feedback/session.html",
@@ -53,14 +67,22 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
             "iteration": iteration,
             "iterations": list(session.iterations.values_list("number", "kind")),
             "page": page,
+            # Pages stay on their iteration and keep the filters: ?iteration=N&...&page=M.
+            "pages": page_links(page, filter_pairs(request.GET), iteration=iteration.number),
             "count": len(shown),
-            "unfiltered": len(everything),
+            "unfiltered": len(everything) or len(every_closest),
             "filter_form": filters,
             "filters_open": filters_given(request.GET),
             "closest": closest,
             "notice": closest_notice(closest),
             "marked": len(services.current_judgements(session)),
             "form": RefineForm(initial=services.rocchio_defaults().__dict__),
+            "scale": MatchScale.of(score for _, _, score in rows),
+            "unchecked": unchecked,
+            "none_checked": none_checked,
+            "min_images": settings.CBIR_THRESHOLD_MIN_IMAGES,
+            "small_galleries": [t["gallery"] for t in thresholds if t.get("distance") is None],
+            "viewer": viewer_items(request.user, [s.image for s in on_page]),
         },
     )
 
@@ -90,8 +112,14 @@ def session_list(request: HttpRequest) -> HttpResponse:
     """The history: each distinct query once (its latest run), with thumbnails."""
     page = Paginator(history_of(request.user), 30).get_page(request.GET.get("page"))
     thumbnails = history_thumbnails(request.user, list(page))
-    rows = [(session, thumbnails.get(session.pk, [])) for session in page]
+    rows = [(s, thumbnails.get(s.pk, []), _kept_example(request, s)) for s in page]
     return render(request, "feedback/sessions.html", {"page": page, "rows": rows})
+
+
+def _kept_example(request: HttpRequest, session) -> str:  # type: ignore[no-untyped-def]
+    """The token of the session's uploaded example while this browser still keeps it ('')."""
+    token = str(session.params.get("example") or "")
+    return token if token and example_available(session=request.session, token=token) else ""
 
 
 @login_required

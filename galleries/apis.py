@@ -259,7 +259,17 @@ class _ImageFileApi(APIView):
     throttle_scope = "thumbnail"
     field = "file"
 
-    @extend_schema(responses={(200, "image/*"): bytes, 304: None})
+    @extend_schema(
+        responses={(200, "image/*"): bytes, 304: None},
+        parameters=[
+            OpenApiParameter(
+                "download",
+                str,
+                required=False,
+                description="1: the original file as an attachment (Save as), not inline.",
+            )
+        ],
+    )
     def get(self, request: Request, image_id: int) -> HttpResponseBase:
         # The selector first, always: an invisible image is 404 even with a matching ETag.
         image = selectors.image_get_visible(request.user, image_id=image_id)

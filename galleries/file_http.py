@@ -62,7 +62,7 @@ def image_file_response(request: HttpRequest, image: Image, field: str) -> HttpR
     if etag and _matches(request.headers.get("If-None-Match", ""), etag):
         response: HttpResponseBase = HttpResponseNotModified()
     else:
-        response = _file(image, field, stored)
+        response = _file(image, field, stored, download=_wants_download(request))
     if etag:
         response["ETag"] = etag
     response["Cache-Control"] = cache_control_for(image)
@@ -79,7 +79,12 @@ def _matches(if_none_match: str, etag: str) -> bool:
     return "*" in tags or any(tag.removeprefix("W/") == etag for tag in tags)
 
 
-def _file(image: Image, field: str, stored) -> FileResponse:  # type: ignore[no-untyped-def]
+def _wants_download(request: HttpRequest) -> bool:
+    """?download=1: save the original file (the viewer's Download) instead of showing it."""
+    return request.GET.get("download", "") in ("1", "true")
+
+
+def _file(image: Image, field: str, stored, *, download: bool = False) -> FileResponse:  # type: ignore[no-untyped-def]
     """The bytes with a fixed, validated type: never sniffed, never a page."""
     mime = (
         THUMBNAIL_TYPE
@@ -93,5 +98,8 @@ def _file(image: Image, field: str, stored) -> FileResponse:  # type: ignore[no-
     response = FileResponse(handle, content_type=mime)
     if field == "file":
         filename = image.original_filename or f"image-{image.pk}"
-        response["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(filename, safe='')}"
+        disposition = "attachment" if download else "inline"
+        response["Content-Disposition"] = (
+            f"{disposition}; filename*=UTF-8''{quote(filename, safe='')}"
+        )
     return response

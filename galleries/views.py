@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cbir_site.errors import (
@@ -20,6 +21,7 @@ from cbir_site.errors import (
     RateLimitedError,
 )
 from cbir_site.throttling import throttled
+from feedback.viewer import viewer_items
 from galleries import selectors, services
 from galleries.forms import GalleryForm
 from galleries.models import Membership
@@ -130,8 +132,20 @@ def image_detail(request: HttpRequest, image_id: int) -> HttpResponse:
     return render(
         request,
         "galleries/image.html",
-        {"image": image, "can_edit": role in (Membership.Role.OWNER, Membership.Role.EDITOR)},
+        {
+            "image": image,
+            "can_edit": role in (Membership.Role.OWNER, Membership.Role.EDITOR),
+            "back": _back_url(request),
+            "item": viewer_items(request.user, [image])[str(image.pk)],
+        },
     )
+
+
+def _back_url(request: HttpRequest) -> str:
+    """The results page the image was opened from (?back=), if it is a path on this site."""
+    back = request.GET.get("back", "")
+    safe = url_has_allowed_host_and_scheme(back, allowed_hosts=None)
+    return back if back.startswith("/") and not back.startswith("//") and safe else ""
 
 
 @login_required

@@ -8,6 +8,7 @@ from django.conf import settings
 from cbir_site import bounds
 from search.links import DEFAULT_WEIGHTS, MAX_IMAGE_ID, is_default, parse_image_id
 from search.query import MAX_EXAMPLES
+from search.wording import MODE_CHOICES
 
 # Stored example images ("more like this" + "not like this") one web query may carry.
 MAX_WEB_EXAMPLES = min(10, MAX_EXAMPLES)
@@ -49,6 +50,8 @@ def _weight(label: str, initial: float) -> forms.FloatField:
 class SearchForm(forms.Form):
     q = forms.CharField(label="Describe what you are looking for", required=False, max_length=1000)
     image = forms.FileField(label="…or give an example image", required=False)
+    # The kept copy of an earlier upload (search/example_store.py), while no new file replaces it.
+    example = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
     not_q = forms.CharField(label="Not like these words", required=False, max_length=1000)
     # Accepted query-assistant rephrasings, one per line (static/cbir/assistant.js fills it).
     rephrasings = forms.CharField(required=False, max_length=2000, widget=forms.HiddenInput)
@@ -77,18 +80,8 @@ class SearchForm(forms.Form):
     like = ImageIdsField(required=False)
     unlike = ImageIdsField(required=False)
     galleries = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
-    k = forms.IntegerField(label="Results", required=False, **bounds.k_bound().limits)
-    mode = forms.ChoiceField(
-        label="Return",
-        required=False,
-        choices=[
-            ("auto", "Confident matches (automatic)"),
-            ("topk", "The best k"),
-            ("dynamic", "Matches under each gallery's dynamic threshold"),
-            ("query", "Matches under a query-time threshold"),
-            ("static", "Matches under the static threshold"),
-        ],
-    )
+    k = forms.IntegerField(label="How many", required=False, **bounds.k_bound().limits)
+    mode = forms.ChoiceField(label="Show", required=False, choices=MODE_CHOICES)
     page = forms.IntegerField(required=False, widget=forms.HiddenInput, **bounds.PAGE.limits)
 
     def __init__(self, *args, gallery_choices, **kwargs):  # type: ignore[no-untyped-def]
@@ -116,7 +109,9 @@ class SearchForm(forms.Form):
                 "(“more like this” and “not like this” together): remove one first.",
             )
         if data.get("composition") == "two_phase":
-            self._check_two_phase(data, has_examples=bool(like or data.get("image")))
+            self._check_two_phase(
+                data, has_examples=bool(like or data.get("image") or data.get("example"))
+            )
         return data
 
     def _check_two_phase(self, data: dict[str, Any], *, has_examples: bool) -> None:
@@ -129,7 +124,8 @@ class SearchForm(forms.Form):
         if data.get("mode") not in (None, "", "auto", "topk"):
             self.add_error(
                 "mode",
-                "Two-phase ranks a fixed set of candidates: choose “The best k” or automatic.",
+                "Two-phase ranks a fixed set of candidates: choose “The best matches, "
+                "however close” or “Only confident matches”.",
             )
 
     @property

@@ -2,7 +2,8 @@
 
 The query travels in GET parameters (?q=...&like=12&like=15&unlike=20) so a
 composed search can be shared and extended one click at a time. An uploaded
-example image cannot travel in a link: links drop it.
+example image travels as the token of its kept copy (?example=...), which
+only the browser session that uploaded it may use.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from galleries.models import Image
 CARRIED = (
     "q",
     "not_q",
+    "rephrasings",  # accepted query-assistant ideas, one a line
     "composition",
     "fusion",
     "text_weight",
@@ -28,6 +30,7 @@ CARRIED = (
     "galleries",
     "k",
     "mode",
+    "example",  # an uploaded example image kept for the browser session (search/example_store.py)
 )
 # Values that are the form's defaults are left out of links, to keep them short.
 DEFAULT_WEIGHTS = {
@@ -90,6 +93,10 @@ class SearchParams:
         fields.sort(key=lambda pair: CARRIED.index(pair[0]))  # stable: galleries keep their order
         return replace(self, fields=tuple(fields))
 
+    def field(self, name: str) -> str:
+        """A carried field's value ("" when absent)."""
+        return next((v for n, v in self.fields if n == name), "")
+
     def without(self, image_id: int) -> SearchParams:
         return replace(
             self,
@@ -123,6 +130,8 @@ def session_params(session, gallery_slugs: Sequence[str] = ()) -> SearchParams: 
         "galleries": list(gallery_slugs),
         "k": [str(session.params.get("k") or "")],
         "mode": [session.mode],
+        "example": [str(session.params.get("example") or "")],
+        "rephrasings": ["\n".join(session.params.get("rephrasings") or [])],
         "like": [str(i) for i in session.example_image_ids],
         "unlike": [str(i) for i in session.negative_image_ids],
     }

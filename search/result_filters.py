@@ -123,6 +123,20 @@ def filters_given(data: Mapping[str, Any] | None) -> bool:
     return False
 
 
+def filter_pairs(data: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """The request's filter and sort values as (name, value) pairs, for links that keep them."""
+    if not data:
+        return []
+    getlist = getattr(data, "getlist", None)
+    pairs = []
+    for name in FILTER_FIELDS:
+        values = getlist(name) if getlist else data.get(name)
+        if isinstance(values, str | int | float):
+            values = [values]
+        pairs += [(name, str(v)) for v in values or [] if str(v).strip()]
+    return pairs
+
+
 def ranking_narrow(
     *,
     user: AbstractBaseUser | AnonymousUser,

@@ -12,11 +12,11 @@ import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from cbir_site.debounce import clear, debounce
 from galleries.models import Gallery
 from search.cutoffs import CutoffValue, cutoff_parameters, cutoff_parameters_for
 from search.models import Embedding, GalleryStatistics
@@ -60,31 +60,25 @@ def gallery_statistics_schedule(*, gallery_ids: list[int], model_name: str) -> l
 
     The first change in a quiet gallery queues one task to run after
     CBIR_THRESHOLD_DEBOUNCE_S; later changes before it starts are covered by it
-    (cache.add is atomic: only the first caller wins). The task clears the mark
-    when it starts, so changes during the computation queue another run.
+    (cbir_site/debounce.py).
     """
     from search.tasks import update_gallery_statistics
 
     if not settings.CBIR_BACKGROUND_TASKS:
         return []
     delay = settings.CBIR_THRESHOLD_DEBOUNCE_S
-    scheduled = []
-    for gallery_id in sorted(set(gallery_ids)):
-        # The mark expires on its own, in case the queued task is lost.
-        if cache.add(_pending_key(gallery_id, model_name), 1, timeout=delay + 600):
-            scheduled.append(gallery_id)
-    if scheduled:
 
-        def send() -> None:
-            for gallery_id in scheduled:
-                try:
-                    update_gallery_statistics.apply_async((gallery_id, model_name), countdown=delay)
-                except Exception:  # the periodic refresh catches up; never fail the caller
-                    cache.delete(_pending_key(gallery_id, model_name))
-                    logger.exception("Could not queue statistics of gallery %s", gallery_id)
+    def send(scheduled: list[int]) -> None:
+        for gallery_id in scheduled:
+            update_gallery_statistics.apply_async((gallery_id, model_name), countdown=delay)
 
-        transaction.on_commit(send, robust=True)
-    return scheduled
+    return debounce(
+        gallery_ids,
+        mark=lambda gallery_id: _pending_key(gallery_id, model_name),
+        delay=delay,
+        send=send,
+        what="gallery statistics",
+    )
 
 
 # ---------------------------------------------------------------- computing
@@ -92,7 +86,7 @@ def gallery_statistics_schedule(*, gallery_ids: list[int], model_name: str) -> l
 
 def gallery_statistics_update(*, gallery_id: int, model_name: str) -> GalleryStatistics | None:
     """Recompute m_g for one gallery, then M and every gallery's thresholds."""
-    cache.delete(_pending_key(gallery_id, model_name))
+    clear([gallery_id], mark=lambda g: _pending_key(g, model_name))
     gallery = Gallery.objects.filter(pk=gallery_id).first()
     if gallery is None:
         thresholds_refresh(model_name=model_name)

@@ -6,4 +6,5 @@ app_name = "search"
 
 urlpatterns = [
     path("", views.search_page, name="page"),
+    path("example/<str:token>/", views.example_thumbnail, name="example"),
 ]

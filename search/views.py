@@ -5,24 +5,33 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET, require_http_methods
 
 from cbir_site.errors import ApplicationError
 from cbir_site.throttling import throttled
-from feedback.services import search_session_start
+from feedback.services import search_session_example_set, search_session_start
+from feedback.viewer import viewer_items
 from galleries import selectors
-from galleries.imaging import ImageRejected, read_limited
+from galleries.imaging import ImageRejected, make_thumbnail, read_limited
+from search.example_store import example_keep, example_load
 from search.forms import MAX_WEB_EXAMPLES, SearchForm
 from search.links import DEFAULT_CHOICES, DEFAULT_WEIGHTS, Example, SearchParams
-from search.result_filters import FILTER_FIELDS, filter_form, filters_given
+from search.match import MatchScale
+from search.result_filters import filter_form, filter_pairs, filters_given
 from search.selectors import query_examples
 from search.services import SearchResult, search_images
+from search.wording import unchecked_galleries
 
 # Asking for a search: any of these in the request (a preselected gallery alone is not one).
-QUERY_FIELDS = ("q", "not_q", "image_id", "like", "unlike")
+QUERY_FIELDS = ("q", "not_q", "image_id", "like", "unlike", "example")
+EXAMPLE_GONE = (
+    "Your uploaded example image is no longer kept (it is kept for a few hours, in the "
+    "browser that sent it): upload it again."
+)
 
 
 @require_http_methods(["GET", "POST"])
@@ -39,10 +48,11 @@ def search_page(request: HttpRequest) -> HttpResponse:
             if not data.get(name):
                 data[name] = str(value)
     form = SearchForm(data or None, request.FILES or None, gallery_choices=choices)
+    result = None
+    example = _kept_example(request, form, data)
     params = SearchParams.from_data(data)
     filters = filter_form(user=request.user, data=data)
     examples = query_examples(user=request.user, params=params)
-    result = None
     # The form may arrive with only a gallery preselected ("search this gallery"): show it.
     # ?edit=1 shows a query in the form without running it (the session page links to it).
     wants_search = any(data.get(n, "").strip() for n in QUERY_FIELDS) or bool(request.FILES)
@@ -55,7 +65,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
         and filters_ok
     ):
         try:
-            outcome = _search(request, form)
+            outcome = _search(request, form, example)
             if isinstance(outcome, HttpResponse):
                 return outcome  # signed in: on to the session page
             result = outcome
@@ -69,45 +79,79 @@ def search_page(request: HttpRequest) -> HttpResponse:
         "params": params,
         "examples": examples,
         "max_examples": MAX_WEB_EXAMPLES,
-        "uploaded": bool(request.FILES),
+        "uploaded": data.get("example") or "",
         "has_galleries": bool(choices),
         "picker": _picker(picker, form),
         "filter_form": filters,
         "filters_open": filters_given(data),
-        "pages": _pages(
-            result, params, uploaded=bool(request.FILES), filter_query=_filter_query(data)
-        ),
+        "pages": _pages(result, params, filter_pairs(data)),
+        "scale": MatchScale.of(s for _, s in result.ranked) if result else None,
+        "unchecked": _unchecked(form, result),
+        "none_checked": _none_checked(form, result),
+        "min_images": settings.CBIR_THRESHOLD_MIN_IMAGES,
+        "viewer": viewer_items(request.user, [h.image for h in _shown(result)]),
     }
     status = 400 if form.errors or not filters_ok else 200
     return render(request, "search/page.html", context, status=status)
 
 
-def _search(request: HttpRequest, form: SearchForm) -> SearchResult | HttpResponse:
+def _kept_example(request: HttpRequest, form: SearchForm, data) -> bytes | None:  # type: ignore[no-untyped-def]
+    """A new upload is kept (its token goes into `data`); else the kept one is loaded."""
+    upload = request.FILES.get("image")
+    if upload is not None:
+        try:
+            image_data = read_limited(upload, settings.CBIR_MAX_UPLOAD_BYTES)
+        except ImageRejected as exc:
+            form.add_error("image", exc.message)
+            return None
+        data["example"] = example_keep(session=request.session, data=image_data)
+        return image_data
+    token = (data.get("example") or "").strip()
+    if not token:
+        return None
+    image_data = example_load(session=request.session, token=token)
+    if image_data is None:
+        data["example"] = ""
+        form.add_error(None, EXAMPLE_GONE)
+    return image_data
+
+
+def _none_checked(form: SearchForm, result: SearchResult | None) -> bool:
+    """A cutoff search whose galleries all lack a statistic ran as top-k: nothing was checked."""
+    if result is None or result.mode != "topk" or not form.is_bound:
+        return False
+    asked = form.cleaned_data.get("mode") if form.is_valid() else ""
+    return (asked or settings.CBIR_SEARCH_DEFAULT_MODE) != "topk"
+
+
+def _unchecked(form: SearchForm, result: SearchResult | None) -> set[str]:
+    if result is None:
+        return set()
+    if _none_checked(form, result):
+        return {h.image.gallery.slug for h in _shown(result)}
+    return unchecked_galleries(result.thresholds)
+
+
+def _shown(result: SearchResult | None) -> list:  # type: ignore[type-arg]
+    return [] if result is None else [*result.hits, *result.closest]
+
+
+def _search(
+    request: HttpRequest, form: SearchForm, example: bytes | None
+) -> SearchResult | HttpResponse:
     fields = form.cleaned_data
-    image_data = None
-    if fields.get("image"):
-        image_data = read_limited(fields["image"], settings.CBIR_MAX_UPLOAD_BYTES)
-    arguments = {**form.search_arguments(), "image_data": image_data}
+    arguments = {**form.search_arguments(), "image_data": example}
     data = request.POST if request.method == "POST" else request.GET
     if request.user.is_authenticated:
         # Signed in: the search becomes a session the user can judge and refine; the result
         # filters travel to its page, which applies them to the whole ranking.
         session, _, _ = search_session_start(user=request.user, **arguments)
+        if example is not None:
+            search_session_example_set(session=session, token=form.data.get("example", ""))
         url = reverse("feedback:session", args=[session.pk])
-        query = _filter_query(data)
+        query = urlencode(filter_pairs(data))
         return redirect(f"{url}?{query}" if query else url)
     return search_images(user=request.user, page=fields.get("page") or 1, filters=data, **arguments)
-
-
-def _filter_query(data) -> str:  # type: ignore[no-untyped-def]
-    """The result filters of the request as a query string ('' when none)."""
-    pairs = [
-        (name, value)
-        for name in FILTER_FIELDS
-        for value in data.getlist(name)
-        if str(value).strip()
-    ]
-    return urlencode(pairs)
 
 
 def _picker(picker, form: SearchForm) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
@@ -131,21 +175,42 @@ def _visible(form: SearchForm, examples: list[Example]) -> bool:
 
 
 def _pages(  # type: ignore[no-untyped-def]
-    result, params: SearchParams, *, uploaded: bool, filter_query: str = ""
+    result, params: SearchParams, filters: list[tuple[str, str]]
 ) -> dict[str, object] | None:
-    """Links to the other pages of a thresholded result (GET, so they can be shared).
-
-    A search by an uploaded example image cannot be repeated from a link: it
-    shows its first page only.
-    """
-    if result is None or result.mode == "topk" or result.total <= result.page_size or uploaded:
+    """Links to the other pages of a thresholded result (GET, so they can be shared);
+    they keep the query, its kept example image and the result filters."""
+    if result is None or result.mode == "topk" or result.total <= result.page_size:
         return None
     last = (result.total + result.page_size - 1) // result.page_size
-    query = "&".join(q for q in (params.query(), filter_query) if q)
+
+    def href(number: int) -> str:
+        parts = (params.query(), urlencode(filters), f"page={number}")
+        return "?" + "&".join(q for q in parts if q)
+
     return {
         "number": result.page,
         "last": last,
-        "previous": result.page - 1 if result.page > 1 else 0,
-        "next": result.page + 1 if result.page < last else 0,
-        "query": query,
+        "previous": href(result.page - 1) if result.page > 1 else "",
+        "next": href(result.page + 1) if result.page < last else "",
+        "numbers": [
+            {"number": n, "href": href(n), "current": n == result.page}
+            for n in range(max(1, result.page - 2), min(last, result.page + 2) + 1)
+        ],
     }
+
+
+@require_GET
+@cache_control(private=True, max_age=600)
+def example_thumbnail(request: HttpRequest, token: str) -> HttpResponse:
+    """The thumbnail of a kept upload, for the browser session that sent it only."""
+    data = example_load(session=request.session, token=token)
+    if data is None:
+        raise Http404("No such example image.")
+    try:
+        jpeg = make_thumbnail(data, settings.CBIR_THUMBNAIL_SIZE)
+    except ImageRejected as exc:
+        raise Http404("The example image cannot be shown.") from exc
+    response = HttpResponse(jpeg, content_type="image/jpeg")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

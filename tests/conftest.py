@@ -56,11 +56,20 @@ def test_environment():
             PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
         )
         overrides.enable()
+        # DRF binds SimpleRateThrottle.THROTTLE_RATES when rest_framework.throttling is first
+        # imported, which can be at collection, before the override above: set it as well, or
+        # the real rates (sign-in 10/min) apply to whichever tests run after such an import.
+        from django.conf import settings
+        from rest_framework.throttling import SimpleRateThrottle
+
+        real_rates = SimpleRateThrottle.THROTTLE_RATES
+        SimpleRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
         celery_app.conf.broker_url = url
         os.environ["CBIR_TEST_REDIS_URL"] = url
         try:
             yield {"redis_url": url, "media_root": media}
         finally:
+            SimpleRateThrottle.THROTTLE_RATES = real_rates
             overrides.disable()
             shutil.rmtree(media, ignore_errors=True)
 

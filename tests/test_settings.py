@@ -78,3 +78,28 @@ def test_security_headers_in_production_like_settings(client, settings):
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["X-Frame-Options"] == "DENY"
+
+
+def test_the_demo_broker_connects_without_kombus_hostname_warning(tmp_path):
+    """Without REDIS_URL the demo's broker is a folder; every command used to print a warning."""
+    code = (
+        "import django; django.setup()\n"
+        "from cbir_site.celery import app\n"
+        "app.send_task('cbir.settings_check', queue='settings-check')\n"  # what cbir_import does
+        "print(app.connection_for_write().transport_cls)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith(("CBIR_", "REDIS_URL"))},
+            "DJANGO_SETTINGS_MODULE": "cbir_site.settings",
+            "CBIR_DATA_DIR": str(tmp_path),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "filesystem" in result.stdout
+    assert "No hostname was supplied" not in result.stderr

@@ -37,6 +37,9 @@ PAGES = {
     ("get", "/images/{image}/"): row(200, 200, 200, 404, 404, 404),
     ("post", "/images/{image}/delete/"): row(302, 302, 403, 404, 404, LOGIN),
     ("get", "/search/"): row(200, 200, 200, 200, 200, 200),
+    # An uploaded example's thumbnail: only for the browser session that uploaded it
+    # (tests/search/test_kept_example.py); a token no session of theirs holds is 404 for all.
+    ("get", "/search/example/not-kept/"): row(404, 404, 404, 404, 404, 404),
     ("get", "/search/sessions/"): row(200, 200, 200, 200, 200, LOGIN),
     ("get", "/search/sessions/{session}/"): row(200, 404, 404, 404, 404, LOGIN),
     ("post", "/search/sessions/{session}/refine/"): row(302, 404, 404, 404, 404, LOGIN),
@@ -171,6 +174,7 @@ def test_every_web_route_has_a_row():
         "images/<int:image_id>/delete/": "/images/{image}/delete/",
         "search/": "/search/",
         "search/sessions/": "/search/sessions/",
+        "search/example/<str:token>/": "/search/example/not-kept/",
         "search/sessions/<uuid:session_id>/": "/search/sessions/{session}/",
         "search/sessions/<uuid:session_id>/refine/": "/search/sessions/{session}/refine/",
         "search/sessions/<uuid:session_id>/delete/": "/search/sessions/{session}/delete/",

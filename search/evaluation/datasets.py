@@ -181,7 +181,7 @@ def coco_captions(root: Path, *, splits: Sequence[str] = ("val2017",), name: str
         kind=CAPTIONS,
         items=tuple(items),
         queries=tuple(queries),
-        source=f"coco:{root} splits={','.join(splits)}",
+        source=f"coco:{Path(root).name} splits={','.join(splits)}",
         notes=tuple(notes),
         collection=root.name,
     )
@@ -250,7 +250,9 @@ def karpathy_captions(
         kind=CAPTIONS,
         items=tuple(items),
         queries=tuple(queries),
-        source=f"karpathy:{json_path} images={images} splits={','.join(splits)}",
+        source=(
+            f"karpathy:{Path(json_path).name} images={Path(images).name} splits={','.join(splits)}"
+        ),
         notes=notes,
         collection=dataset_name,
     )

@@ -94,7 +94,9 @@ def folder_of_classes(
     if alone:
         notes.append(f"{alone} images are the only one of their class: not used as queries")
     queries += class_text_queries(by_class, text_templates)
-    source = f"folder:{root}" + (f" labels={labels_file}" if labels_file else "")
+    source = f"folder:{Path(root).name}" + (
+        f" labels={Path(labels_file).name}" if labels_file else ""
+    )
     return Dataset(dataset_name, CLASSES, tuple(items), tuple(queries), (), source, tuple(notes))
 
 
@@ -197,7 +199,7 @@ def revisited_oxford(
         items=tuple(items),
         queries=tuple(queries),
         query_images=tuple(query_images),
-        source=f"roxford:{gnd_path} images={images} protocol={protocol}",
+        source=f"roxford:{Path(gnd_path).name} images={Path(images).name} protocol={protocol}",
         notes=notes,
         collection=dataset_name,
     )

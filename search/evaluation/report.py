@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+
 RANK_LIKE = {"Med r", "Mean r", "Returned"}
 
 
@@ -143,6 +145,12 @@ def format_cell(value: Any, rank_like: bool = False) -> str:
     return str(value)
 
 
+def _portable(text: str) -> str:
+    """A path inside the checkout written relative to it: reports are read on other machines."""
+    root = str(Path(settings.BASE_DIR).resolve())
+    return text.replace(root + "/", "").replace(root, ".") if root in text else text
+
+
 def _plain(value: Any) -> Any:
     """JSON-ready: dataclasses to dicts, int keys to strings, NaN to null, NumPy to Python."""
     if is_dataclass(value) and not isinstance(value, type):
@@ -152,7 +160,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [_plain(v) for v in value]
     if isinstance(value, Path):
-        return str(value)
+        return _portable(str(value))
+    if isinstance(value, str):
+        return _portable(value)
     if hasattr(value, "item") and callable(value.item):  # NumPy scalars
         return _plain(value.item())
     if isinstance(value, float) and not math.isfinite(value):

@@ -39,7 +39,7 @@ class EvaluationConfig:
     encoders: tuple[str, ...] = ()  # kinds (bundled, open_clip, fake) or random-floor; () = active
     random_floor: bool = False
     work_dir: Path = Path(".cbir/evaluation")
-    out_dir: Path | None = None  # default docs/evaluation/<dataset>-<encoders>
+    out_dir: Path | None = None  # default CBIR_DATA_DIR/evaluation/reports/<dataset>-<encoders>
     max_queries: int | None = None
     options: Options = field(default_factory=Options)
     batch_size: int = 32
@@ -78,7 +78,8 @@ def run_evaluation(config: EvaluationConfig, *, log: Log = print) -> EvaluationR
         snapshot = settings_snapshot()
     if retrieval:
         sections.insert(0, retrieval_section(retrieval, collection_sizes=sizes))
-    out_dir = config.out_dir or Path("docs/evaluation") / (
+    # Not docs/evaluation/ (tracked): a run is published there only when --out names it.
+    out_dir = config.out_dir or Path(settings.CBIR_DATA_DIR) / "evaluation" / "reports" / (
         f"{dataset.name}-{'+'.join(e['label'] for e in encoders)}"
     )
     header = _header(config, dataset, loaded, encoders, notes, time.perf_counter() - started)

@@ -9,9 +9,9 @@ IndexBinaryIDMap2: the latter adds a reverse hash map (measured 116 bytes per
 image instead of 73 at 512-d, 1M images) that only reconstruct-by-id needs,
 and nothing here reconstructs by id.
 
-"faiss-binary-hnsw": IndexBinaryHNSW, with tombstoned labels as in
-faiss_hnsw.py, and the same exact path (the graph's flat code storage
-scanned under the label selector) for allowed sets below
+"faiss-binary-hnsw": IndexBinaryHNSW, with tombstoned labels and the
+k-nearest paths shared with faiss_hnsw.py (tombstoned.py): the graph's flat
+code storage scanned under the label selector for allowed sets below
 `options.exact_below` and for queries the graph walk leaves short of k.
 IndexBinaryHNSW has no range search, so range_search always scans the code
 storage exactly: a Hamming scan of 64-byte codes is cheap, and exact.
@@ -19,7 +19,6 @@ storage exactly: a Hamming scan of 64-byte codes is cheap, and exact.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import faiss
@@ -28,8 +27,8 @@ import numpy as np
 from search.index.base import IndexOptions, register
 from search.index.binary_common import BinaryIndexBase
 from search.index.faiss_flat import selector_for
-from search.index.faiss_hnsw import checked_batch, hnsw_params
 from search.index.labels import LabelMap
+from search.index.tombstoned import TombstonedGraph, checked_batch
 
 
 class FaissBinaryIndex(BinaryIndexBase):
@@ -75,9 +74,9 @@ class FaissBinaryIndex(BinaryIndexBase):
         return distances, ids
 
 
-class FaissBinaryHNSWIndex(BinaryIndexBase):
+class FaissBinaryHNSWIndex(TombstonedGraph, BinaryIndexBase):
     def __init__(self, dim: int, options: IndexOptions):
-        super().__init__(dim, options)
+        BinaryIndexBase.__init__(self, dim, options)
         self._labels = LabelMap()
         self._index = self._new_graph()
 
@@ -86,75 +85,34 @@ class FaissBinaryHNSWIndex(BinaryIndexBase):
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids, vectors = checked_batch(ids, vectors, self.dim)
-        if len(ids) == 0:
-            return
-        codes = self.encode(vectors)
-        with self._lock:
-            self._labels.assign(ids)
-            self._index.add(codes)  # labels are assigned in order, as FAISS numbers them
-            self._compact_if_needed()
-
-    def remove(self, ids: np.ndarray) -> int:
-        ids = np.ascontiguousarray(ids, dtype=np.int64)
-        with self._lock:
-            removed = self._labels.release(ids)
-            self._compact_if_needed()
-            return removed
-
-    def compact(self) -> None:
-        """Rebuild the graph from the live codes only, dropping every tombstone."""
-        with self._lock:
-            codes = self._all_codes()[self._labels.compact()]
-            self._index = self._new_graph()
-            if len(codes):
-                self._index.add(codes)
+        if len(ids):
+            self._add_rows(ids, self.encode(vectors))
 
     def memory_bytes(self) -> int:
         """Approximate bytes held: codes, graph links and levels, label maps."""
-        hnsw: Any = self._index.hnsw  # neighbors/offsets/levels are missing from faiss's stubs
-        graph = 4 * hnsw.neighbors.size() + 8 * hnsw.offsets.size() + 4 * hnsw.levels.size()
-        codes = int(self._index.ntotal) * (self.code_bits // 8)
-        return int(codes + graph + self._labels.memory_bytes())
+        return int(self._index.ntotal) * (self.code_bits // 8) + self._graph_bytes()
 
     def _hamming_knn(
         self, codes: np.ndarray, k: int, allowed_ids: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        labels = None if allowed_ids is None else self._labels.labels_of(allowed_ids)
+        labels = self._allowed_labels(allowed_ids)
         count = len(self._labels) if labels is None else len(labels)
         if count == 0:
             n = len(codes)
             return np.zeros((n, k), np.int32), np.full((n, k), -1, np.int64)
-        selector, _keep = self._labels.selector(labels)
-        # Widen efSearch by the inverse allowed fraction, as in faiss_hnsw.py; a walk that
-        # would keep every node as a candidate costs more than the scan.
-        ef = math.ceil(max(self._options.hnsw_ef_search, k) * self._labels.n_labels / count)
-        if count < self._options.exact_below or ef >= self._labels.n_labels:
-            distances, found = self._exact_knn(codes, k, selector)
-        else:
-            params = hnsw_params(selector, ef)
-            distances, found = self._index.search(codes, k, params=params)
-            short = np.flatnonzero((found >= 0).sum(axis=1) < min(k, count))
-            if len(short):
-                distances[short], found[short] = self._exact_knn(codes[short], k, selector)
+        distances, found = self._labelled_knn(codes, k, labels, count)
         return distances, self._labels.ids_of(found)
 
     def _hamming_range(
         self, code: np.ndarray, radius: int, allowed_ids: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        labels = None if allowed_ids is None else self._labels.labels_of(allowed_ids)
+        labels = self._allowed_labels(allowed_ids)
         if len(self._labels) == 0 or (labels is not None and len(labels) == 0):
             return np.zeros(0, np.int32), np.zeros(0, np.int64)
         selector, _keep = self._labels.selector(labels)
         params = None if selector is None else faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
         _lims, distances, found = self._storage().range_search(code, radius, params=params)
         return distances, self._labels.ids_of(found)
-
-    def _exact_knn(
-        self, codes: np.ndarray, k: int, selector: faiss.IDSelector | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        params = None if selector is None else faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
-        distances, found = self._storage().search(codes, k, params=params)
-        return distances, found
 
     def _new_graph(self) -> faiss.IndexBinaryHNSW:
         index = faiss.IndexBinaryHNSW(self.code_bits, self._options.hnsw_m)
@@ -165,13 +123,10 @@ class FaissBinaryHNSWIndex(BinaryIndexBase):
     def _storage(self) -> Any:  # an IndexBinaryFlat; its xb is missing from faiss's stubs
         return faiss.downcast_IndexBinary(self._index.storage)
 
-    def _all_codes(self) -> np.ndarray:
+    def _rows_of(self, labels: np.ndarray) -> np.ndarray:
         storage = self._storage()
-        return faiss.vector_to_array(storage.xb).reshape(-1, storage.code_size)
-
-    def _compact_if_needed(self) -> None:
-        if self._labels.needs_compaction():
-            self.compact()
+        codes = faiss.vector_to_array(storage.xb).reshape(-1, storage.code_size)
+        return np.ascontiguousarray(codes[labels])
 
 
 def _params(allowed_ids: np.ndarray | None) -> tuple[faiss.SearchParameters | None, object]:

@@ -1,9 +1,9 @@
 """Approximate inner-product search with a FAISS HNSW graph (IndexHNSWFlat).
 
-HNSW cannot delete, so ids live on internal labels (see labels.py): remove
-and replace tombstone a label, every search carries a selector over live
-labels, and the graph is rebuilt from its own stored vectors once
-tombstones pass 25% of labels.
+HNSW cannot delete, so ids live on tombstoned labels (tombstoned.py, shared
+with the binary HNSW backend): remove and replace tombstone a label, every
+search carries a selector over live labels, and the graph is rebuilt from
+its own stored vectors once tombstones pass 25% of labels.
 
 Two paths answer a query:
 - exact: when the allowed set (or the whole live index) is smaller than
@@ -24,9 +24,7 @@ Two paths answer a query:
 
 from __future__ import annotations
 
-import math
 import threading
-from typing import Any
 
 import faiss
 import numpy as np
@@ -34,12 +32,10 @@ import numpy as np
 from search.index.base import IndexOptions, SearchHits, register
 from search.index.faiss_flat import sorted_hits
 from search.index.labels import LabelMap
-
-# FAISS's padding score for a missing result under inner product (-FLT_MAX).
-NO_SCORE = float(np.finfo(np.float32).min)
+from search.index.tombstoned import TombstonedGraph, checked_batch, hnsw_params
 
 
-class FaissHNSWIndex:
+class FaissHNSWIndex(TombstonedGraph):
     def __init__(self, dim: int, options: IndexOptions):
         self.dim = dim
         self._options = options
@@ -49,24 +45,10 @@ class FaissHNSWIndex:
         # and FAISS indexes are not safe for concurrent writes and reads.
         self._lock = threading.RLock()
 
-    def __len__(self) -> int:
-        return len(self._labels)
-
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids, vectors = checked_batch(ids, vectors, self.dim)
-        if len(ids) == 0:
-            return
-        with self._lock:
-            self._labels.assign(ids)
-            self._index.add(vectors)  # labels are assigned in order, as FAISS numbers them
-            self._compact_if_needed()
-
-    def remove(self, ids: np.ndarray) -> int:
-        ids = np.ascontiguousarray(ids, dtype=np.int64)
-        with self._lock:
-            removed = self._labels.release(ids)
-            self._compact_if_needed()
-            return removed
+        if len(ids):
+            self._add_rows(ids, vectors)
 
     def search(
         self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
@@ -81,11 +63,7 @@ class FaissHNSWIndex:
             count = len(self._labels) if labels is None else len(labels)
             if count == 0:
                 return empty
-            selector, _keep = self._labels.selector(labels)
-            if count < self._options.exact_below:
-                scores, found = self._exact_search(queries, k, selector)
-            else:
-                scores, found = self._graph_search(queries, k, selector, count)
+            scores, found = self._labelled_knn(queries, k, labels, count)
             return SearchHits(ids=self._labels.ids_of(found), scores=scores)
 
     def range_search(
@@ -115,26 +93,9 @@ class FaissHNSWIndex:
             )
             return sorted_hits(self._labels.ids_of(found), scores)
 
-    def compact(self) -> None:
-        """Rebuild the graph from the live vectors only, dropping every tombstone."""
-        with self._lock:
-            live = self._labels.live_labels()
-            vectors = (
-                self._index.reconstruct_batch(live)
-                if len(live)
-                else np.zeros((0, self.dim), np.float32)
-            )
-            self._labels.compact()
-            self._index = self._new_graph()
-            if len(live):
-                self._index.add(vectors)
-
     def memory_bytes(self) -> int:
         """Approximate bytes held: vectors, graph links and levels, label maps."""
-        hnsw: Any = self._index.hnsw  # neighbors/offsets/levels are missing from faiss's stubs
-        graph = 4 * hnsw.neighbors.size() + 8 * hnsw.offsets.size() + 4 * hnsw.levels.size()
-        vectors = 4 * self.dim * int(self._index.ntotal)
-        return int(vectors + graph + self._labels.memory_bytes())
+        return 4 * self.dim * int(self._index.ntotal) + self._graph_bytes()
 
     def _new_graph(self) -> faiss.IndexHNSWFlat:
         index = faiss.IndexHNSWFlat(self.dim, self._options.hnsw_m, faiss.METRIC_INNER_PRODUCT)
@@ -145,58 +106,10 @@ class FaissHNSWIndex:
     def _storage(self) -> faiss.Index:
         return faiss.downcast_index(self._index.storage)
 
-    def _allowed_labels(self, allowed_ids: np.ndarray | None) -> np.ndarray | None:
-        if allowed_ids is None:
-            return None
-        return self._labels.labels_of(np.ascontiguousarray(allowed_ids, dtype=np.int64))
-
-    def _exact_search(
-        self, queries: np.ndarray, k: int, selector: faiss.IDSelector | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        params = None if selector is None else faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
-        scores, found = self._storage().search(queries, k, params=params)
-        return scores, found
-
-    def _graph_search(
-        self, queries: np.ndarray, k: int, selector: faiss.IDSelector | None, count: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        ef = self._widened_ef(max(self._options.hnsw_ef_search, k), count)
-        if ef >= min(self._labels.n_labels, self._options.max_graph_ef):
-            # A walk that keeps that many candidates costs more than the filtered scan
-            # (measured at 1M vectors, 5% allowed: the walk 22-54 ms p50, the scan 27 ms with
-            # a far shorter tail; benchmarks/README.md).
-            return self._exact_search(queries, k, selector)
-        params = hnsw_params(selector, ef)
-        scores, found = self._index.search(queries, k, params=params)
-        short = np.flatnonzero((found >= 0).sum(axis=1) < min(k, count))
-        if len(short):
-            scores[short], found[short] = self._exact_search(queries[short], k, selector)
-        return scores, found
-
-    def _widened_ef(self, ef: int, count: int) -> int:
-        # Under a filter only about count/n_labels of the nodes a walk visits are allowed:
-        # widen the candidate list by the inverse so about ef allowed ones are seen.
-        return math.ceil(ef * self._labels.n_labels / max(count, 1))
-
-    def _compact_if_needed(self) -> None:
-        if self._labels.needs_compaction():
-            self.compact()
-
-
-def hnsw_params(selector: faiss.IDSelector | None, ef: int) -> faiss.SearchParameters:
-    return faiss.SearchParametersHNSW(sel=selector, efSearch=ef)  # type: ignore[attr-defined]
-
-
-def checked_batch(ids: np.ndarray, vectors: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    ids = np.ascontiguousarray(ids, dtype=np.int64)
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    if vectors.ndim != 2 or vectors.shape[1] != dim or len(ids) != len(vectors):
-        raise ValueError(f"expected ({len(ids)}, {dim}) vectors, got {vectors.shape}")
-    if len(np.unique(ids)) != len(ids):
-        raise ValueError("duplicate ids in one add()")
-    if len(ids) and ids.min() < 0:
-        raise ValueError("ids must be non-negative")
-    return ids, vectors
+    def _rows_of(self, labels: np.ndarray) -> np.ndarray:
+        if not len(labels):
+            return np.zeros((0, self.dim), np.float32)
+        return np.asarray(self._index.reconstruct_batch(labels), dtype=np.float32)
 
 
 @register("faiss-hnsw")

@@ -1,4 +1,5 @@
-// Drag-and-drop upload through the REST API, and live indexing status.
+// Drag-and-drop upload through the REST API, and live indexing status: the status bar, the
+// tiles' badges and the upload log change together while images are being indexed.
 (function () {
   "use strict";
   const form = document.getElementById("upload-form");
@@ -10,11 +11,12 @@
     return field ? field.value : "";
   }
 
-  function log(text, cls) {
+  function log(text, cls, imageId) {
     const list = document.getElementById("upload-log");
     const item = document.createElement("li");
     item.className = cls;
     item.textContent = text;
+    if (imageId) item.dataset.imageId = imageId;
     list.prepend(item);
   }
 
@@ -30,7 +32,7 @@
     if (payload && payload.results) {
       payload.results.forEach((r) => {
         const note = r.status === "created" ? "uploaded, indexing" : r.message;
-        log(`${r.filename}: ${note}`, r.status);
+        log(`${r.filename}: ${note}`, r.status, r.status === "created" && r.image ? r.image.id : null);
         if (r.status === "created" && r.image) addTile(r.image);
       });
     } else {
@@ -47,6 +49,8 @@
     if (empty) empty.remove();
     const tile = document.createElement("figure");
     tile.className = "tile";
+    tile.dataset.imageId = image.id;
+    tile.dataset.status = image.status;
     const link = document.createElement("a");
     link.href = `/images/${image.id}/`;
     const img = document.createElement("img");
@@ -82,7 +86,36 @@
     input.addEventListener("change", () => { uploadAll(input.files); input.value = ""; });
   }
 
+  // Pending tiles (and their log lines) take the status of their image once the counts move.
+  async function refreshTiles() {
+    const pending = document.querySelectorAll("[data-testid=image-grid] figure.tile[data-status=pending]");
+    for (const tile of pending) {
+      let image;
+      try {
+        const response = await fetch(`/api/v1/images/${tile.dataset.imageId}/`, { credentials: "same-origin", headers: { "Accept": "application/json" } });
+        if (!response.ok) continue;
+        image = await response.json();
+      } catch (error) {
+        return; // the next status poll tries again
+      }
+      if (image.status === "pending") continue;
+      tile.dataset.status = image.status;
+      const badge = tile.querySelector(".badge");
+      if (badge) {
+        badge.className = `badge ${image.status}`;
+        badge.textContent = image.status;
+        if (image.failure_reason) badge.title = image.failure_reason;
+      }
+      const line = document.querySelector(`#upload-log li[data-image-id="${image.id}"]`);
+      if (line) {
+        line.className = image.status;
+        line.textContent = `${image.original_filename}: ${image.status === "ready" ? "ready, searchable" : `failed: ${image.failure_reason || "could not be indexed"}`}`;
+      }
+    }
+  }
+
   let timer = null;
+  let lastCounts = null;
   async function refreshStatus() {
     if (!statusBox) return;
     let s;
@@ -102,6 +135,11 @@
     });
     const bar = statusBox.querySelector("[data-count=progress]");
     if (bar) bar.value = s.progress;
+    const counts = `${s.ready}/${s.failed}`;
+    if (counts !== lastCounts) {
+      lastCounts = counts;
+      await refreshTiles();
+    }
     clearTimeout(timer);
     if (s.pending > 0) timer = setTimeout(refreshStatus, 2000);
   }

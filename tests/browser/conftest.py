@@ -99,6 +99,60 @@ def login(page, live_server):  # type: ignore[no-untyped-def]
         page.fill("input[name=password]", PASSWORD)
         page.click("form[action='/accounts/login/'] button[type=submit]")
         page.wait_for_url(f"{live_server.url}/galleries/")
-        assert page.locator(".account").inner_text().startswith(user.username)
+        assert page.locator(".account .user-name").text_content() == user.username
 
     return sign_in
+
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+# axe-core from npm (`npm pack axe-core`), kept here with its licence so the tests need no network.
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+GATED_IMPACTS = ("serious", "critical")
+
+
+def axe_violations(page, impacts=GATED_IMPACTS) -> list[str]:  # type: ignore[no-untyped-def]
+    """axe-core's violations of the given impacts on the page as it is now, one line each.
+
+    Injected through the DevTools protocol (page.evaluate), which the page's script
+    policy does not govern: the page itself still runs under its strict CSP.
+    """
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    found = page.evaluate(
+        """async (impacts) => {
+          const result = await axe.run(document, { resultTypes: ["violations"] });
+          return result.violations.filter(v => impacts.includes(v.impact)).map(v =>
+            `${v.impact} ${v.id}: ${v.help} -> ` +
+            v.nodes.slice(0, 4).map(n => n.target.join(" ")).join(" | "));
+        }""",
+        list(impacts),
+    )
+    return list(found)
+
+
+@pytest.fixture
+def phone(browser, script_errors, transactional_db) -> Iterator:  # type: ignore[no-untyped-def]
+    """Like `page`, at a phone's size (390 x 844, touch, mobile layout)."""
+    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.on("console", script_errors.console)
+    page.on("pageerror", script_errors.page_error)
+    page.on("response", script_errors.response)
+    yield page
+    context.close()
+    assert script_errors.messages == [], "the page reported errors:\n" + "\n".join(
+        script_errors.messages
+    )
+
+
+def sign_in(page, live_server, user) -> None:  # type: ignore[no-untyped-def]
+    """Sign in through the login form on any page fixture (the phone's too)."""
+    from tests.factories import PASSWORD
+
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form[action='/accounts/login/'] button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/galleries/")

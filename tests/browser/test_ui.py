@@ -18,7 +18,7 @@ from tests.factories import png_bytes, upload
 pytestmark = pytest.mark.browser
 
 RED, DARK_RED, BLUE = (230, 20, 20), (150, 0, 0), (20, 20, 230)
-SCORE = re.compile(r"^-?\d+\.\d{3}$")
+MATCH = re.compile(r"^(\d{1,3})/100$")
 
 
 def _png_file(tmp_path, name: str, colour) -> str:  # type: ignore[no-untyped-def]
@@ -119,14 +119,17 @@ def test_text_search_ranks_red_image_first_and_similar_link_searches_by_image(
     assert _result_ids(page) == [red.pk, dark_red.pk, blue.pk]
     first = results.locator("figure.tile").first
     expect(first.locator(".name")).to_have_text("red.png")
-    scores = [float(s) for s in results.locator(".score").all_inner_texts() if SCORE.match(s)]
-    assert len(scores) == 3 and scores == sorted(scores, reverse=True)
-    assert scores[0] > 0.9 > scores[2]
+    # People see one scale, a 0-100 match; the raw scores stay on the tiles' data (and the API).
+    raw = results.locator(".score").evaluate_all("els => els.map(e => Number(e.dataset.raw))")
+    assert len(raw) == 3 and raw == sorted(raw, reverse=True) and raw[0] > 0.9 > raw[2]
+    matches = [MATCH.match(t).group(1) for t in results.locator(".score").all_inner_texts()]
+    assert [int(m) for m in matches] == sorted((int(m) for m in matches), reverse=True)
+    assert int(matches[0]) == 100 and int(matches[-1]) < 100
     # Signed in, a search becomes a feedback session with its own page.
-    expect(page.get_by_test_id("result-summary")).to_contain_text("3 results in iteration 0")
-    page.screenshot(path="/tmp/cbir-search.png", full_page=True)
+    expect(page.get_by_test_id("result-summary")).to_contain_text("3 results")
 
-    first.get_by_role("link", name="similar").click()
+    first.locator("a.open").click()  # the viewer
+    page.get_by_test_id("viewer-similar").click()
     page.wait_for_url(re.compile(r"/search/sessions/[0-9a-f-]{36}/$"))
     expect(page.locator("h1")).to_have_text("Search by example")
     # The example itself is left out; the nearest colour comes first.
@@ -210,7 +213,8 @@ def test_marking_results_and_refining_creates_a_new_iteration(page, live_server,
     labels = list(Judgement.objects.order_by("id").values_list("image_id", "label"))
     assert labels == [(blue.pk, "relevant"), (red.pk, "not_relevant"), (red.pk, "withdrawn")]
 
-    page.get_by_text("Rocchio weights").click()  # opens the details
+    page.get_by_test_id("refine-form").get_by_text("Options").click()
+    page.get_by_text("Details: how refining weighs").click()
     page.fill("input[name=beta]", "2.0")
     page.get_by_test_id("refine-form").locator("button[type=submit]").click()
     page.wait_for_url(re.compile(r"\?iteration=1$"))

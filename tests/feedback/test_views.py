@@ -102,3 +102,40 @@ def test_the_session_page_shows_the_cutoffs_and_keeps_the_weights(cast):
     edit = page.split('data-testid="edit-search"')[0].rsplit('href="', 1)[1].split('"')[0]
     query = parse_qs(urlparse(edit.replace("&amp;", "&")).query)
     assert query["negative_weight"] == ["0.8"] and query["not_q"] == ["blue"]
+
+
+def test_a_gallery_too_small_for_a_statistic_is_labelled_not_passed_off_as_confident(cast):
+    images = [upload(cast.gallery, png_bytes((250, 10 * i, 0)), name=f"s{i}.png") for i in range(3)]
+    images_embed(image_ids=[i.pk for i in images])
+    client = signed_in(cast.viewer)
+    response = client.post("/search/", {"q": "red", "mode": "auto"})
+    html = client.get(response["Location"]).content.decode()
+    assert 'data-testid="not-checked"' in html and "too small for the statistic" in html
+    assert html.count('data-unchecked="true"') == 3
+    assert "Only confident matches" in html  # what was asked, next to why it could not be
+
+    topk = client.post("/search/", {"q": "red", "mode": "topk"})
+    plain = client.get(topk["Location"]).content.decode()
+    assert 'data-testid="not-checked"' not in plain and 'data-unchecked="true"' not in plain
+
+
+def test_session_page_shows_a_match_out_of_100_and_keeps_the_raw_score_in_details(cast, session):
+    html = signed_in(cast.viewer).get(f"/search/sessions/{session.pk}/").content.decode()
+    assert '100<span class="unit">/100</span>' in html
+    assert "Details" in html and "cosine similarity" in html
+    assert "Rocchio" not in html.split("<details")[0]  # jargon only inside disclosures
+
+
+def test_edit_search_keeps_the_accepted_assistant_ideas(cast, session):
+    client = signed_in(cast.viewer)
+    ideas = "a crimson thing\na scarlet thing"
+    response = client.post(
+        "/search/", {"q": "red", "mode": "topk", "not_q": "blue", "rephrasings": ideas}
+    )
+    started = SearchSession.objects.get(pk=response["Location"].split("/")[-2])
+    assert started.params["rephrasings"] == ["a crimson thing", "a scarlet thing"]
+    page = client.get(response["Location"]).content.decode()
+    edit = page.split('data-testid="edit-search"')[0].rsplit('href="', 1)[1].split('"')[0]
+    form = client.get(edit.replace("&amp;", "&")).content.decode()
+    assert 'name="rephrasings" value="a crimson thing\na scarlet thing"' in form
+    assert 'name="not_q" value="blue"' in form

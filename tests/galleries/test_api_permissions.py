@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from django.urls import URLPattern, reverse
+from django.urls import URLPattern, URLResolver, reverse
 from rest_framework.test import APIClient
 
 from cbir_site import api_urls
@@ -30,6 +30,7 @@ HANDLED = ("get", "post", "put", "patch", "delete")
 
 # 401 for every request that needs credentials and has none.
 UNAUTHENTICATED = 401
+ASSISTANT_OFF = 404  # "The query assistant is off." (code assistant_off)
 
 
 def _read(ok: int = 200) -> dict[str, int]:
@@ -105,6 +106,14 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("api:session-iteration", "get"): _owners_session(200),
     ("api:session-judgements", "post"): _owners_session(201),
     ("api:session-refine", "post"): _owners_session(201),
+    # Explanations of a session's result: its owner only (pending until the worker draws it).
+    ("api:session-explain", "get"): _owners_session(202),
+    ("api:session-explain-overlay", "get"): _owners_session(409),
+    # Staff only: the cutoff calibrations of a model (no role here is staff).
+    ("api:cutoffs", "get"): _signed_in(403),
+    # The query assistant is off unless configured: signed-in callers are told so.
+    ("api:assist", "post"): _signed_in(ASSISTANT_OFF),
+    ("api:assist-detail", "get"): _signed_in(404),  # an unknown request id
 }
 
 
@@ -136,6 +145,17 @@ def _request(cast, image: Image, name: str, method: str, role: str) -> dict:  # 
         "api:session-iteration": {"session_id": getattr(session, "pk", None), "number": 0},
         "api:session-judgements": {"session_id": getattr(session, "pk", None)},
         "api:session-refine": {"session_id": getattr(session, "pk", None)},
+        "api:session-explain": {
+            "session_id": getattr(session, "pk", None),
+            "number": 0,
+            "image_id": image.pk,
+        },
+        "api:session-explain-overlay": {
+            "session_id": getattr(session, "pk", None),
+            "number": 0,
+            "image_id": image.pk,
+        },
+        "api:assist-detail": {"request_id": "00000000-0000-4000-8000-000000000000"},
     }.get(name, {})
     bodies = {
         ("api:token-obtain", "post"): {
@@ -152,6 +172,7 @@ def _request(cast, image: Image, name: str, method: str, role: str) -> dict:  # 
         ("api:session-refine", "post"): {"pseudo_positives": 1},
         ("api:gallery-images-delete", "post"): {"ids": [image.pk]},
         ("api:gallery-images-download", "post"): {"ids": [image.pk]},
+        ("api:assist", "post"): {"text": "a red square"},
     }
     request = {"path": reverse(name, kwargs=kwargs)}
     if (name, method) == ("api:gallery-images", "post"):
@@ -189,10 +210,21 @@ def image(cast) -> Image:  # type: ignore[no-untyped-def]
     return upload(cast.gallery, png_bytes((250, 10, 10)), name="red.png", user=cast.owner)
 
 
+def _patterns(patterns: list) -> list[URLPattern]:  # type: ignore[type-arg]
+    """Every route, with the apps' own url modules (explain, assistant) included."""
+    flat = []
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            flat.extend(_patterns(pattern.url_patterns))
+        else:
+            assert isinstance(pattern, URLPattern)
+            flat.append(pattern)
+    return flat
+
+
 def test_matrix_covers_every_api_endpoint_and_method():
     routed = set()
-    for pattern in api_urls.urlpatterns:
-        assert isinstance(pattern, URLPattern)
+    for pattern in _patterns(api_urls.urlpatterns):
         view = pattern.callback.view_class
         for method in HANDLED:
             if hasattr(view, method):

@@ -181,3 +181,21 @@ def test_only_public_galleries_are_cacheable_by_shared_caches(cast, rates):
     owner = Client()
     owner.force_login(cast.owner)
     assert owner.get(_thumbnail(shown))["Cache-Control"].startswith("private,")
+
+
+def test_download_asks_the_browser_to_save_the_original(cast):
+    cast.gallery.visibility = Gallery.Visibility.PUBLIC
+    cast.gallery.save()
+    data = png_bytes((10, 200, 10))
+    from tests.factories import upload
+
+    image = upload(cast.gallery, data, name="green leaf.png")
+    shown = Client().get(f"/api/v1/images/{image.pk}/file/")
+    assert shown["Content-Disposition"].startswith("inline;")
+    saved = Client().get(f"/api/v1/images/{image.pk}/file/?download=1")
+    assert saved.status_code == 200
+    assert saved["Content-Disposition"] == "attachment; filename*=UTF-8''green%20leaf.png"
+    assert b"".join(saved.streaming_content) == data
+    cast.gallery.visibility = Gallery.Visibility.PRIVATE
+    cast.gallery.save()
+    assert Client().get(f"/api/v1/images/{image.pk}/file/?download=1").status_code == 404

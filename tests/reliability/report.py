@@ -114,13 +114,18 @@ def _hostile_inputs(rows: list[dict[str, Any]]) -> list[str]:
 def _capacity(figures: dict[str, Any]) -> list[str]:
     if not figures:
         return []
-    lines = ["## Capacity", "", str(figures.get("summary", "")), ""]
-    for title, operations in (figures.get("phases") or {}).items():
-        lines += [
-            f"### {title}",
-            "",
-            *_operations(operations, list(next(iter(operations.values())))),
-        ]
+    runs = figures.get("runs") or {"": figures}  # one run per kind (benchmarks/bench_load.py)
+    lines = ["## Capacity", ""]
+    for label, run in runs.items():
+        if label:
+            lines += [f"### {label}", ""]
+        lines += [str(run.get("summary", "")), ""]
+        for title, operations in (run.get("phases") or {}).items():
+            lines += [
+                f"#### {title}",
+                "",
+                *_operations(operations, list(next(iter(operations.values())))),
+            ]
     return lines
 
 

@@ -262,13 +262,24 @@ def test_a_refinement_iteration_falls_back_the_same_way(cast, client_for, world)
     assert scores == sorted(scores, reverse=True)
 
 
-def test_an_uploaded_example_gets_advice_instead_of_a_link_that_would_drop_it(cast, world):
+def test_best_matches_of_an_uploaded_example_keep_the_picture(cast, world):
     for gallery in world["galleries"]:
         gallery.visibility = "public"
         gallery.save()
+    client = Client()
     upload_file = SimpleUploadedFile("q.png", png_bytes((240, 0, 0)), content_type="image/png")
-    response = Client().post("/search/", {"image": upload_file, "mode": "static", "k": 3})
+    response = client.post("/search/", {"image": upload_file, "mode": "static", "k": 3})
     html = response.content.decode()
     assert response.status_code == 200 and "No confident match" in html
-    assert len(page_parts(html)[1]) == 3
-    assert 'data-testid="best-matches"' not in html and "choose “The best k”" in html
+    closest = page_parts(html)[1]
+    assert len(closest) == 3
+    link = best_link(html)
+    query = parse_qs(urlsplit(link).query)
+    assert query["mode"] == ["topk"] and len(query["example"][0]) > 10
+    best = client.get(link).content.decode()
+    above, below = page_parts(best)
+    assert above[:3] == closest and below == []  # the same picture, now the best k
+    assert 'data-testid="uploaded-example"' in best
+    # The token is this browser session's: anyone else gets a clear error, not the picture.
+    stranger = Client().get(link)
+    assert stranger.status_code == 400 and "no longer kept" in stranger.content.decode()

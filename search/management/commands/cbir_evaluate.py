@@ -60,7 +60,9 @@ class Command(BaseCommand):
         parser.add_argument("--encoders", default="", help="e.g. bundled,open_clip,random-floor")
         parser.add_argument("--random-floor", action="store_true", help="add a random ViT-B-32")
         parser.add_argument("--work-dir", type=Path, default=Path(".cbir/evaluation"))
-        parser.add_argument("--out", type=Path, help="default docs/evaluation/<dataset>-<encoder>")
+        parser.add_argument(
+            "--out", type=Path, help="default CBIR_DATA_DIR/evaluation/reports/<dataset>-<encoder>"
+        )
         parser.add_argument("--max-queries", type=int, help="evenly spaced subset of the queries")
         parser.add_argument("--positives", default="3,5", help="feedback: P values")
         parser.add_argument("--breaking-ranks", default="1,5,10", help="feedback: b values")

@@ -10,8 +10,10 @@ from assistant.services import assist_compute
 from feedback.models import SearchSession
 from search.embedding import images_embed
 
-# The browser fixtures live in tests/browser/conftest.py; this test uses them from here.
-from tests.browser.conftest import browser, login, page, script_errors  # noqa: F401
+# The assistant's fixtures (a real chat-completions server, the assistant switched on). The
+# browser fixtures come from this folder's conftest: importing them elsewhere would start a
+# second Playwright next to the session's one.
+from tests.assistant.conftest import assistant_on, llm  # noqa: F401
 from tests.factories import png_bytes, upload
 
 pytestmark = pytest.mark.browser
@@ -20,7 +22,10 @@ HOSTILE = '<img src=x onerror="window.pwned=1">'
 
 
 def test_chips_are_text_and_the_accepted_ones_reach_the_search(
-    request, live_server, cast, assistant_on
+    request,
+    live_server,
+    cast,
+    assistant_on,  # noqa: F811
 ):
     tab, sign_in = request.getfixturevalue("page"), request.getfixturevalue("login")
     images = [upload(cast.gallery, png_bytes(c), name=n) for c, n in (((230, 20, 20), "r.png"),)]
