@@ -211,3 +211,51 @@ def test_the_file_format_filter_is_not_taken_for_the_response_format(cast, photo
         "b.jpg",
         "d.jpg",
     ]
+
+
+def _links(content: str, testid: str) -> list[str]:
+    """The hrefs of the links marked data-testid=testid, &amp; decoded."""
+    found = []
+    for part in content.split("<a ")[1:]:
+        tag = part.split(">")[0]
+        if f'data-testid="{testid}"' in tag:
+            found.append(tag.split('href="')[1].split('"')[0].replace("&amp;", "&"))
+    return found
+
+
+def test_session_pages_stay_on_their_iteration_and_keep_the_filters(cast, photos, settings):
+    settings.CBIR_THRESHOLD_STATIC_TEXT = 2.0  # every image passes: pages of one
+    client = Client()
+    client.force_login(cast.viewer)
+    location = client.post("/search/", {"q": "red", "mode": "static", "k": 1})["Location"]
+    first = client.get(location, {"iteration": 0, "file_format": "JPEG", "sort": "name"})
+    content = first.content.decode()
+    assert "b.jpg" in content and "d.jpg" not in content
+    [more] = _links(content, "more-results")
+    assert more == "?iteration=0&file_format=JPEG&sort=name&page=2"
+    second = client.get(location + more).content.decode()
+    assert "d.jpg" in second and "b.jpg" not in second
+    assert _links(second, "previous-results") == ["?iteration=0&file_format=JPEG&sort=name&page=1"]
+
+
+def test_search_page_pages_keep_the_query_and_the_filters(cast, photos, settings):
+    settings.CBIR_THRESHOLD_STATIC_TEXT = 2.0  # every image passes: pages of one
+    Gallery.objects.update(visibility="public")
+    first = Client().get("/search/", {"q": "red", "mode": "static", "k": 1, "sort": "-name"})
+    content = first.content.decode()
+    [more] = _links(content, "more-results")
+    assert "q=red" in more and "mode=static" in more and more.endswith("&sort=-name&page=2")
+    second = Client().get("/search/" + more).content.decode()
+    assert "c.png" in second and "d.jpg" not in second  # Z to A: d, then c
+
+
+def test_filters_apply_to_the_closest_results_when_nothing_is_confident(cast, photos, settings):
+    settings.CBIR_THRESHOLD_STATIC_TEXT = 0.01  # nothing passes: the closest are shown
+    client = Client()
+    client.force_login(cast.viewer)
+    location = client.post("/search/", {"q": "red", "mode": "static", "k": 10})["Location"]
+    kept = client.get(location, {"file_format": "PNG"}).content.decode()
+    assert 'data-testid="no-confident-match"' in kept
+    assert "a.png" in kept and "c.png" in kept and "b.jpg" not in kept
+    none = client.get(location, {"uploader": "nobody-by-this-name"}).content.decode()
+    assert 'data-testid="no-filter-match"' in none and 'data-testid="nothing-found"' not in none
