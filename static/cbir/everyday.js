@@ -3,8 +3,6 @@
 // form, and bulk selection on a gallery page.
 (function () {
   "use strict";
-  if (window.cbirEveryday) return; // the partials that load this file may appear twice
-  window.cbirEveryday = true;
 
   // ------------------------------------------------------------ gallery picker
   function setUpPicker(all) {
@@ -121,6 +119,7 @@
 
     function sync() {
       const items = boxes();
+      bar.hidden = items.length === 0;
       const ticked = items.filter((b) => b.checked);
       count.textContent = ticked.length === 1 ? "1 image selected" : `${ticked.length} images selected`;
       buttons.forEach((b) => { b.disabled = ticked.length === 0; });
@@ -131,36 +130,50 @@
       items.forEach((b) => b.closest(".tile") && b.closest(".tile").classList.toggle("selected", b.checked));
     }
 
-    // A checkbox for tiles added after the page loaded (new uploads).
+    // A checkbox for tiles added after the page loaded (new uploads, static/cbir/gallery.js).
+    // Like the others it is no tab stop: the tile's link is, and Space on it selects.
     function ensureBox(tile) {
-      if (tile.querySelector("[data-bulk-item]")) return;
-      const link = tile.querySelector("a[href^='/images/']");
-      const id = link && link.getAttribute("href").match(/\/images\/(\d+)\//);
-      if (!id) return;
+      const id = tile.dataset.imageId;
+      if (!id || tile.querySelector("[data-bulk-item]")) return;
       const label = document.createElement("label");
       label.className = "bulk-pick";
       const box = document.createElement("input");
       box.type = "checkbox";
       box.name = "ids";
-      box.value = id[1];
+      box.value = id;
+      box.tabIndex = -1;
       box.dataset.bulkItem = "";
       box.setAttribute("form", form.id);
       const img = tile.querySelector("img");
-      box.setAttribute("aria-label", `Select ${img ? img.alt : `image ${id[1]}`}`);
+      box.setAttribute("aria-label", `Select ${img && img.alt ? img.alt : `image ${id}`}`);
       label.append(box);
       tile.prepend(label);
     }
 
-    grid.addEventListener("click", (e) => {
-      const box = e.target.closest("input[data-bulk-item]");
-      if (!box) return;
-      if (e.shiftKey && last && last !== box) { // shift-click: the range between
+    // Shift: every box between the last one used and this one takes this one's state.
+    function picked(box, range) {
+      if (range && last && last !== box) {
         const items = boxes();
         const [a, b] = [items.indexOf(last), items.indexOf(box)].sort((x, y) => x - y);
         items.slice(a, b + 1).forEach((item) => { item.checked = box.checked; });
       }
       last = box;
       sync();
+    }
+
+    grid.addEventListener("click", (e) => {
+      const box = e.target.closest("input[data-bulk-item]");
+      if (box) picked(box, e.shiftKey);
+    });
+    // Space on a tile's link (its one tab stop) ticks the tile's box; Shift+Space a range.
+    grid.addEventListener("keydown", (e) => {
+      if (e.key !== " " || e.ctrlKey || e.metaKey || e.altKey) return;
+      const tile = e.target.closest("figure.tile");
+      const box = tile && e.target.matches("a.open") && tile.querySelector("input[data-bulk-item]");
+      if (!box) return;
+      e.preventDefault();
+      box.checked = !box.checked;
+      picked(box, e.shiftKey);
     });
     if (all) {
       all.addEventListener("change", () => { boxes().forEach((b) => { b.checked = all.checked; }); sync(); });

@@ -15,13 +15,12 @@ from playwright.sync_api import expect
 
 from galleries.models import Image
 from search.embedding import images_embed
+from tests.browser.conftest import DESKTOP, PHONE
 from tests.factories import GalleryFactory, add_member, png_bytes, upload
 
 pytestmark = pytest.mark.browser
 
 RED, BLUE = (230, 20, 20), (20, 20, 230)
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
 
 # A file built in the page, handed to the form as a drop or a paste would hand it.
 _DROP = """([b64, name, type, how]) => {
@@ -161,3 +160,54 @@ def test_gallery_picker_all_galleries_toggles_every_box(page, live_server, login
     every.check()
     for n in range(2):
         expect(boxes.nth(n)).to_be_checked()
+
+
+def _focused_image(page) -> int | None:  # type: ignore[no-untyped-def]
+    return page.evaluate(
+        "() => { const t = document.activeElement.closest('figure.tile');"
+        " return t ? Number(t.dataset.imageId) : null; }"
+    )
+
+
+def test_gallery_tiles_are_one_tab_stop_each_and_space_selects(page, live_server, login, cast):
+    for n in range(5):
+        upload(cast.gallery, png_bytes((n * 50, 10, 10)), name=f"{n}.png")
+    login(cast.editor)
+    page.goto(f"{live_server.url}/galleries/private/")
+    tiles = page.get_by_test_id("image-grid").locator("figure.tile")
+    ids = [int(v) for v in tiles.evaluate_all("els => els.map(e => e.dataset.imageId)")]
+    count = page.get_by_test_id("bulk-count")
+
+    tiles.first.locator("a.open").focus()
+    page.keyboard.press("Tab")
+    expect(tiles.nth(1).locator("a.open")).to_be_focused()  # the next tile's link, no box
+    page.keyboard.press("Space")
+    expect(count).to_have_text("1 image selected")
+    expect(tiles.nth(1).locator("input[data-bulk-item]")).to_be_checked()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert _focused_image(page) == ids[3]
+    page.keyboard.press("Shift+Space")  # the range from the last one used
+    expect(count).to_have_text("3 images selected")
+    expect(page.locator("[data-testid=image-grid] .tile.selected")).to_have_count(3)
+    page.keyboard.press("Space")
+    expect(count).to_have_text("2 images selected")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("Enter")  # the link still opens the image
+    page.wait_for_url(re.compile(rf"/images/{ids[2]}/$"))
+
+
+def test_select_boxes_are_touch_sized_on_a_phone(page, live_server, login, cast):
+    upload(cast.gallery, png_bytes(RED), name="red.png")
+    page.set_viewport_size(PHONE)
+    login(cast.editor)
+    page.goto(f"{live_server.url}/galleries/private/")
+    targets = [
+        page.get_by_test_id("image-grid").locator("label.bulk-pick").first,
+        page.get_by_test_id("bulk-bar").locator("label").first,
+        page.get_by_test_id("bulk-download"),
+        page.get_by_test_id("bulk-delete"),
+    ]
+    for target in targets:
+        box = target.bounding_box()
+        assert box is not None and box["height"] >= 44 and box["width"] >= 44, target
