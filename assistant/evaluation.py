@@ -16,14 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.conf import settings
 from PIL import Image as PILImage
 
 from assistant.core import ProviderError, parse_suggestions, rephrase_prompt
 from search.evaluation.datasets import Dataset, Query
 from search.evaluation.ranking import first_relevant_rank, rank_summary
 from search.fusion import METHODS as FUSION_METHODS
-
-NEGATIVE_WEIGHT = 0.5  # the search API's default negative_weight
 
 
 @dataclass
@@ -102,7 +101,7 @@ def evaluate_assist(
         vector = vectors[0]
         if negatives:
             negative = encoder.encode_texts([", ".join(negatives)])[0]
-            vector = _unit(vector - NEGATIVE_WEIGHT * negative)
+            vector = _unit(vector - settings.CBIR_NEGATIVE_WEIGHT * negative)  # the API default
         order = np.argsort(-(images @ vector), kind="stable")
         run.rows["original - negatives"].append(
             first_relevant_rank([keys[i] for i in order], relevant)

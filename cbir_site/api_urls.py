@@ -3,6 +3,7 @@ from django.urls import include, path
 from cbir_site.auth_apis import TokenObtainApi, TokenRevokeApi
 from feedback import apis as feedback_apis
 from galleries import apis as gallery_apis
+from galleries import bulk_apis
 from search import apis as search_apis
 from search import model_apis
 from search.cutoff_apis import CutoffsApi
@@ -28,6 +29,16 @@ urlpatterns = [
         "galleries/<slug:slug>/images/",
         gallery_apis.GalleryImagesApi.as_view(),
         name="gallery-images",
+    ),
+    path(
+        "galleries/<slug:slug>/images/delete/",
+        bulk_apis.GalleryImagesDeleteApi.as_view(),
+        name="gallery-images-delete",
+    ),
+    path(
+        "galleries/<slug:slug>/images/download/",
+        bulk_apis.GalleryImagesDownloadApi.as_view(),
+        name="gallery-images-download",
     ),
     path(
         "galleries/<slug:slug>/status/",

@@ -428,6 +428,12 @@ CBIR_THUMBNAIL_SIZE = env_int("CBIR_THUMBNAIL_SIZE", 384, minimum=32, maximum=20
 CBIR_MIN_IMAGE_SIDE = env_int("CBIR_MIN_IMAGE_SIDE", 16, minimum=1, maximum=4096)
 CBIR_MAX_IMAGE_SIDE = env_int("CBIR_MAX_IMAGE_SIDE", 30_000, minimum=64, maximum=65_535)
 # Longer side / shorter side: 20 lets phone and 360-degree panoramas through, not pixel strips.
+# Bulk actions on a gallery page or through the API: how many images at once, and the most
+# bytes of originals one zip download may hold (refused whole, before any is written).
+CBIR_BULK_MAX_IMAGES = env_int("CBIR_BULK_MAX_IMAGES", 500, minimum=1, maximum=10_000)
+CBIR_BULK_DOWNLOAD_MAX_BYTES = env_int(
+    "CBIR_BULK_DOWNLOAD_MAX_BYTES", 1024 * 1024 * 1024, minimum=1024 * 1024
+)
 CBIR_MAX_ASPECT_RATIO = env_float("CBIR_MAX_ASPECT_RATIO", 20.0, minimum=1.0, maximum=1000.0)
 CBIR_MAX_IMAGE_FRAMES = env_int("CBIR_MAX_IMAGE_FRAMES", 1000, minimum=1)
 # Upload cost (galleries/upload_budget.py). Pixels are counted from headers before decoding.
@@ -552,6 +558,10 @@ CBIR_HOT_GAMMA = env_float("CBIR_HOT_GAMMA", 0.25, minimum=0)
 CBIR_HOT_MIN_COSINE = env_float("CBIR_HOT_MIN_COSINE", 0.9, minimum=-1, maximum=1)
 
 # Composed queries, two-phase: how many text results the example images re-rank (M).
+# The default weight of "not like this" (words and images), chosen by measurement on COCO-MINI
+# (docs/evaluation/negative-weight.md): it removes the unwanted object best while the results
+# stay as related to the words as without it; 0.5 let unrelated images in.
+CBIR_NEGATIVE_WEIGHT = env_float("CBIR_NEGATIVE_WEIGHT", 0.15, minimum=0, maximum=10)
 CBIR_TWO_PHASE_CANDIDATES = env_int("CBIR_TWO_PHASE_CANDIDATES", 100, minimum=1, maximum=10_000)
 
 # Query assistant (assistant/): rephrasings, suggested negatives, image-plus-words merged.

@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from cbir_site.errors import ApplicationError
 from feedback.expansion_service import caption_add, expansion_delete, expansion_set_status
 from feedback.models import Expansion, Judgement, SearchSession
-from galleries.admin import ImageAdmin, ManagedOnlyMixin
+from galleries.admin import ImageAdmin, ManagedOnlyMixin, thumbnail_html
 
 
 @admin.register(Expansion)
@@ -74,7 +74,8 @@ class ExpansionAdmin(ManagedOnlyMixin, admin.ModelAdmin):
             except ApplicationError as exc:
                 self.message_user(request, f"{expansion}: {exc}", messages.ERROR)
         if done:
-            self.message_user(request, f"{done} expansions set to {status}.", messages.SUCCESS)
+            rows = "1 expansion" if done == 1 else f"{done} expansions"
+            self.message_user(request, f"{rows} set to {status}.", messages.SUCCESS)
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         # Status is the only editable field; the service keeps vector and indexes in step.
@@ -103,7 +104,8 @@ class JudgementAdmin(ManagedOnlyMixin, admin.ModelAdmin):
     """
 
     gallery_path = "image__gallery"
-    list_display = ["created_at", "image", "label", "rank", "score", "query"]
+    list_display = ["created_at", "thumb", "image", "label", "rank", "score", "query"]
+    ordering = ["-created_at", "-id"]  # the latest first: what a manager reviews
     list_filter = ["label", "created_at"]  # one image: the link on its admin page
     search_fields = ["image__original_filename", "session__query_text"]
     list_select_related = ["image", "session"]
@@ -115,6 +117,10 @@ class JudgementAdmin(ManagedOnlyMixin, admin.ModelAdmin):
     @admin.display(description="query")
     def query(self, obj: Judgement) -> str:
         return obj.session.query_text
+
+    @admin.display(description="")
+    def thumb(self, obj: Judgement) -> str:
+        return thumbnail_html(obj.image_id)
 
     def get_list_display(self, request: HttpRequest):  # type: ignore[no-untyped-def]
         shown = list(super().get_list_display(request))

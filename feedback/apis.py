@@ -6,7 +6,8 @@ visible to the user; refining re-checks which galleries they may still see.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -19,11 +20,13 @@ from cbir_site.errors import InvalidInputError, NotFoundError
 from cbir_site.pagination import paginate
 from feedback import expansion_selectors, selectors, services
 from feedback.expansion_service import caption_add, expansion_set_status
+from feedback.history import history_entry_delete, history_of
 from feedback.models import Expansion, Judgement, SearchIteration, SearchSession
 from feedback.rocchio import RocchioParams
 from galleries import selectors as gallery_selectors
 from galleries.serializers import ImageOutput
 from search.fallback import closest_notice
+from search.result_filters import SORT_CHOICES
 from search.runtime import get_encoder
 
 
@@ -58,6 +61,9 @@ class IterationOutput(serializers.Serializer):
 
 class SessionOutput(serializers.ModelSerializer):
     iterations = serializers.SerializerMethodField()
+    times = serializers.SerializerMethodField(
+        help_text="?distinct=true: how often this query was run (else null)"
+    )
 
     class Meta:
         model = SearchSession
@@ -73,7 +79,11 @@ class SessionOutput(serializers.ModelSerializer):
             "model_name",
             "created_at",
             "iterations",
+            "times",
         ]
+
+    def get_times(self, session: SearchSession) -> int | None:
+        return getattr(session, "times", None)
 
     def get_iterations(self, session: SearchSession) -> list[int]:
         return list(session.iterations.values_list("number", flat=True))
@@ -128,12 +138,13 @@ class RefineInput(serializers.Serializer):
 
 def iteration_body(request: Request, iteration: SearchIteration) -> dict:
     """The iteration with one page of its results (?page=, ?page_size=; default the session's)."""
-    shown = selectors.iteration_results(request.user, iteration)
+    filters = request.query_params  # gallery, uploaded_after, ..., sort: search/result_filters.py
+    shown = selectors.iteration_results(request.user, iteration, filters)
     default_size = min(iteration.session.params.get("k") or 24, bounds.k_bound().maximum)
     size = _bounded("page_size", request.query_params.get("page_size"), default_size)
     page = _bounded("page", request.query_params.get("page"), 1)
     iteration.shown = shown[(page - 1) * size : page * size]  # type: ignore[attr-defined]
-    iteration.closest = selectors.iteration_closest(request.user, iteration)  # type: ignore[attr-defined]
+    iteration.closest = selectors.iteration_closest(request.user, iteration, filters)  # type: ignore[attr-defined]
     iteration.notice = closest_notice(iteration.closest)  # type: ignore[attr-defined]
     body = dict(IterationOutput(iteration, context={"request": request}).data)
     body.update({"count": len(shown), "page": page, "page_size": size})
@@ -154,9 +165,21 @@ def _bounded(name: str, raw: str | None, default: int) -> int:
 class SessionListApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=SessionOutput(many=True), operation_id="search_sessions_list")
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "distinct",
+                bool,
+                required=False,
+                description="true: each distinct query once (its latest session), with `times`.",
+            )
+        ],
+        responses=SessionOutput(many=True),
+        operation_id="search_sessions_list",
+    )
     def get(self, request: Request) -> Response:
-        sessions = selectors.sessions_of(request.user)
+        distinct = request.query_params.get("distinct", "").lower() in ("1", "true", "yes")
+        sessions = history_of(request.user) if distinct else selectors.sessions_of(request.user)
         return paginate(request, self, sessions, lambda page: SessionOutput(page, many=True))
 
 
@@ -168,11 +191,46 @@ class SessionDetailApi(APIView):
         session = services.session_get(user=request.user, session_id=session_id)
         return Response(SessionOutput(session).data)
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "repeats",
+                bool,
+                required=False,
+                description="true: also every other session of the same query (as the history "
+                "page's Remove does).",
+            )
+        ],
+        responses={204: None},
+    )
+    def delete(self, request: Request, session_id: str) -> Response:
+        """Delete the session with its iterations and judgements."""
+        session = services.session_get(user=request.user, session_id=session_id)
+        repeats = request.query_params.get("repeats", "").lower() in ("1", "true", "yes")
+        history_entry_delete(user=request.user, session=session, with_repeats=repeats)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+FILTER_PARAMETERS = [
+    OpenApiParameter("gallery", str, many=True, required=False, description="gallery slugs"),
+    OpenApiParameter("uploaded_after", OpenApiTypes.DATE, required=False),
+    OpenApiParameter("uploaded_before", OpenApiTypes.DATE, required=False),
+    OpenApiParameter("uploader", str, required=False, description="the uploader's username"),
+    OpenApiParameter("file_format", str, many=True, required=False, description="JPEG, PNG, ..."),
+    OpenApiParameter(
+        "sort",
+        str,
+        required=False,
+        enum=[value for value, _ in SORT_CHOICES],
+        description="'' best match first (default); -uploaded newest first; uploaded; name; -name",
+    ),
+]
+
 
 class IterationDetailApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=IterationOutput)
+    @extend_schema(parameters=FILTER_PARAMETERS, responses=IterationOutput)
     def get(self, request: Request, session_id: str, number: int) -> Response:
         session = services.session_get(user=request.user, session_id=session_id)
         return Response(iteration_body(request, services.iteration_get(session, number)))

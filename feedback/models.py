@@ -32,11 +32,17 @@ class SearchSession(models.Model):
     mode = models.CharField(max_length=16)
     composition = models.CharField(max_length=16, default="sum")
     params = models.JSONField(default=dict, blank=True)
+    query_key = models.CharField(
+        max_length=64, blank=True, help_text="digest of the query: identical searches share it"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "query_key", "-created_at"], name="session_history"),
+        ]
 
     def __str__(self) -> str:
         # Shown in admin titles and delete confirmations: never the user (superusers only).

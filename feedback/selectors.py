@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
@@ -11,6 +13,7 @@ from feedback.models import SearchIteration, SearchSession
 from feedback.services import current_judgements
 from galleries import selectors
 from galleries.models import Image
+from search.result_filters import filters_given, ranking_narrow
 
 
 @dataclass(frozen=True)
@@ -28,14 +31,35 @@ def sessions_of(user: AbstractBaseUser) -> QuerySet[SearchSession]:
     return SearchSession.objects.filter(user=user)
 
 
-def iteration_results(user: AbstractBaseUser, iteration: SearchIteration) -> list[ShownResult]:
-    """The iteration's ranked results, minus any image the user may no longer see."""
-    return _shown(user, iteration, iteration.results, below_cutoff=False)
+def iteration_results(
+    user: AbstractBaseUser,
+    iteration: SearchIteration,
+    filters: Mapping[str, Any] | None = None,
+) -> list[ShownResult]:
+    """The iteration's ranked results, minus any image the user may no longer see.
+
+    `filters` narrow and order them (search/result_filters.py; InvalidInputError when bad).
+    """
+    return _narrowed(user, _shown(user, iteration, iteration.results, below_cutoff=False), filters)
 
 
-def iteration_closest(user: AbstractBaseUser, iteration: SearchIteration) -> list[ShownResult]:
+def iteration_closest(
+    user: AbstractBaseUser,
+    iteration: SearchIteration,
+    filters: Mapping[str, Any] | None = None,
+) -> list[ShownResult]:
     """The closest results shown below the cutoff when none passed it (else empty)."""
-    return _shown(user, iteration, iteration.params.get("closest", []), below_cutoff=True)
+    rows = iteration.params.get("closest", [])
+    return _narrowed(user, _shown(user, iteration, rows, below_cutoff=True), filters)
+
+
+def _narrowed(
+    user: AbstractBaseUser, shown: list[ShownResult], filters: Mapping[str, Any] | None
+) -> list[ShownResult]:
+    if not filters_given(filters) or not shown:
+        return shown
+    by_id = {s.image.pk: s for s in shown}
+    return [by_id[i] for i in ranking_narrow(user=user, ranked_ids=list(by_id), data=filters)]
 
 
 def _shown(

@@ -9,6 +9,7 @@ Every iteration re-checks which galleries the user may still see.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict
 from typing import Any
 
@@ -20,6 +21,7 @@ from django.db import transaction
 from cbir_site import bounds
 from cbir_site.errors import ConflictError, InvalidInputError, NotFoundError
 from feedback.expansion_service import expansion_schedule
+from feedback.history import session_query_key
 from feedback.models import Judgement, SearchIteration, SearchSession
 from feedback.rocchio import RocchioParams, pseudo_feedback, rocchio
 from galleries import selectors
@@ -86,6 +88,11 @@ def search_session_start(
                 **{name: query[name] for name in QUERY_PARAMS if query.get(name) is not None},
             },
         )
+        upload = query.get("image_data")
+        session.query_key = session_query_key(
+            session, hashlib.sha256(upload).hexdigest() if upload is not None else None
+        )
+        session.save(update_fields=["query_key"])
         iteration = _iteration_create(session, 0, SearchIteration.Kind.INITIAL, result, {})
     return session, iteration, result
 

@@ -11,13 +11,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from cbir_site.errors import ApplicationError, NotFoundError
+from cbir_site.errors import ApplicationError, InvalidInputError, NotFoundError
 from cbir_site.throttling import throttled
 from feedback import selectors, services
 from feedback.forms import RefineForm
+from feedback.history import history_entry_delete, history_of, history_thumbnails
 from feedback.viewer import viewer_items
+from search.example_store import example_available
 from search.fallback import closest_notice
 from search.match import MatchScale
+from search.result_filters import filter_form, filter_pairs, filters_given
 from search.wording import page_links, unchecked_galleries
 
 
@@ -36,9 +39,17 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
         iteration = services.iteration_get(session, int(number) if number else None)
     except (NotFoundError, ValueError) as exc:
         raise Http404("No such iteration.") from exc
-    shown = selectors.iteration_results(request.user, iteration)
+    # Result filters (?gallery=&uploaded_after=&...&sort=) narrow and order the ranking.
+    filters = filter_form(user=request.user, data=request.GET, within=session.gallery_ids)
+    wanted = request.GET if filters.is_bound and filters.is_valid() else None
+    everything = selectors.iteration_results(request.user, iteration)
     # Nothing passed the cutoff: the closest results, shown below a divider.
-    closest = selectors.iteration_closest(request.user, iteration) if not shown else []
+    every_closest = [] if everything else selectors.iteration_closest(request.user, iteration)
+    try:
+        shown = selectors.iteration_results(request.user, iteration, wanted)
+        closest = every_closest and selectors.iteration_closest(request.user, iteration, wanted)
+    except InvalidInputError:  # valid form, values the ranking cannot use: show them all
+        shown, closest = everything, every_closest
     page = Paginator(shown, session.params.get("k") or 24).get_page(request.GET.get("page"))
     on_page = list(page) or closest
     thresholds = iteration.params.get("thresholds", [])
@@ -56,9 +67,12 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
             "iteration": iteration,
             "iterations": list(session.iterations.values_list("number", "kind")),
             "page": page,
-            # Pages stay on their iteration: ?iteration=N&page=M.
-            "pages": page_links(page, iteration=iteration.number),
+            # Pages stay on their iteration and keep the filters: ?iteration=N&...&page=M.
+            "pages": page_links(page, filter_pairs(request.GET), iteration=iteration.number),
             "count": len(shown),
+            "unfiltered": len(everything) or len(every_closest),
+            "filter_form": filters,
+            "filters_open": filters_given(request.GET),
             "closest": closest,
             "notice": closest_notice(closest),
             "marked": len(services.current_judgements(session)),
@@ -95,5 +109,26 @@ def session_refine(request: HttpRequest, session_id: str) -> HttpResponse:
 
 @login_required
 def session_list(request: HttpRequest) -> HttpResponse:
-    sessions = Paginator(selectors.sessions_of(request.user), 30).get_page(request.GET.get("page"))
-    return render(request, "feedback/sessions.html", {"page": sessions})
+    """The history: each distinct query once (its latest run), with thumbnails."""
+    page = Paginator(history_of(request.user), 30).get_page(request.GET.get("page"))
+    thumbnails = history_thumbnails(request.user, list(page))
+    rows = [(s, thumbnails.get(s.pk, []), _kept_example(request, s)) for s in page]
+    return render(request, "feedback/sessions.html", {"page": page, "rows": rows})
+
+
+def _kept_example(request: HttpRequest, session) -> str:  # type: ignore[no-untyped-def]
+    """The token of the session's uploaded example while this browser still keeps it ('')."""
+    token = str(session.params.get("example") or "")
+    return token if token and example_available(session=request.session, token=token) else ""
+
+
+@login_required
+@require_POST
+def session_delete(request: HttpRequest, session_id: str) -> HttpResponse:
+    """Remove a query from the history: every run of it, with its marks."""
+    session = _session(request, session_id)
+    count = history_entry_delete(user=request.user, session=session)
+    what = f"“{session.query_text}”" if session.query_text else "the image search"
+    runs = f" ({count} searches)" if count > 1 else ""
+    messages.success(request, f"Removed {what} from your history{runs}.")
+    return redirect("feedback:sessions")

@@ -11,8 +11,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from galleries import selectors, services
@@ -22,6 +23,11 @@ from galleries.slugs import save_with_unique_slug
 from search.cutoff_admin import GalleryCutoffForm, effective_cutoffs_html
 from search.cutoffs import gallery_cutoff_overrides_set
 from search.runtime import active_model_name
+
+
+def thumbnail_html(image_id: int) -> str:
+    url = reverse("api:image-thumbnail", args=[image_id])
+    return format_html('<img src="{}" style="height:48px;border-radius:4px" alt="">', url)
 
 
 class ManagedOnlyMixin:
@@ -282,6 +288,7 @@ class ImageAdmin(ManagedOnlyMixin, admin.ModelAdmin):
     search_fields = ["original_filename", "sha256"]
     list_select_related = ["gallery"]
     actions = ["reembed"]
+    change_form_template = "admin/galleries/image/change_form.html"  # adds "Re-embed"
     readonly_fields = [
         "preview",
         "gallery",
@@ -315,8 +322,7 @@ class ImageAdmin(ManagedOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="")
     def thumb(self, obj: Image) -> str:
-        url = reverse("api:image-thumbnail", args=[obj.pk])
-        return format_html('<img src="{}" style="height:48px;border-radius:4px" alt="">', url)
+        return thumbnail_html(obj.pk)
 
     @admin.display(description="Preview")
     def preview(self, obj: Image) -> str:
@@ -339,7 +345,32 @@ class ImageAdmin(ManagedOnlyMixin, admin.ModelAdmin):
     @admin.action(description="Re-embed the selected images with the active model")
     def reembed(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = services.images_reembed(images=list(queryset), model_name=active_model_name())
-        self.message_user(request, f"{count} images queued for embedding.", messages.SUCCESS)
+        self.message_user(request, queued_message(count), messages.SUCCESS)
+
+    def get_urls(self):  # type: ignore[no-untyped-def]
+        own = [
+            path(
+                "<int:object_id>/reembed/",
+                self.admin_site.admin_view(self.reembed_view),
+                name="galleries_image_reembed",
+            )
+        ]
+        return own + super().get_urls()
+
+    def reembed_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """The change page's "Re-embed" button (POST): the list action for one image."""
+        image = self.get_object(request, str(object_id))
+        if image is None or not self.has_change_permission(request, image):
+            raise Http404("No such image.")
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        count = services.images_reembed(images=[image], model_name=active_model_name())
+        self.message_user(request, queued_message(count), messages.SUCCESS)
+        return redirect("admin:galleries_image_change", image.pk)
+
+
+def queued_message(count: int) -> str:
+    return f"{count} image{'s' if count != 1 else ''} queued for embedding."
 
 
 @admin.register(Membership)

@@ -149,3 +149,38 @@ def users_addable_to(*, gallery: Gallery, actor: User) -> QuerySet:
         return users.filter(pk__in=peers)
     members = Membership.objects.filter(gallery=gallery).values("user")
     return users.filter(Q(pk__in=peers) | Q(pk__in=members))
+
+
+def gallery_labels(galleries: list[Gallery]) -> dict[int, str]:
+    """Each gallery's name, told apart where names repeat: by organisation, then by slug.
+
+    Two galleries called "Holidays" in different organisations read "Holidays (Acme)" and
+    "Holidays (Umbrella)"; in the same organisation (or none), "Holidays (holidays-2)".
+    Only the galleries given are compared: pass the ones shown together.
+    """
+    by_name: dict[str, list[Gallery]] = {}
+    for gallery in galleries:
+        by_name.setdefault(gallery.name.strip().casefold(), []).append(gallery)
+    labels = {}
+    for same in by_name.values():
+        organisations = [g.organisation.name if g.organisation_id else "" for g in same]
+        for gallery, organisation in zip(same, organisations, strict=True):
+            if len(same) == 1:
+                labels[gallery.pk] = gallery.name
+            elif organisation and organisations.count(organisation) == 1:
+                labels[gallery.pk] = f"{gallery.name} ({organisation})"
+            else:
+                labels[gallery.pk] = f"{gallery.name} ({gallery.slug})"
+    return labels
+
+
+def galleries_for_picker(user: User) -> list[tuple[Gallery, str, int]]:
+    """The galleries the user may search: (gallery, a label that tells it apart, images)."""
+    galleries = list(
+        galleries_visible_to(user)
+        .select_related("organisation")
+        .annotate(image_count=Count("images"))
+        .order_by("name", "slug")
+    )
+    labels = gallery_labels(galleries)
+    return [(g, labels[g.pk], g.image_count) for g in galleries]  # type: ignore[attr-defined]

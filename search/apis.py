@@ -18,6 +18,7 @@ from feedback.services import search_session_start
 from galleries.imaging import ImageRejected, read_limited
 from galleries.serializers import ImageOutput
 from search.fallback import CLOSEST_MAX
+from search.result_filters import SORT_CHOICES
 from search.runtime import encoder_status
 from search.services import search_images
 
@@ -57,7 +58,12 @@ class SearchInput(serializers.Serializer):
     )
     text_weight = serializers.FloatField(required=False, default=1.0, **bounds.WEIGHT.limits)
     image_weight = serializers.FloatField(required=False, default=1.0, **bounds.WEIGHT.limits)
-    negative_weight = serializers.FloatField(required=False, default=0.5, **bounds.WEIGHT.limits)
+    negative_weight = serializers.FloatField(
+        required=False,
+        default=lambda: settings.CBIR_NEGATIVE_WEIGHT,
+        help_text='Weight of the "not like this" parts (default CBIR_NEGATIVE_WEIGHT).',
+        **bounds.WEIGHT.limits,
+    )
     composition = serializers.ChoiceField(
         choices=["sum", "two_phase"],
         default="sum",
@@ -91,6 +97,29 @@ class SearchInput(serializers.Serializer):
         help_text="candidate (staff only): search with the model that is catching up to replace "
         "the active one (GET /api/v1/models/status/), over the images it has embedded so far. "
         "Such a search starts no feedback session.",
+    )
+    uploaded_after = serializers.DateField(
+        required=False, help_text="Filter: images uploaded on or after this date (YYYY-MM-DD)."
+    )
+    uploaded_before = serializers.DateField(
+        required=False, help_text="Filter: images uploaded on or before this date."
+    )
+    uploader = serializers.CharField(
+        required=False, allow_blank=True, max_length=150, help_text="Filter: uploader's username."
+    )
+    file_format = serializers.ListField(
+        child=serializers.CharField(max_length=16),
+        required=False,
+        help_text="Filter: file formats (JPEG, PNG, ...), any of them.",
+    )
+    sort = serializers.ChoiceField(
+        choices=[value for value, _ in SORT_CHOICES],
+        required=False,
+        allow_blank=True,
+        help_text="Order of the results: '' (best match first, the default), -uploaded (newest "
+        "first), uploaded, name, -name. Filters and sort narrow `results`, `total` and `closest`; "
+        "a signed-in search's session keeps the whole ranking (filter it again with the same "
+        "parameters on the iteration endpoint).",
     )
     text_cutoff = serializers.ChoiceField(
         choices=["qbnorm", "autocut", "mixture", "querytime", "dynamic"],
@@ -234,6 +263,7 @@ class SearchApi(APIView):
             "first_phase": fields.get("first_phase"),
             "strict": fields["strict"],
             "text_cutoff": fields.get("text_cutoff"),
+            "filters": _filters(request, fields),
         }
         session = iteration = None
         if fields["model"] == "candidate":  # staff checking a candidate: no session
@@ -246,6 +276,21 @@ class SearchApi(APIView):
         body["session"] = str(session.pk) if session else None
         body["iteration"] = iteration.number if iteration else None
         return Response(body)
+
+
+def _filters(request: Request, fields: dict) -> dict:
+    """The result filters given (search/result_filters.py); repeated multipart `file_format`."""
+    formats = fields.get("file_format") or (
+        request.data.getlist("file_format") if hasattr(request.data, "getlist") else []
+    )
+    given = {
+        "uploaded_after": fields.get("uploaded_after"),
+        "uploaded_before": fields.get("uploaded_before"),
+        "uploader": fields.get("uploader"),
+        "file_format": list(formats),
+        "sort": fields.get("sort"),
+    }
+    return {name: value for name, value in given.items() if value}
 
 
 def _negatives(fields: dict) -> str | None:

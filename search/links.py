@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.urls import reverse
 
 from galleries.models import Image
@@ -32,7 +33,11 @@ CARRIED = (
     "example",  # an uploaded example image kept for the browser session (search/example_store.py)
 )
 # Values that are the form's defaults are left out of links, to keep them short.
-DEFAULT_WEIGHTS = {"text_weight": 1.0, "image_weight": 1.0, "negative_weight": 0.5}
+DEFAULT_WEIGHTS = {
+    "text_weight": 1.0,
+    "image_weight": 1.0,
+    "negative_weight": settings.CBIR_NEGATIVE_WEIGHT,
+}
 DEFAULT_CHOICES = {"composition": "sum", "fusion": "log_vote"}
 MAX_IMAGE_ID = 2**63 - 1  # a bigint primary key: larger numbers would fail in the query
 

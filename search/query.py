@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from cbir_site import bounds
@@ -40,7 +41,8 @@ class QuerySpec:
     negative_image_ids: Sequence[int] = ()
     text_weight: float = 1.0
     image_weight: float = 1.0  # shared by all example images
-    negative_weight: float = 0.5  # shared by all negative parts
+    # Shared by all negative parts; default CBIR_NEGATIVE_WEIGHT.
+    negative_weight: float = field(default_factory=lambda: settings.CBIR_NEGATIVE_WEIGHT)
     composition: str = "sum"  # sum | two_phase
     fusion: str = "log_vote"  # two_phase: log_vote | rrf
     first_phase: int | None = None  # two_phase: M, the text results re-ranked

@@ -18,7 +18,7 @@ cutoff (search/fallback.py), unless the caller asks for `strict`.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -41,6 +41,7 @@ from search.fallback import closest_count, closest_notice, closest_wanted
 from search.fusion import METHODS as FUSION_METHODS
 from search.index.base import cosine_to_euclidean
 from search.query import EncodedQuery, QuerySpec, encode_query
+from search.result_filters import filters_given, ranking_narrow
 from search.runtime import (
     fusion_encoders,
     get_candidate_encoder,
@@ -115,6 +116,7 @@ def search_images(
     text_cutoff: str | None = None,
     rephrasings: Sequence[str] = (),
     model: str | None = None,
+    filters: Mapping[str, Any] | None = None,
     **query: Any,
 ) -> SearchResult:
     """Search with a QuerySpec's fields (text=..., image_data=..., image_ids=..., ...).
@@ -127,6 +129,9 @@ def search_images(
     dynamic mode (search/text_cutoff.py; default CBIR_TEXT_CUTOFF).
     `model="candidate"` (staff only) searches with the model catching up to replace the
     active one, over the images it has embedded so far, to check it before the switch.
+    `filters` (gallery, uploaded_after, uploaded_before, uploader, format, sort:
+    search/result_filters.py) narrow and order the results, `total` and `closest`;
+    `ranked` stays the search's whole ranking, so a session can be filtered again later.
     """
     if text_cutoff is not None and text_cutoff not in valid_methods():
         raise InvalidInputError(f"text_cutoff must be one of {', '.join(valid_methods())}.")
@@ -144,6 +149,7 @@ def search_images(
             vector=vector,
             hide_ids=hide_ids,
             model=model,
+            filters=filters,
             **query,
         )
     spec = QuerySpec(**query).cleaned() if vector is None else QuerySpec()
@@ -180,21 +186,20 @@ def search_images(
         thresholds = None
     if spec.composition == "two_phase" and encoded is not None:
         resolved_mode, hits, truncated = "topk", _two_phase(q, spec, encoded, k), False
-        hits_page, total = hits, len(hits)
     elif thresholds is None:
         fused = _fused_models(q, spec, user, k) if encoded is not None else None
         resolved_mode, hits, truncated = "topk", fused or q.top_k(k), False
-        hits_page, total = hits, len(hits)
     else:
         resolved_mode = mode if mode != "auto" else "dynamic"
         hits, truncated = q.above(thresholds, k)
         if cut is not None and cut.keep is not None:
             hits = cut.keep(hits)
-        total = len(hits)
-        hits_page = hits[(page - 1) * page_size : page * page_size]
+    shown = _narrow(user, hits, filters)
+    total = len(shown)
+    hits_page = shown if thresholds is None else shown[(page - 1) * page_size : page * page_size]
     closest: list[Hit] = []
     if closest_wanted(thresholded=thresholds is not None, total=total, strict=strict):
-        closest = q.top_k(closest_count(k))  # same vector, galleries and exclusions
+        closest = _narrow(user, q.top_k(closest_count(k)), filters)  # same vector and exclusions
     searched = time.perf_counter()
 
     offset = 0 if thresholds is None else (page - 1) * page_size
@@ -220,6 +225,17 @@ def search_images(
         closest=below,
         notice=closest_notice(below),
     )
+
+
+def _narrow(
+    user: AbstractBaseUser | AnonymousUser, hits: list[Hit], filters: Mapping[str, Any] | None
+) -> list[Hit]:
+    """The hits that pass the result filters, in the order they ask for."""
+    if not filters_given(filters):
+        return hits
+    by_id = {h.image_id: h for h in hits}
+    order = ranking_narrow(user=user, ranked_ids=list(by_id), data=filters)
+    return [by_id[i] for i in order]
 
 
 def _text_cut(q: _Query, mode: str, method: str | None, encoder: Encoder) -> TextCut | None:

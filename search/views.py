@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -18,6 +21,7 @@ from search.example_store import example_keep, example_load
 from search.forms import MAX_WEB_EXAMPLES, SearchForm
 from search.links import DEFAULT_CHOICES, DEFAULT_WEIGHTS, Example, SearchParams
 from search.match import MatchScale
+from search.result_filters import filter_form, filter_pairs, filters_given
 from search.runtime import candidate_model_name
 from search.selectors import query_examples
 from search.services import SearchResult, search_images
@@ -34,9 +38,11 @@ EXAMPLE_GONE = (
 @require_http_methods(["GET", "POST"])
 @throttled("search", methods=("GET", "POST"))
 def search_page(request: HttpRequest) -> HttpResponse:
-    visible = selectors.galleries_visible_to(request.user).order_by("name")
-    choices = [(g.slug, g.name) for g in visible]
+    picker = selectors.galleries_for_picker(request.user)
+    choices = [(g.slug, label) for g, label, _ in picker]
     data = (request.POST if request.method == "POST" else request.GET).copy()
+    if set(data.getlist("galleries")) == {slug for slug, _ in choices}:
+        data.setlist("galleries", [])  # every gallery ticked: the same as none, "all you can see"
     if data:  # a bound form shows its data, not the initial values: show the defaults
         defaults = {"k": settings.CBIR_SEARCH_DEFAULT_K, **DEFAULT_CHOICES, **DEFAULT_WEIGHTS}
         for name, value in defaults.items():
@@ -49,11 +55,19 @@ def search_page(request: HttpRequest) -> HttpResponse:
     result = None
     example = _kept_example(request, form, data)
     params = SearchParams.from_data(data)
+    filters = filter_form(user=request.user, data=data)
     examples = query_examples(user=request.user, params=params)
     # The form may arrive with only a gallery preselected ("search this gallery"): show it.
     # ?edit=1 shows a query in the form without running it (the session page links to it).
     wants_search = any(data.get(n, "").strip() for n in QUERY_FIELDS) or bool(request.FILES)
-    if wants_search and not data.get("edit") and form.is_valid() and _visible(form, examples):
+    filters_ok = not filters.is_bound or filters.is_valid()
+    if (
+        wants_search
+        and not data.get("edit")
+        and form.is_valid()
+        and _visible(form, examples)
+        and filters_ok
+    ):
         try:
             outcome = _search(request, form, example)
             if isinstance(outcome, HttpResponse):
@@ -71,14 +85,18 @@ def search_page(request: HttpRequest) -> HttpResponse:
         "max_examples": MAX_WEB_EXAMPLES,
         "uploaded": data.get("example") or "",
         "has_galleries": bool(choices),
-        "pages": _pages(result, params),
+        "picker": _picker(picker, form),
+        "filter_form": filters,
+        "filters_open": filters_given(data),
+        "pages": _pages(result, params, filter_pairs(data)),
         "scale": MatchScale.of(s for _, s in result.ranked) if result else None,
         "unchecked": _unchecked(form, result),
         "none_checked": _none_checked(form, result),
         "min_images": settings.CBIR_THRESHOLD_MIN_IMAGES,
         "viewer": viewer_items(request.user, [h.image for h in _shown(result)]),
     }
-    return render(request, "search/page.html", context, status=400 if form.errors else 200)
+    status = 400 if form.errors or not filters_ok else 200
+    return render(request, "search/page.html", context, status=status)
 
 
 def _kept_example(request: HttpRequest, form: SearchForm, data) -> bytes | None:  # type: ignore[no-untyped-def]
@@ -127,17 +145,30 @@ def _search(
 ) -> SearchResult | HttpResponse:
     fields = form.cleaned_data
     arguments = {**form.search_arguments(), "image_data": example}
+    data = request.POST if request.method == "POST" else request.GET
     if fields.get("model") == "candidate":  # staff checking a candidate model: no session
         return search_images(
             user=request.user, page=fields.get("page") or 1, model="candidate", **arguments
         )
     if request.user.is_authenticated:
-        # Signed in: the search becomes a session the user can judge and refine.
+        # Signed in: the search becomes a session the user can judge and refine; the result
+        # filters travel to its page, which applies them to the whole ranking.
         session, _, _ = search_session_start(user=request.user, **arguments)
         if example is not None:
             search_session_example_set(session=session, token=form.data.get("example", ""))
-        return redirect("feedback:session", session_id=session.pk)
-    return search_images(user=request.user, page=fields.get("page") or 1, **arguments)
+        url = reverse("feedback:session", args=[session.pk])
+        query = urlencode(filter_pairs(data))
+        return redirect(f"{url}?{query}" if query else url)
+    return search_images(user=request.user, page=fields.get("page") or 1, filters=data, **arguments)
+
+
+def _picker(picker, form: SearchForm) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    """The gallery picker's rows: slug, label (names told apart), image count, checked."""
+    chosen = set(form["galleries"].value() or [])
+    return [
+        {"slug": g.slug, "label": label, "count": count, "checked": g.slug in chosen}
+        for g, label, count in picker
+    ]
 
 
 def _visible(form: SearchForm, examples: list[Example]) -> bool:
@@ -151,14 +182,18 @@ def _visible(form: SearchForm, examples: list[Example]) -> bool:
     return not form.errors
 
 
-def _pages(result, params: SearchParams) -> dict[str, object] | None:  # type: ignore[no-untyped-def]
-    """Links to the other pages of a thresholded result (GET, so they can be shared)."""
+def _pages(  # type: ignore[no-untyped-def]
+    result, params: SearchParams, filters: list[tuple[str, str]]
+) -> dict[str, object] | None:
+    """Links to the other pages of a thresholded result (GET, so they can be shared);
+    they keep the query, its kept example image and the result filters."""
     if result is None or result.mode == "topk" or result.total <= result.page_size:
         return None
     last = (result.total + result.page_size - 1) // result.page_size
 
     def href(number: int) -> str:
-        return f"?{params.query(page=number)}"
+        parts = (params.query(), urlencode(filters), f"page={number}")
+        return "?" + "&".join(q for q in parts if q)
 
     return {
         "number": result.page,

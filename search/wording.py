@@ -42,13 +42,19 @@ def unchecked_galleries(thresholds: Iterable[Any]) -> set[str]:
     return slugs
 
 
-def page_links(page: Any, **keep: object) -> dict[str, object] | None:  # a Django Page
-    """Links to the other pages of a ranked list, keeping `keep` (e.g. the iteration)."""
+def page_links(
+    page: Any,  # a Django Page
+    carry: Iterable[tuple[str, object]] = (),
+    **keep: object,
+) -> dict[str, object] | None:
+    """Links to the other pages of a ranked list, keeping `keep` (e.g. the iteration) and
+    the `carry` pairs (e.g. the result filters, a name may repeat)."""
     if not page.has_other_pages():
         return None
+    kept = [(k, v) for k, v in keep.items() if v is not None] + list(carry)
 
     def href(number: int) -> str:
-        return "?" + urlencode({**{k: v for k, v in keep.items() if v is not None}, "page": number})
+        return "?" + urlencode([*kept, ("page", number)])
 
     last = page.paginator.num_pages
     return {

@@ -43,6 +43,11 @@ PAGES = {
     ("get", "/search/sessions/"): row(200, 200, 200, 200, 200, LOGIN),
     ("get", "/search/sessions/{session}/"): row(200, 404, 404, 404, 404, LOGIN),
     ("post", "/search/sessions/{session}/refine/"): row(302, 404, 404, 404, 404, LOGIN),
+    ("post", "/search/sessions/{session}/delete/"): row(302, 404, 404, 404, 404, LOGIN),
+    # Bulk actions: delete (owners and editors), download (anyone who sees the gallery).
+    ("post", "/galleries/private/bulk/"): row(302, 302, 403, 404, 404, 404),
+    ("post", "/galleries/shared/bulk/"): row(200, 200, 200, 200, 404, 404),
+    ("post", "/galleries/open/bulk/"): row(200, 200, 200, 200, 200, 200),
     ("get", "/api/docs/"): row(200, 200, 200, 200, 200, 200),
     ("get", "/api/schema/"): row(200, 200, 200, 200, 200, 200),
     ("post", "/accounts/logout/"): row(302, 302, 302, 302, 302, 302),
@@ -97,6 +102,9 @@ def client(cast, role: str) -> Client:  # type: ignore[no-untyped-def]
 
 BODIES = {
     "/galleries/private/upload/": {},
+    "/galleries/private/bulk/": {"action": "delete-confirmed", "ids": "{image}"},
+    "/galleries/shared/bulk/": {"action": "download", "ids": "{shared_image}"},
+    "/galleries/open/bulk/": {"action": "download", "ids": "{public_image}"},
     "/search/sessions/{session}/refine/": {
         "source": "pseudo",
         "judged": "none",
@@ -117,7 +125,8 @@ def test_each_role_gets_the_expected_status_from_every_page(
 ):  # type: ignore[no-untyped-def]
     url = path.format(**objects)
     if method == "post":
-        response = client(cast, role).post(url, BODIES.get(path, {}))
+        body = {k: str(v).format(**objects) for k, v in BODIES.get(path, {}).items()}
+        response = client(cast, role).post(url, body)
     else:
         response = client(cast, role).get(url)
     assert response.status_code == expected, (url, role, response.status_code)
@@ -131,6 +140,13 @@ def test_a_refused_delete_leaves_the_image(cast, objects):
     for role in ("viewer", "org_member", "outsider", "anonymous"):
         for image in ("image", "shared_image", "public_image"):
             client(cast, role).post(f"/images/{objects[image]}/delete/")
+        for slug, image in (
+            ("private", "image"),
+            ("shared", "shared_image"),
+            ("open", "public_image"),
+        ):
+            body = {"action": "delete-confirmed", "ids": objects[image]}
+            client(cast, role).post(f"/galleries/{slug}/bulk/", body)
     assert Image.objects.count() == 3
 
 
@@ -161,6 +177,8 @@ def test_every_web_route_has_a_row():
         "search/example/<str:token>/": "/search/example/not-kept/",
         "search/sessions/<uuid:session_id>/": "/search/sessions/{session}/",
         "search/sessions/<uuid:session_id>/refine/": "/search/sessions/{session}/refine/",
+        "search/sessions/<uuid:session_id>/delete/": "/search/sessions/{session}/delete/",
+        "galleries/<slug:slug>/bulk/": "/galleries/private/bulk/",
         "accounts/login/": "/accounts/login/",
         "admin/login/": "/admin/login/",  # ahead of the admin's own routes: rate-limited
         "accounts/logout/": "/accounts/logout/",

@@ -52,6 +52,7 @@
     tile.dataset.imageId = image.id;
     tile.dataset.status = image.status;
     const link = document.createElement("a");
+    link.className = "open";
     link.href = `/images/${image.id}/`;
     const img = document.createElement("img");
     img.src = image.thumbnail_url;

@@ -20,19 +20,26 @@
   function showSheet() { if (sheet && !sheet.open) sheet.showModal(); }
   document.querySelectorAll(".shortcuts-open").forEach((b) => b.addEventListener("click", showSheet));
 
-  // Results: each tile's image link is its one tab stop; the tile's other controls are reached
-  // with the keys below or in the viewer. Arrow keys move by row and column, j / k in order.
-  const grid = document.querySelector("[data-testid=results]");
-  const tiles = () => Array.from(document.querySelectorAll("[data-testid=results] figure.tile"));
-  if (grid) {
+  // Results and a gallery's images: each tile's image link is its one tab stop; the tile's
+  // other controls are reached with the keys below, in the viewer, or (a gallery's select
+  // boxes) with Space (static/cbir/everyday.js). Arrow keys move by row and column, j / k in order.
+  const GRIDS = "[data-testid=results], [data-testid=image-grid]";
+  const TILE = "[data-testid=results] figure.tile, [data-testid=image-grid] figure.tile";
+  document.querySelectorAll(GRIDS).forEach((grid) => {
     grid.querySelectorAll("figure.tile").forEach((tile) => {
-      tile.querySelectorAll("button, a:not(.open)").forEach((el) => el.setAttribute("tabindex", "-1"));
+      tile.querySelectorAll("button, input, a:not(.open)").forEach((el) => el.setAttribute("tabindex", "-1"));
     });
-  }
+  });
 
   function current() {
     const active = document.activeElement;
-    return active && active.closest ? active.closest("[data-testid=results] figure.tile") : null;
+    return active && active.closest ? active.closest(TILE) : null;
+  }
+
+  function tiles() {
+    const at = current();
+    const grid = at ? at.closest(GRIDS) : document.querySelector(GRIDS);
+    return grid ? Array.from(grid.querySelectorAll("figure.tile")).filter((t) => t.querySelector("a.open")) : [];
   }
 
   function focusTile(tile) {

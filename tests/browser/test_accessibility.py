@@ -2,7 +2,9 @@
 
 Covers the site's own pages in the states a member meets them: signed out and in,
 results and no confident match, the viewer and the shortcuts sheet open, an error
-page. The admin and the API docs (Django's and Swagger UI's own pages) are not ours.
+page, the gallery picker and the result filters open, filtered results and none left
+by the filters, images ticked in a gallery and the bulk delete confirmation. The admin
+and the API docs (Django's and Swagger UI's own pages) are not ours.
 """
 
 from __future__ import annotations
@@ -63,10 +65,23 @@ def test_no_serious_or_critical_axe_violation_on_any_page(
     _check(page, "gallery list", failures)
     page.goto(f"{url}/galleries/private/")
     _check(page, "gallery page (editor, drop zone)", failures)
+    grid = page.get_by_test_id("image-grid")
+    grid.locator("input[data-bulk-item]").nth(0).check()
+    grid.locator("input[data-bulk-item]").nth(1).check()
+    expect(page.get_by_test_id("bulk-count")).to_have_text("2 images selected")
+    _check(page, "gallery page, two images selected", failures)
+    page.get_by_test_id("bulk-delete").click()
+    expect(page.get_by_test_id("bulk-confirm")).to_be_visible()
+    _check(page, "bulk delete confirmation", failures)
     page.goto(f"{url}/images/{images[0].pk}/")
     _check(page, "image page", failures)
     page.goto(f"{url}/search/")
     _check(page, "search form", failures)
+    page.get_by_test_id("gallery-picker").locator("summary").click()
+    page.get_by_test_id("result-filters").locator("summary").click()
+    expect(page.get_by_test_id("galleries-all")).to_be_visible()
+    expect(page.locator("[data-testid=result-filters] select[name=sort]")).to_be_visible()
+    _check(page, "search form, gallery picker and filters open", failures)
     page.fill("input[name=q]", "red")
     page.click("[data-testid=search-form] button[type=submit]")
     expect(page.get_by_test_id("results").locator("figure.tile")).to_have_count(5)
@@ -76,6 +91,16 @@ def test_no_serious_or_critical_axe_violation_on_any_page(
     expect(page.get_by_test_id("viewer")).to_be_visible()
     _check(page, "viewer", failures)
     page.keyboard.press("Escape")
+    expect(page.get_by_test_id("viewer")).to_be_hidden()
+    filters = page.get_by_test_id("filter-form")
+    filters.locator("summary").click()
+    filters.locator("select[name=sort]").select_option("name")
+    filters.get_by_role("button", name="Apply").click()
+    expect(page.get_by_test_id("filter-count")).to_be_visible()
+    _check(page, "session page, filtered and sorted", failures)
+    page.goto(f"{page.url}&uploader=nobody-of-that-name")
+    expect(page.get_by_test_id("no-filter-match")).to_be_visible()
+    _check(page, "session page, no result matches the filters", failures)
     page.goto(f"{url}/search/?q=red&mode=static&k=3")  # nothing passes the static cutoff
     expect(page.get_by_test_id("no-confident-match")).to_be_visible()
     _check(page, "no confident match", failures)

@@ -134,6 +134,12 @@ def test_tiles_and_log_follow_the_status_bar_after_an_upload(
     page.set_input_files("#file-input", str(red))
     tile = page.get_by_test_id("image-grid").locator("figure.tile").first
     expect(tile.locator(".badge")).to_have_text("pending")
+    # The new tile can be ticked for bulk actions, and its link stays its one tab stop.
+    image = cast.gallery.images.get()
+    box = tile.locator("input[data-bulk-item]")
+    expect(box).to_have_attribute("value", str(image.pk))
+    expect(box).to_have_attribute("tabindex", "-1")
+    expect(box).to_have_accessible_name("Select red.png")
     line = page.locator("#upload-log li").first
     expect(line).to_have_text("red.png: uploaded, indexing")
 

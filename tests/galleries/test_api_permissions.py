@@ -104,6 +104,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("api:encoder", "get"): _anyone(200),
     ("api:session-list", "get"): _signed_in(200),
     ("api:session-detail", "get"): _owners_session(200),
+    ("api:session-detail", "delete"): _owners_session(204),
+    ("api:gallery-images-delete", "post"): _write(owner=200, editor=200),
+    ("api:gallery-images-download", "post"): _read(),
     ("api:session-iteration", "get"): _owners_session(200),
     ("api:session-judgements", "post"): _owners_session(201),
     ("api:session-refine", "post"): _owners_session(201),
@@ -139,6 +142,8 @@ def _request(cast, image: Image, name: str, method: str, role: str) -> dict:  # 
         "api:gallery-member-detail": {"slug": slug, "user_id": cast.viewer.pk},
         "api:gallery-images": {"slug": slug},
         "api:gallery-status": {"slug": slug},
+        "api:gallery-images-delete": {"slug": slug},
+        "api:gallery-images-download": {"slug": slug},
         "api:image-detail": {"image_id": image.pk},
         "api:image-file": {"image_id": image.pk},
         "api:image-thumbnail": {"image_id": image.pk},
@@ -179,6 +184,8 @@ def _request(cast, image: Image, name: str, method: str, role: str) -> dict:  # 
         ("api:session-judgements", "post"): {"image_id": image.pk, "label": "relevant"},
         ("api:image-captions", "post"): {"text": "a red square"},
         ("api:session-refine", "post"): {"pseudo_positives": 1},
+        ("api:gallery-images-delete", "post"): {"ids": [image.pk]},
+        ("api:gallery-images-download", "post"): {"ids": [image.pk]},
         ("api:assist", "post"): {"text": "a red square"},
     }
     request = {"path": reverse(name, kwargs=kwargs)}

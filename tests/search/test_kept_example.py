@@ -74,3 +74,19 @@ def test_a_browser_session_keeps_its_last_few_uploads_only(cast, reds):
     kept = client.session[SESSION_KEY]
     assert len(kept) == MAX_KEPT
     assert client.get(f"/search/example/{kept[0]}/").status_code == 200
+
+
+def test_history_shows_the_kept_example_to_the_browser_that_uploaded_it_only(cast, reds):
+    uploader = Client()
+    uploader.force_login(cast.viewer)
+    _post(uploader, q="blue")
+    token = SearchSession.objects.get().params["example"]
+    history = uploader.get("/search/sessions/").content.decode()
+    assert f'src="/search/example/{token}/"' in history
+    assert 'data-testid="history-example"' in history
+    # The same member signed in elsewhere: the row stays, the picture is not offered.
+    elsewhere = Client()
+    elsewhere.force_login(cast.viewer)
+    other = elsewhere.get("/search/sessions/").content.decode()
+    assert 'data-testid="history-row"' in other
+    assert token not in other and 'data-testid="history-example"' not in other

@@ -50,6 +50,12 @@ EXPERIMENTS: dict[str, Experiment] = {
             "composed",
         ),
         Experiment(
+            "negatives",
+            '"<caption>, not <absent object>" (COCO instances) at several negative weights: '
+            "target rank, unrelated and negated shares of the top 10; picks the default",
+            "negatives",
+        ),
+        Experiment(
             "thresholds",
             "static vs dynamic vs query-time thresholds: macro P/R/F1 (image queries)",
             "thresholds",

@@ -32,4 +32,8 @@ class Command(BaseCommand):
         step = 1000
         for start in tqdm(range(0, len(ids), step), unit="batch", disable=not ids):
             embedding_enqueue(ids[start : start + step])
-        self.stdout.write(self.style.SUCCESS(f"{len(ids)} images queued for {model}."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{len(ids)} image{'s' if len(ids) != 1 else ''} queued for {model}."
+            )
+        )
