@@ -328,6 +328,10 @@ CBIR_ASSIST_QUEUE = env_name("CBIR_ASSIST_QUEUE", "assist")
 CBIR_WORKER_QUEUES = list(
     dict.fromkeys([CBIR_EMBED_QUEUE, CBIR_MAINTENANCE_QUEUE, CBIR_EXPLAIN_QUEUE, CBIR_ASSIST_QUEUE])
 )
+# Background workers run at this CPU niceness (0-19; 0: as the web server): on a machine they
+# share with the web server, searches come before embedding, which only waits while people
+# search. Measured on 2 vCPUs: docs/reliability.md, Capacity.
+CBIR_WORKER_NICE = env_int("CBIR_WORKER_NICE", 10, minimum=0, maximum=19)
 # Declared, so that a worker started without --queues consumes both; each with an exchange
 # and routing key of its own rather than sharing the default ones.
 CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in CBIR_WORKER_QUEUES]

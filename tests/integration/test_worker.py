@@ -8,6 +8,8 @@ through the change feed.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -32,6 +34,16 @@ def worker(test_environment, broker, tmp_path, use_encoder, settings):
     }
     with celery_worker(env, log_path=tmp_path / "worker.log") as proc:
         yield proc
+
+
+def test_the_worker_runs_below_the_web_servers_priority(worker, settings):
+    """Embedding yields the CPU to searches (CBIR_WORKER_NICE), in the pool's child too."""
+    import psutil
+
+    parent = psutil.Process(worker.pid)
+    wait_for(lambda: parent.children(), timeout=30, what="the worker's pool child")
+    for process in [parent, *parent.children()]:
+        assert process.nice() >= settings.CBIR_WORKER_NICE > os.getpriority(os.PRIO_PROCESS, 0)
 
 
 def test_uploaded_photos_are_embedded_by_the_worker_and_found_by_text(cast, client_for, worker):
