@@ -120,6 +120,8 @@ def _capacity(figures: dict[str, Any]) -> list[str]:
         if label:
             lines += [f"### {label}", ""]
         lines += [str(run.get("summary", "")), ""]
+        if run.get("reading"):  # what the figures say, written by whoever recorded the run
+            lines += [str(run["reading"]), ""]
         for title, operations in (run.get("phases") or {}).items():
             lines += [
                 f"#### {title}",
