@@ -125,6 +125,7 @@ class BundledEncoder:
                 input_shape=(1, 3, INPUT_SIZE, INPUT_SIZE),
                 cache_dir=self.onnx_cache_dir,
                 threads=self.threads,
+                calibration=self._calibration_batches,
             )
         # SentenceTransformer rejects a Path object: give it a str.
         from transformers.utils import logging as transformers_logging
@@ -145,6 +146,19 @@ class BundledEncoder:
         )
         self.class_names: list[str] = list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
         self._class_vectors = self._class_name_vectors(model_path)  # (1000, 384)
+
+    def _calibration_batches(self) -> list[np.ndarray]:
+        """Inputs that fix onnx-int8's activation ranges: the sample photos (shipped with
+        scikit-image, so every machine calibrates alike), preprocessed as encode_images does."""
+        import io
+
+        from galleries.samples import sample_photos
+
+        tensors = [
+            self._preprocess(bounded_input(Image.open(io.BytesIO(data)).convert("RGB"), 256))
+            for _, data in sample_photos()
+        ]
+        return [self._torch.stack(list(chunk)).numpy() for chunk in batched(tensors, 4)]
 
     def _class_name_vectors(self, model_path: Path) -> np.ndarray:
         """MiniLM vectors of the 1000 class names: seconds to compute, so kept on disk."""
