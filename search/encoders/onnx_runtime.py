@@ -68,6 +68,9 @@ def export_onnx(module: Any, input_shape: tuple[int, ...], path: Path) -> Path:
         return path
     partial = _atomic_target(path)
     example = torch.zeros((2, *input_shape[1:]), dtype=torch.float32)
+    # nn.MultiheadAttention's inference fast path is one fused op ONNX has no export for.
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
     try:
         with torch.inference_mode(False), torch.no_grad():
             torch.onnx.export(
@@ -82,6 +85,7 @@ def export_onnx(module: Any, input_shape: tuple[int, ...], path: Path) -> Path:
             )
         partial.replace(path)
     finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
         partial.unlink(missing_ok=True)
     return path
 
