@@ -10,6 +10,12 @@ so that drift on a shared machine hits both alike.
     python benchmarks/bench_indexing.py                   # COCO-MINI, bundled encoder
     python benchmarks/bench_indexing.py --encoder fake --limit 64
     python benchmarks/bench_indexing.py --data none       # scikit-image photos, repeated
+    python benchmarks/bench_indexing.py --runtimes torch,onnx,onnx-int8 --limit 96
+
+--runtimes compares the image tower's runtimes (CBIR_ENCODER_RUNTIME) instead:
+raw forward images/s of each on the same decoded images in the same run (passes
+rotate which runtime goes first), the ratio to torch fp32, and the agreement of
+each runtime's vectors with torch fp32's (mean and minimum cosine).
 
 Runs against the separate `cbir_bench` database and a temporary MEDIA_ROOT,
 and deletes what it created. Never enqueues Celery tasks.
@@ -29,6 +35,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common
 
+GOAL_RUNTIME_SPEEDUP = 1.5  # onnx-int8 against torch fp32 ...
+GOAL_RUNTIME_COSINE = 0.99  # ... with vectors this close to torch fp32's (mean cosine)
 GOAL_OVERHEAD = 0.20  # end to end may be at most 20% slower than the raw forward pass
 DEFAULT_DATA = _common.REPO_ROOT.parent / "shared" / "data" / "coco-mini"
 SAMPLE_REPEATS = 4
@@ -50,6 +58,11 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--threads", type=int, default=0, help="torch/BLAS threads (0 = library default)"
+    )
+    parser.add_argument(
+        "--runtimes",
+        default="",
+        help="compare image-tower runtimes, e.g. torch,onnx,onnx-int8 (forward only, no DB)",
     )
     return parser.parse_args()
 
@@ -303,9 +316,107 @@ def report(results: dict[str, Any]) -> None:
     )
 
 
+def compare_runtimes(args: argparse.Namespace, runtimes: list[str]) -> None:
+    """Raw forward images/s per runtime on the same decoded images, and vector agreement."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from galleries.imaging import decode_rgb
+    from search.encoders.base import create_encoder
+    from search.runtime import settings_encoder_config
+
+    if "torch" not in runtimes:
+        runtimes = ["torch", *runtimes]
+    source, photos = load_photos(args.data, args.limit)
+    base = settings_encoder_config()
+    encoders, load_s = {}, {}
+    for runtime in runtimes:
+        started = time.perf_counter()
+        encoders[runtime] = create_encoder(replace(base, runtime=runtime))
+        load_s[runtime] = time.perf_counter() - started
+    size = encoders["torch"].image_size
+    pictures = [decode_rgb(data, min_side=size) for _, data in photos]
+    vectors = {r: e.encode_images(pictures) for r, e in encoders.items()}  # also the warm-up
+    seconds = dict.fromkeys(runtimes, 0.0)
+    load_before = os.getloadavg()
+    for number in range(args.passes):
+        order = runtimes[number % len(runtimes) :] + runtimes[: number % len(runtimes)]
+        for runtime in order:
+            started = time.perf_counter()
+            for start in range(0, len(pictures), args.batch_size):
+                encoders[runtime].encode_images(pictures[start : start + args.batch_size])
+            seconds[runtime] += time.perf_counter() - started
+    processed = len(pictures) * args.passes
+    rows, results = [], {}
+    for runtime in runtimes:
+        cosines = np.sum(vectors[runtime] * vectors["torch"], axis=1)
+        rate = processed / seconds[runtime]
+        results[runtime] = {
+            "model_name": encoders[runtime].name,
+            "load_s": load_s[runtime],
+            "images_per_s": rate,
+            "ratio_vs_torch": rate / (processed / seconds["torch"]),
+            "mean_cosine": float(cosines.mean()),
+            "min_cosine": float(cosines.min()),
+        }
+        r = results[runtime]
+        rows.append(
+            [
+                runtime,
+                f"{r['load_s']:.1f}",
+                f"{rate:.2f}",
+                f"{r['ratio_vs_torch']:.2f}x",
+                f"{r['mean_cosine']:.5f}",
+                f"{r['min_cosine']:.5f}",
+            ]
+        )
+    threads = _common.apply_thread_limits(args.threads)
+    print(
+        f"\nImage-tower runtimes: {len(pictures)} images x {args.passes} passes from {source}\n"
+        f"encoder {encoders['torch'].name}, batch {args.batch_size}, threads {threads} "
+        f"(ONNX Runtime intra-op: {args.threads or 'default'})\n"
+    )
+    headers = ["runtime", "load s", "images/s", "vs torch", "mean cos", "min cos"]
+    print(_common.table(rows, headers))
+    int8 = results.get("onnx-int8")
+    if int8:
+        met = (
+            int8["ratio_vs_torch"] >= GOAL_RUNTIME_SPEEDUP
+            and int8["mean_cosine"] >= GOAL_RUNTIME_COSINE
+        )
+        print(
+            f"\ngoal: onnx-int8 >= {GOAL_RUNTIME_SPEEDUP}x torch fp32 with mean cosine >= "
+            f"{GOAL_RUNTIME_COSINE}: {'MET' if met else 'NOT MET'}"
+        )
+    load_after = os.getloadavg()
+    print(f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after")
+    summary = {
+        "benchmark": "indexing-runtimes",
+        "source": source,
+        "images": len(pictures),
+        "passes": args.passes,
+        "batch_size": args.batch_size,
+        "threads": threads,
+        "runtimes": results,
+        "load_before": load_before,
+        "load_after": load_after,
+        "machine": _common.machine_info(),
+    }
+    print(f"\nresults: {_common.write_results('bench_indexing_runtimes', summary)}")
+
+
 def main() -> None:
     args = parse_args()
     _common.limit_threads(args.threads)
+    if args.runtimes:
+        note = _common.configure_open_clip() if args.encoder == "open_clip" else None
+        if note:
+            print(f"note: {note}")
+        _common.django_setup(encoder=args.encoder, batch_size=args.batch_size)
+        _common.apply_thread_limits(args.threads)
+        compare_runtimes(args, [r.strip() for r in args.runtimes.split(",") if r.strip()])
+        return
     note = _common.configure_open_clip() if args.encoder == "open_clip" else None
     media = _common.django_setup(encoder=args.encoder, batch_size=args.batch_size)
     threads = _common.apply_thread_limits(args.threads)

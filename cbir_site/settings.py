@@ -397,6 +397,9 @@ CBIR_MODEL_AUTO_PULL = env_bool("CBIR_MODEL_AUTO_PULL", True)
 CBIR_MODEL_REEMBED_BATCH = env_int("CBIR_MODEL_REEMBED_BATCH", 64, minimum=1, maximum=4096)
 CBIR_ENCODER_DEVICE = env_str("CBIR_ENCODER_DEVICE", "cpu")
 CBIR_ENCODER_THREADS = env_int("CBIR_ENCODER_THREADS", 0, minimum=0)  # 0: torch's default
+# What runs the image tower: torch, or ONNX Runtime (onnx: fp32, onnx-int8: 8-bit weights,
+# its own model name) from a graph exported once into CBIR_DATA_DIR/models/onnx.
+CBIR_ENCODER_RUNTIME = env_choice("CBIR_ENCODER_RUNTIME", "torch", {"torch", "onnx", "onnx-int8"})
 CBIR_EMBED_BATCH_SIZE = env_int("CBIR_EMBED_BATCH_SIZE", 16, minimum=1, maximum=1024)
 CBIR_BUNDLED_TOP_CLASSES = env_int("CBIR_BUNDLED_TOP_CLASSES", 10, minimum=1, maximum=1000)
 # How the bundled encoder embeds its class names (a new model name, so a change re-embeds):

@@ -146,6 +146,9 @@ def settings_encoder_config() -> EncoderConfig:
         bundled_top_classes=settings.CBIR_BUNDLED_TOP_CLASSES,
         bundled_prompts=settings.CBIR_BUNDLED_PROMPTS,
         cache_dir=str(settings.CBIR_DATA_DIR / "encoder-cache"),
+        runtime=settings.CBIR_ENCODER_RUNTIME,
+        threads=settings.CBIR_ENCODER_THREADS,
+        onnx_cache_dir=str(settings.CBIR_DATA_DIR / "models" / "onnx"),
     )
 
 

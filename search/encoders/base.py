@@ -31,6 +31,9 @@ class EncoderConfig:
     bundled_top_classes: int = 10
     bundled_prompts: str = "ensemble"  # class-name templates (encoders/bundled.py PROMPT_SETS)
     cache_dir: str | None = None  # derived artefacts (e.g. class-name vectors), safe to delete
+    runtime: str = "torch"  # torch | onnx | onnx-int8: what runs the image tower
+    threads: int = 0  # ONNX Runtime intra-op threads (0: its default)
+    onnx_cache_dir: str | None = None  # exported ONNX graphs (default: cache_dir)
 
 
 @runtime_checkable

