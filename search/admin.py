@@ -18,8 +18,24 @@ from search.model_catalogue import known_model
 from search.model_models import ManagedModel
 
 
+class StaffRecordsAdmin(admin.ModelAdmin):
+    """Rows the product writes itself: every staff member may look, nobody adds or deletes."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return request.user.is_active and request.user.is_staff
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
 @admin.register(CutoffCalibration)
-class CutoffCalibrationAdmin(admin.ModelAdmin):
+class CutoffCalibrationAdmin(StaffRecordsAdmin):
     list_display = [
         "model_name",
         "parameter",
@@ -33,19 +49,7 @@ class CutoffCalibrationAdmin(admin.ModelAdmin):
     search_fields = ["model_name"]
     readonly_fields = [f.name for f in CutoffCalibration._meta.fields]
 
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.is_staff
-
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
-        return request.user.is_active and request.user.is_staff
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False
 
 
@@ -53,7 +57,7 @@ class CutoffCalibrationAdmin(admin.ModelAdmin):
 
 
 @admin.register(ManagedModel)
-class ManagedModelAdmin(admin.ModelAdmin):
+class ManagedModelAdmin(StaffRecordsAdmin):
     """The Models page: the catalogue, pulls, the candidate's progress, activate, prune.
 
     Every staff member may look; changing (pull, activate, prune) needs the
@@ -61,18 +65,6 @@ class ManagedModelAdmin(admin.ModelAdmin):
     """
 
     change_list_template = "admin/search/models.html"
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.is_staff
-
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
-        return request.user.is_active and request.user.is_staff
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
-        return False
 
     def get_urls(self):  # type: ignore[no-untyped-def]
         custom = [

@@ -75,17 +75,7 @@ def script_errors() -> ScriptErrors:
 @pytest.fixture
 def page(browser, script_errors, transactional_db) -> Iterator:  # type: ignore[no-untyped-def]
     """A fresh browser context per test; fails the test on any script error."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.on("console", script_errors.console)
-    page.on("pageerror", script_errors.page_error)
-    page.on("response", script_errors.response)
-    yield page
-    context.close()
-    assert script_errors.messages == [], "the page reported errors:\n" + "\n".join(
-        script_errors.messages
-    )
+    yield from _watched_page(browser, script_errors, viewport={"width": 1280, "height": 900})
 
 
 @pytest.fixture
@@ -134,7 +124,12 @@ def axe_violations(page, impacts=GATED_IMPACTS) -> list[str]:  # type: ignore[no
 @pytest.fixture
 def phone(browser, script_errors, transactional_db) -> Iterator:  # type: ignore[no-untyped-def]
     """Like `page`, at a phone's size (390 x 844, touch, mobile layout)."""
-    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
+    yield from _watched_page(browser, script_errors, viewport=PHONE, has_touch=True, is_mobile=True)
+
+
+def _watched_page(browser, script_errors, **context_options) -> Iterator:  # type: ignore[no-untyped-def]
+    """A page in a fresh context whose script errors fail the test once it is done."""
+    context = browser.new_context(**context_options)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     page.on("console", script_errors.console)
