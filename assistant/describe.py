@@ -22,8 +22,8 @@ from galleries.decoding import image_decode
 from galleries.imaging import ImageRejected
 from galleries.models import Image
 from galleries.selectors import galleries_managed_by, images_visible_to
-from search.encoders.base import EncoderUnavailable
-from search.runtime import get_encoder
+from indexing.encoders.base import EncoderUnavailable
+from indexing.runtime import get_encoder
 from search.services import search_images
 
 logger = logging.getLogger(__name__)

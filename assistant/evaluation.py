@@ -20,8 +20,8 @@ from django.conf import settings
 from PIL import Image as PILImage
 
 from assistant.core import ProviderError, parse_suggestions, rephrase_prompt
-from search.evaluation.datasets import Dataset, Query
-from search.evaluation.ranking import first_relevant_rank, rank_summary
+from evaluation.datasets import Dataset, Query
+from evaluation.ranking import first_relevant_rank, rank_summary
 from search.fusion import METHODS as FUSION_METHODS
 
 

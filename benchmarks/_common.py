@@ -93,8 +93,8 @@ def configure_open_clip() -> str | None:
     random ViT-B-32 (model hubs are unreachable here) measures the real code path.
     Returns a note for the report, or None when real weights are used.
     """
-    from search.encoders.base import EncoderConfig
-    from search.encoders.openclip import openclip_weights_present
+    from indexing.encoders.base import EncoderConfig
+    from indexing.encoders.openclip import openclip_weights_present
 
     config = EncoderConfig(
         kind="open_clip",
@@ -104,7 +104,7 @@ def configure_open_clip() -> str | None:
     )
     if openclip_weights_present(config):
         return None
-    from search.encoders.random_openclip import write_random_openclip
+    from indexing.encoders.random_openclip import write_random_openclip
 
     folder = temp_dir("cbir-bench-openclip-") / "ViT-B-32-random"
     write_random_openclip(folder, base="ViT-B-32")
@@ -139,7 +139,7 @@ def delete_galleries_fast(gallery_ids: list[int]) -> None:
     from django.db import connection, transaction
 
     from galleries.models import Gallery, Image
-    from search.models import Embedding, IndexEvent
+    from indexing.models import Embedding, IndexEvent
 
     if not gallery_ids:
         return
@@ -253,7 +253,7 @@ def embed_files_cached(
     import numpy as np
 
     from galleries.imaging import decode_rgb
-    from search.encoders.base import EncoderConfig, create_encoder
+    from indexing.encoders.base import EncoderConfig, create_encoder
 
     cache = store_prefix.parent
     encoder = create_encoder(

@@ -14,7 +14,7 @@ a time on one thread (faiss.omp_set_num_threads(1), BLAS pinned to 1):
 - pgvector (PostgreSQL HNSW with iterative scan, via PgvectorBackend.top_k) at
   --pgvector-sizes, in the separate `cbir_bench` database: rows inserted with
   COPY, `embedding_index_ensure` timed; and the real re-rank cost: fetching
-  k x factor vectors per query from pgvector with search.vector_io.load_vectors.
+  k x factor vectors per query from pgvector with indexing.vector_io.load_vectors.
 
 Recall@10 is against exact search over the same vectors, unfiltered and with a
 permission filter: the images are spread uniformly over --galleries galleries
@@ -240,7 +240,7 @@ def measure(
     name: str, search: Any, ctx: dict[str, Any], *, config: str = "", extra: dict | None = None
 ) -> dict[str, Any]:
     """Latency and recall@k of one backend configuration, unfiltered and filtered."""
-    from search.evaluation.metrics import recall_at_k
+    from evaluation.metrics import recall_at_k
 
     k, queries = ctx["k"], ctx["queries"]
     row: dict[str, Any] = {"backend": name, "config": config, **(extra or {})}
@@ -359,7 +359,7 @@ class PgCorpus:
         from django.utils import timezone
 
         from galleries.models import Image
-        from search.models import Embedding
+        from indexing.models import Embedding
 
         first, count = len(self.ids), len(x) - len(self.ids)
         if count <= 0:
@@ -425,7 +425,7 @@ class PgCorpus:
         """
         from django.db import connection
 
-        from search import pgvector_backend
+        from indexing import pgvector_backend
 
         self.drop_index()
         notices: list[str] = []
@@ -464,14 +464,14 @@ class PgCorpus:
 
     @property
     def index_name(self) -> str:
-        from search.pgvector_backend import index_name
+        from indexing.pgvector_backend import index_name
 
         return index_name(self.model)
 
     def drop_index(self) -> None:
         from django.db import connection
 
-        from search import pgvector_backend
+        from indexing import pgvector_backend
 
         with connection.cursor() as cur:
             # embedding_index_ensure also indexes the expansion table under an exp_ name.
@@ -482,7 +482,7 @@ class PgCorpus:
     def search(self) -> Any:
         import numpy as np
 
-        from search.pgvector_backend import PgvectorBackend
+        from indexing.pgvector_backend import PgvectorBackend
 
         backend = PgvectorBackend()
         every = [g.pk for g in self.galleries]
@@ -504,7 +504,7 @@ class PgCorpus:
         from django.conf import settings
         from django.db import connection, transaction
 
-        from search.pgvector_backend import PgvectorBackend
+        from indexing.pgvector_backend import PgvectorBackend
 
         captured: list[tuple[str, Any]] = []
 
@@ -530,10 +530,10 @@ class PgCorpus:
         return plans
 
     def fetch_source(self) -> Any:
-        """The product's re-rank source (search.backends.index_options), on row numbers."""
+        """The product's re-rank source (indexing.backends.index_options), on row numbers."""
         import numpy as np
 
-        from search.vector_io import load_vectors
+        from indexing.vector_io import load_vectors
 
         def source(rows: Any) -> Any:
             image_ids = self.ids[rows]
@@ -559,7 +559,7 @@ def pgvector_fetch_cost(
     as the product does with CBIR_BINARY_RERANK; timed per stage, one query at a time."""
     import numpy as np
 
-    from search.evaluation.metrics import recall_at_k
+    from evaluation.metrics import recall_at_k
 
     k = ctx["k"]
     source = pg.fetch_source()
@@ -630,7 +630,7 @@ class Bench:
         return make_ctx(self.x[:rows], self.queries, self.gallery_of_row[:rows], self.ctx["k"])
 
     def build(self, name: str, options: Any, *, chunk: int, limit: bool) -> tuple[Any, dict]:
-        from search.index.base import create_index
+        from indexing.index.base import create_index
 
         d = self.x.shape[1]
         return built(
@@ -653,7 +653,7 @@ def run_collection(
     exact_below: int | None = None,
 ) -> dict[str, Any]:
     """Every selected backend over one collection; result rows plus the pgvector figures."""
-    from search.index.base import IndexOptions
+    from indexing.index.base import IndexOptions
 
     started = time.perf_counter()
     ctx = make_ctx(x, queries, gallery_of_row, args.k)
@@ -720,7 +720,7 @@ def _rerank_source(x: Any) -> Any:
 
 def run_binary(bench: Bench) -> Any:
     """faiss-binary without and with in-memory re-rank; returns the index (for pgvector)."""
-    from search import hashing
+    from indexing import hashing
 
     thresholds = hashing.fit_thresholds([bench.x], method="mean")
     bench.base = dataclasses.replace(bench.base, binary_thresholds=thresholds)
@@ -741,7 +741,7 @@ def run_binary(bench: Bench) -> Any:
 
 def run_binary_hnsw(bench: Bench) -> None:
     """faiss-binary-hnsw: per build, efSearch x re-rank factor."""
-    from search import hashing
+    from indexing import hashing
 
     if bench.base.binary_thresholds is None:
         thresholds = hashing.fit_thresholds([bench.x], method="mean")

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PIL import Image
 
-from search.encoders.base import l2_normalise
-from search.encoders.bundled import PROMPT_SETS, BundledEncoder, class_vectors
-from search.evaluation.datasets import coco_captions
+from evaluation.datasets import coco_captions
+from indexing.encoders.base import l2_normalise
+from indexing.encoders.bundled import PROMPT_SETS, BundledEncoder, class_vectors
 
 # Each candidate's class vectors are cached beside the encoder's (--cache-dir), so a
 # re-run encodes only new templates (1,000 texts per template).

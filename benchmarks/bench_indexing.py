@@ -132,8 +132,8 @@ class TimedEncoder:
 
 
 def instrument_pipeline(timer: StageTimer) -> Callable[[], None]:
-    """Time image_decode and _store inside search.embedding; returns an undo function."""
-    import search.embedding as pipeline
+    """Time image_decode and _store inside indexing.embedding; returns an undo function."""
+    import indexing.embedding as pipeline
 
     originals = {"image_decode": pipeline.image_decode, "_store": pipeline._store}
     pipeline.image_decode = timer.wrap("decode", originals["image_decode"])
@@ -167,7 +167,7 @@ def upload_all(gallery: Any, user: Any, photos: Sequence[tuple[str, bytes]]) -> 
 def warm_up(encoder: Any, gallery: Any, user: Any, pictures: list) -> None:
     """Load weights, run the forward pass and the whole pipeline once before timing."""
     from galleries.samples import sample_photos
-    from search.embedding import images_embed
+    from indexing.embedding import images_embed
 
     encoder.encode_images(pictures[: max(1, min(len(pictures), 4))])
     ((name, data),) = sample_photos(["chelsea"])
@@ -216,7 +216,7 @@ def measure(
 def _one_pass(
     encoder: Any, timed_encoder: Any, images: list, pictures: list, batch_size: int, number: int
 ) -> list[dict[str, float]]:
-    from search.embedding import images_embed
+    from indexing.embedding import images_embed
 
     rows = []
     for b, start in enumerate(range(0, len(images), batch_size)):
@@ -238,7 +238,7 @@ def _one_pass(
 
 def _forget_embeddings(images: list, model_name: str) -> None:
     from galleries.models import Image
-    from search.models import Embedding, IndexEvent
+    from indexing.models import Embedding, IndexEvent
 
     ids = [i.pk for i in images]
     Embedding.objects.filter(image_id__in=ids, model_name=model_name).delete()
@@ -323,8 +323,8 @@ def compare_runtimes(args: argparse.Namespace, runtimes: list[str]) -> None:
     import numpy as np
 
     from galleries.imaging import decode_rgb
-    from search.encoders.base import create_encoder
-    from search.runtime import settings_encoder_config
+    from indexing.encoders.base import create_encoder
+    from indexing.runtime import settings_encoder_config
 
     if "torch" not in runtimes:
         runtimes = ["torch", *runtimes]
@@ -422,7 +422,7 @@ def main() -> None:
     threads = _common.apply_thread_limits(args.threads)
 
     from galleries.services import gallery_create
-    from search.runtime import get_encoder
+    from indexing.runtime import get_encoder
 
     _common.cleanup_leftovers()
     source, photos = load_photos(args.data, args.limit)

@@ -84,13 +84,14 @@ def main() -> None:
     os.environ["CBIR_THRESHOLD_MIN_IMAGES"] = "20"
     media = _common.django_setup(encoder="fake")
     from galleries.services import gallery_create
+    from indexing.embedding import images_embed
+    from indexing.model_catalogue import KnownModel, model_register
+    from indexing.model_models import ManagedModel
+    from indexing.models import Embedding
+    from indexing.runtime import get_candidate_encoder, model_selection, settings_encoder_config
     from search.cutoff_fit import collection_fit_due, cutoffs_fit_from_collection
-    from search.embedding import images_embed
-    from search.model_catalogue import KnownModel, model_register
-    from search.model_models import ManagedModel
     from search.model_switch import catch_up_batch, model_activate, model_switch_if_ready
-    from search.models import Embedding, GalleryStatistics
-    from search.runtime import get_candidate_encoder, model_selection, settings_encoder_config
+    from search.models import GalleryStatistics
     from search.statistics import gallery_statistics_update
 
     _common.cleanup_leftovers()

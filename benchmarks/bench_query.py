@@ -160,8 +160,8 @@ def insert_synthetic(
     from django.utils import timezone
 
     from galleries.models import Image
-    from search.encoders.base import l2_normalise
-    from search.models import Embedding
+    from indexing.encoders.base import l2_normalise
+    from indexing.models import Embedding
 
     vectors = l2_normalise(rng.standard_normal((count, dim), dtype=np.float32))
     now = timezone.now()
@@ -205,7 +205,7 @@ def insert_synthetic(
 
 def build_index(model_name: str) -> tuple[Any, float, float]:
     """Drop the process's indexes and build this model's from pgvector; (state, s, MiB RSS)."""
-    from search.index_sync import manager
+    from indexing.index_sync import manager
 
     manager.clear()
     gc.collect()
@@ -221,8 +221,8 @@ def binary_fetch(model_name: str, *, numpy_loader: bool) -> Any:
     import numpy as np
     from django.db import connection, transaction
 
-    from search.index_sync import _LOAD_CHUNK
-    from search.models import Embedding
+    from indexing.index_sync import _LOAD_CHUNK
+    from indexing.models import Embedding
 
     sql = (
         f"SELECT image_id, gallery_id, vector FROM {Embedding._meta.db_table} "
@@ -246,9 +246,9 @@ def build_breakdown(model_name: str, dim: int) -> dict[str, float]:
     candidate fixes), and the FAISS adds alone."""
     import numpy as np
 
-    from search.index.faiss_flat import FaissFlatIndex
-    from search.index_sync import _LOAD_CHUNK
-    from search.models import Embedding
+    from indexing.index.faiss_flat import FaissFlatIndex
+    from indexing.index_sync import _LOAD_CHUNK
+    from indexing.models import Embedding
 
     out: dict[str, float] = {}
     started = time.perf_counter()
@@ -446,8 +446,8 @@ def main() -> None:
     threads = _common.apply_thread_limits(args.threads)
 
     from galleries.services import gallery_create
-    from search.index_sync import manager
-    from search.runtime import get_encoder
+    from indexing.index_sync import manager
+    from indexing.runtime import get_encoder
 
     _common.cleanup_leftovers()
     encoder = get_encoder()

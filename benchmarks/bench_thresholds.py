@@ -217,7 +217,7 @@ def ranked_lists(col: Collection) -> tuple[Any, Any]:
     """RankedLists over every query (its gallery, itself excluded) and the query order."""
     import numpy as np
 
-    from search.evaluation.fit import RankedLists
+    from search.threshold_fit import RankedLists
     from search.thresholds import distance_from_similarity
 
     labels = np.asarray(col.labels)
@@ -249,7 +249,7 @@ WEIGHT_STEP = 0.05
 
 def fit_method(ranked: Any, m: Method, rows: Any | None = None) -> Any:
     """Coarse-to-fine grid fit of (T_static, w) for a method on the given query rows."""
-    from search.evaluation.fit import fit_thresholds_refined
+    from search.threshold_fit import fit_thresholds_refined
 
     stat = None if m.statistic is None else m.statistic if rows is None else m.statistic[rows]
     return fit_thresholds_refined(
@@ -265,7 +265,7 @@ def fit_method(ranked: Any, m: Method, rows: Any | None = None) -> Any:
 def evaluate_split(ranked: Any, methods: list[Method], fit_q: Any, test_q: Any, k: int) -> dict:
     import numpy as np
 
-    from search.evaluation.fit import dynamic_thresholds
+    from search.threshold_fit import dynamic_thresholds
 
     fit_part, test_part = ranked.subset(fit_q), ranked.subset(test_q)
     out: dict[str, Any] = {}
@@ -412,7 +412,7 @@ def method_means(splits: list[dict], name: str) -> dict[str, tuple[float, float]
 def report(col, ranked, methods, splits, m_g, overall, k, position) -> None:  # type: ignore[no-untyped-def]
     import numpy as np
 
-    from search.evaluation.fit import dynamic_thresholds
+    from search.threshold_fit import dynamic_thresholds
 
     names = [m.name for m in methods] + [f"top-{k}", "oracle top-|relevant|"]
     rows = []
@@ -502,7 +502,7 @@ def report(col, ranked, methods, splits, m_g, overall, k, position) -> None:  # 
 def summary_payload(args, col, methods, splits, m_g, overall, k, model_name, embed_stats, ranked):  # type: ignore[no-untyped-def]
     import numpy as np
 
-    from search.evaluation.fit import fit_thresholds
+    from search.threshold_fit import fit_thresholds
 
     # Recommended settings: fitted on every query (both halves), n = DEFAULT_N.
     dyn = next(m for m in methods if m.name == f"dynamic n={DEFAULT_N}")

@@ -2,8 +2,10 @@ from django.urls import include, path
 
 from cbir_site.auth_apis import TokenObtainApi, TokenRevokeApi
 from feedback import apis as feedback_apis
+from feedback import search_apis as feedback_search_apis
 from galleries import apis as gallery_apis
 from galleries import bulk_apis
+from indexing import apis as indexing_apis
 from search import apis as search_apis
 from search import model_apis
 from search.cutoff_apis import CutoffsApi
@@ -42,7 +44,7 @@ urlpatterns = [
     ),
     path(
         "galleries/<slug:slug>/status/",
-        gallery_apis.GalleryStatusApi.as_view(),
+        indexing_apis.GalleryStatusApi.as_view(),
         name="gallery-status",
     ),
     path("images/<int:image_id>/", gallery_apis.ImageDetailApi.as_view(), name="image-detail"),
@@ -62,7 +64,7 @@ urlpatterns = [
         feedback_apis.ImageCaptionDetailApi.as_view(),
         name="image-caption-detail",
     ),
-    path("search/", search_apis.SearchApi.as_view(), name="search"),
+    path("search/", feedback_search_apis.SearchApi.as_view(), name="search"),
     path("models/", model_apis.ModelListApi.as_view(), name="model-list"),
     path("models/status/", model_apis.ModelStatusApi.as_view(), name="model-status"),
     path("models/prune/", model_apis.ModelPruneApi.as_view(), name="model-prune"),

@@ -89,3 +89,14 @@ ASSIST_K = Bound(1, 8, integer=True)
 def k_bound() -> Bound:
     """Results per search (and page size): up to the deployment's CBIR_SEARCH_MAX_K."""
     return Bound(1, settings.CBIR_SEARCH_MAX_K, integer=True)
+
+
+MAX_IMAGE_ID = 2**63 - 1  # a bigint primary key: larger numbers would fail in the query
+
+
+def parse_image_id(text: str) -> int | None:
+    """A stored image's id from a request value, or None (also for "²" and 10**30)."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_IMAGE_ID:
+        return None
+    return int(text)

@@ -1,7 +1,7 @@
 """gunicorn settings for `manage.py cbir_serve` and the Docker image.
 
 Each worker process warms its encoder and index in a background thread right
-after it starts (search/warmup.py), so the first search does not pay for
+after it starts (indexing/warmup.py), so the first search does not pay for
 loading weights.
 
 Sizing, from the machine (`cores`: the CPUs this process may run on, so a
@@ -65,7 +65,7 @@ accesslog = "-"
 # Uploads can be large: let the request body stream instead of failing early.
 limit_request_line = 8190
 # Set by gunicorn in the master before it forks the workers (importing this file changes
-# nothing): torch reads CBIR_ENCODER_THREADS (search/runtime.py), FAISS's and BLAS's OpenMP
+# nothing): torch reads CBIR_ENCODER_THREADS (indexing/runtime.py), FAISS's and BLAS's OpenMP
 # pools read OMP_NUM_THREADS. A value already in the environment is kept.
 _share = str(max(1, cores // workers))
 raw_env = [
@@ -76,6 +76,6 @@ raw_env = [
 
 
 def post_worker_init(worker):  # type: ignore[no-untyped-def]
-    from search.warmup import warm_in_background
+    from indexing.warmup import warm_in_background
 
     warm_in_background()

@@ -84,7 +84,7 @@ def _broker() -> str:
 
 
 def _encoder() -> str:
-    from search.runtime import encoder_status
+    from indexing.runtime import encoder_status
 
     status = encoder_status()
     if status.error:
@@ -93,9 +93,9 @@ def _encoder() -> str:
 
 
 def _index() -> str:
-    from search.index_sync import feed_state, manager
-    from search.models import IndexEvent
-    from search.runtime import active_model_name
+    from indexing.index_sync import feed_state, manager
+    from indexing.models import IndexEvent
+    from indexing.runtime import active_model_name
 
     if settings.CBIR_INDEX_BACKEND == "pgvector":
         return "pgvector backend: no in-memory index"

@@ -95,8 +95,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "cbir_site",
     "galleries",
+    "indexing",
     "search",
     "feedback",
+    "evaluation",
     "explain",
     "assistant",
 ]
@@ -337,7 +339,7 @@ CBIR_WORKER_NICE = env_int("CBIR_WORKER_NICE", 10, minimum=0, maximum=19)
 CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in CBIR_WORKER_QUEUES]
 CELERY_TASK_DEFAULT_QUEUE = CBIR_MAINTENANCE_QUEUE
 CELERY_TASK_ROUTES = {
-    "search.tasks.embed_images": {"queue": CBIR_EMBED_QUEUE},
+    "indexing.tasks.embed_images": {"queue": CBIR_EMBED_QUEUE},
     # A candidate model's catch-up runs the model: the embedding workers. One batch per task,
     # each queued behind what is waiting, so uploads never wait for a whole re-embedding.
     "search.tasks.model_catch_up": {"queue": CBIR_EMBED_QUEUE},
@@ -348,11 +350,11 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(CBIR_DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-images": {
-        "task": "search.tasks.sweep_pending_images",
+        "task": "indexing.tasks.sweep_pending_images",
         "schedule": timedelta(seconds=env_int("CBIR_SWEEP_INTERVAL_S", 300, minimum=1)),
     },
     "prune-index-events": {
-        "task": "search.tasks.prune_index_events",
+        "task": "indexing.tasks.prune_index_events",
         "schedule": timedelta(hours=1),
     },
     "cleanup-abandoned-uploads": {
@@ -527,7 +529,7 @@ CBIR_CUTOFF_FIT_MIN_MARKS = env_int("CBIR_CUTOFF_FIT_MIN_MARKS", 30, minimum=10)
 # Thresholded searches return every hit below the cutoff, paginated, up to this many.
 CBIR_THRESHOLD_MAX_RESULTS = env_int("CBIR_THRESHOLD_MAX_RESULTS", 5000, minimum=1)
 # Text and composed queries in auto/dynamic mode: how their cutoff is calibrated
-# (search/calibration.py). qbnorm: z = (s - mean) / spread of the image's similarity to a
+# (indexing/calibration.py). qbnorm: z = (s - mean) / spread of the image's similarity to a
 # bank of generic captions, kept when z > CBIR_QBNORM_Z; autocut: the largest gap in the
 # query's top N scores; mixture: two Gaussians fitted to the top N; querytime: the
 # query-time variant of the dynamic threshold; dynamic: the image statistic, as before.

@@ -17,7 +17,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("galleries.urls")),
     path("search/sessions/", include("feedback.urls")),
-    path("search/", include("search.urls")),
+    path("search/", include("feedback.search_urls")),
     path("api/v1/", include("cbir_site.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: no inline script, CSP-clean.

@@ -184,7 +184,7 @@ def bundled_cam(
     encoder: Any, image: Image.Image, query: np.ndarray, *, budget: Budget, text: str | None = None
 ) -> HeatMap:
     """CAM over the whole picture: EfficientNet is convolutional up to its global pooling."""
-    from search.encoders.bundled import IMAGENET_MEAN, IMAGENET_STD, INPUT_SIZE
+    from indexing.encoders.bundled import IMAGENET_MEAN, IMAGENET_STD, INPUT_SIZE
 
     torch = encoder._torch
     started = time.perf_counter()

@@ -19,7 +19,7 @@ from feedback import services as feedback_services
 from feedback.models import Expansion, SearchIteration, SearchSession
 from galleries import selectors as gallery_selectors
 from galleries.models import Image
-from search.models import Embedding
+from indexing.models import Embedding
 
 USED = (Expansion.Status.ADMITTED, Expansion.Status.APPROVED)
 

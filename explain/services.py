@@ -29,8 +29,8 @@ from feedback.models import SearchIteration, SearchSession
 from galleries.decoding import image_decode
 from galleries.imaging import ImageRejected
 from galleries.models import Image
-from search.encoders.base import EncoderUnavailable
-from search.runtime import active_model_name, get_encoder
+from indexing.encoders.base import EncoderUnavailable
+from indexing.runtime import active_model_name, get_encoder
 
 logger = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from explain.words import (
     weighted_sum_contributions,
 )
 from feedback.models import SearchIteration, SearchSession
+from indexing.runtime import encode_query_texts
+from indexing.vector_io import load_vectors
 from search.compose import Part, weighted_sum
-from search.runtime import encode_query_texts
-from search.vector_io import load_vectors
 
 TOP_CONCEPTS = 5
 

@@ -1,7 +1,7 @@
 """What, in words: the terms a match's score is made of. Pure core (no Django).
 
 - The bundled encoder's image vector is the weighted mean of the vectors of
-  its top ImageNet class names (search/encoders/bundled.py), so its score
+  its top ImageNet class names (indexing/encoders/bundled.py), so its score
   against a query q is a sum over those classes:
   ``q . x = sum_t w_t (q . v_t) / ||sum_t w_t v_t||``; each class's term is its
   *share* of the match.

@@ -188,7 +188,7 @@ class CaptionFormSet(BaseInlineFormSet):
     user = None  # set per request by CaptionInline.get_formset
 
     def save(self, commit: bool = True) -> list:  # type: ignore[override]
-        from search.runtime import get_encoder
+        from indexing.runtime import get_encoder
 
         # What the admin's change message reads.
         self.new_objects, self.changed_objects, self.deleted_objects = [], [], []

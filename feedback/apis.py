@@ -25,9 +25,9 @@ from feedback.models import Expansion, Judgement, SearchIteration, SearchSession
 from feedback.rocchio import RocchioParams
 from galleries import selectors as gallery_selectors
 from galleries.serializers import ImageOutput
+from indexing.runtime import get_encoder
 from search.fallback import closest_notice
 from search.result_filters import SORT_CHOICES
-from search.runtime import get_encoder
 
 
 class ShownResultOutput(serializers.Serializer):

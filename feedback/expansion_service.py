@@ -31,9 +31,9 @@ from feedback.expansion import (
 )
 from feedback.models import Expansion, Judgement, RefinedVector
 from galleries.models import Image
-from search.encoders.base import Encoder
-from search.models import IndexEvent
-from search.vector_io import load_vectors
+from indexing.encoders.base import Encoder
+from indexing.models import IndexEvent
+from indexing.vector_io import load_vectors
 
 logger = logging.getLogger(__name__)
 STICKY = (Expansion.Status.APPROVED, Expansion.Status.REMOVED)  # a manager's decision stands
@@ -197,7 +197,7 @@ def expansion_set_status(*, expansion: Expansion, status: str) -> Expansion:
     Readmitting hands a confirmed query back to the admission rules: it is
     re-tallied from the log at once. Captions have no support to tally.
     """
-    from search.runtime import get_encoder
+    from indexing.runtime import get_encoder
 
     if status not in Expansion.Status.values:
         raise InvalidInputError(f"status must be one of {', '.join(Expansion.Status.values)}.")

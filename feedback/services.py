@@ -25,9 +25,9 @@ from feedback.history import session_query_key
 from feedback.models import Judgement, SearchIteration, SearchSession
 from feedback.rocchio import RocchioParams, pseudo_feedback, rocchio
 from galleries import selectors
-from search.runtime import active_model_name
+from indexing.runtime import active_model_name
+from indexing.vector_io import load_vectors
 from search.services import SearchResult, search_images
-from search.vector_io import load_vectors
 
 JUDGED_CHOICES = ("none", "pin", "hide")
 QUERY_PARAMS = (

@@ -12,7 +12,7 @@ from feedback.expansion_service import (
     refined_vectors_update,
 )
 from feedback.models import Expansion, Judgement, RefinedVector
-from search.runtime import get_encoder
+from indexing.runtime import get_encoder
 
 BATCH = 500
 

@@ -3,26 +3,26 @@
 Superusers see everything. Other staff see only the galleries they own (and
 those galleries' images and memberships), through the same selectors as the
 rest of the product; changes go through the services.
+
+The gallery and image pages here know only galleries; search/gallery_admin.py
+extends them with indexing progress, statistics, cutoffs and re-embedding
+(and feedback/admin.py with captions), so that galleries import no app above them.
 """
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
-from django.shortcuts import redirect
-from django.urls import path, reverse
+from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 
 from galleries import selectors, services
 from galleries.admin_forms import MemberForm, MembershipAdminForm
 from galleries.models import Gallery, Image, Membership, Organisation, OrganisationMembership
 from galleries.slugs import save_with_unique_slug
-from search.cutoff_admin import GalleryCutoffForm, effective_cutoffs_html
-from search.cutoffs import gallery_cutoff_overrides_set
-from search.runtime import active_model_name
 
 
 def thumbnail_html(image_id: int) -> str:
@@ -127,30 +127,9 @@ class GalleryAdmin(ManagedOnlyMixin, admin.ModelAdmin):
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
-    form = GalleryCutoffForm  # the threshold_* fields: overrides for the active model
-    readonly_fields = [
-        "created_by",
-        "created_at",
-        "updated_at",
-        "indexing",
-        "retrieval_statistics",
-        "effective_cutoffs",
-    ]
+    readonly_fields = ["created_by", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "description", "visibility", "organisation"]}),
-        ("Indexing", {"fields": ["indexing", "retrieval_statistics"]}),
-        (
-            "Cutoffs for the active model (overrides; empty: the model's fitted or default value)",
-            {
-                "fields": [
-                    "effective_cutoffs",
-                    "threshold_static_image",
-                    "threshold_static_text",
-                    "threshold_weight",
-                    "threshold_neighbours",
-                ]
-            },
-        ),
         ("History", {"fields": ["created_by", "created_at", "updated_at"]}),
     ]
 
@@ -189,19 +168,6 @@ class GalleryAdmin(ManagedOnlyMixin, admin.ModelAdmin):
             save_with_unique_slug(obj, text=obj.name, always_suffix=True)
         else:
             super().save_model(request, obj, form, change)
-        changed = gallery_cutoff_overrides_set(
-            gallery=obj, model_name=form.model_name, values=form.cutoff_values(), user=request.user
-        )
-        if change and changed:
-            from search.statistics import gallery_thresholds_changed
-
-            if gallery_thresholds_changed(gallery=obj):
-                self.message_user(
-                    request,
-                    "The number of neighbours changed: the gallery's statistic is being "
-                    "recomputed; until then its searches use the static threshold.",
-                    messages.INFO,
-                )
 
     def save_related(self, request, form, formsets, change):  # type: ignore[no-untyped-def]
         super().save_related(request, form, formsets, change)
@@ -230,47 +196,6 @@ class GalleryAdmin(ManagedOnlyMixin, admin.ModelAdmin):
     def images_failed(self, obj: Gallery) -> int:
         return obj.n_failed
 
-    @admin.display(description="Dynamic threshold")
-    def retrieval_statistics(self, obj: Gallery) -> str:
-        from search.models import GalleryStatistics
-
-        row = GalleryStatistics.objects.filter(gallery=obj, model_name=active_model_name()).first()
-        if row is None:
-            return (
-                "No statistic yet: it is computed in the background once the gallery has "
-                "enough embedded images (CBIR_THRESHOLD_MIN_IMAGES); until then searches use top-k."
-            )
-        parts = [
-            f"m_g = {row.mean_distance:.4f} over {row.image_count} images "
-            f"(n = {row.neighbours}, {row.sampled} sampled), "
-            f"computed {row.computed_at:%Y-%m-%d %H:%M}",
-        ]
-        if row.global_mean is not None:
-            parts.append(
-                f"M = {row.global_mean:.4f}; T_g image = {row.threshold_image:.4f}, "
-                f"text = {row.threshold_text:.4f} (Euclidean distance), set "
-                f"{row.thresholds_at:%Y-%m-%d %H:%M}"
-            )
-        return "; ".join(parts)
-
-    @admin.display(description="Effective values")
-    def effective_cutoffs(self, obj: Gallery) -> str:
-        return effective_cutoffs_html(obj)
-
-    @admin.display(description="Indexing")
-    def indexing(self, obj: Gallery) -> str:
-        from search.selectors import gallery_indexing_status
-
-        s = gallery_indexing_status(obj)
-        text = (
-            f"{s['ready']} ready, {s['pending']} pending, {s['failed']} failed; "
-            f"{s['indexed']} of {s['total']} embedded with {s['model_name']}"
-        )
-        if s["candidate"]:
-            c = s["candidate"]
-            text += f"; candidate {c['model_name']}: {c['indexed']} of {s['ready']} ready"
-        return text
-
 
 @admin.register(Image)
 class ImageAdmin(ManagedOnlyMixin, admin.ModelAdmin):
@@ -287,8 +212,6 @@ class ImageAdmin(ManagedOnlyMixin, admin.ModelAdmin):
     list_filter = ["status", ("gallery", admin.RelatedOnlyFieldListFilter), "format"]
     search_fields = ["original_filename", "sha256"]
     list_select_related = ["gallery"]
-    actions = ["reembed"]
-    change_form_template = "admin/galleries/image/change_form.html"  # adds "Re-embed"
     readonly_fields = [
         "preview",
         "gallery",
@@ -341,36 +264,6 @@ class ImageAdmin(ManagedOnlyMixin, admin.ModelAdmin):
             expansions,
             obj.pk,
         )
-
-    @admin.action(description="Re-embed the selected images with the active model")
-    def reembed(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = services.images_reembed(images=list(queryset), model_name=active_model_name())
-        self.message_user(request, queued_message(count), messages.SUCCESS)
-
-    def get_urls(self):  # type: ignore[no-untyped-def]
-        own = [
-            path(
-                "<int:object_id>/reembed/",
-                self.admin_site.admin_view(self.reembed_view),
-                name="galleries_image_reembed",
-            )
-        ]
-        return own + super().get_urls()
-
-    def reembed_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        """The change page's "Re-embed" button (POST): the list action for one image."""
-        image = self.get_object(request, str(object_id))
-        if image is None or not self.has_change_permission(request, image):
-            raise Http404("No such image.")
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        count = services.images_reembed(images=[image], model_name=active_model_name())
-        self.message_user(request, queued_message(count), messages.SUCCESS)
-        return redirect("admin:galleries_image_change", image.pk)
-
-
-def queued_message(count: int) -> str:
-    return f"{count} image{'s' if count != 1 else ''} queued for embedding."
 
 
 @admin.register(Membership)

@@ -30,11 +30,9 @@ from galleries.serializers import (
     MembershipInput,
     MembershipOutput,
     MembershipRoleInput,
-    StatusOutput,
     UploadInput,
     UploadResultOutput,
 )
-from search.selectors import gallery_indexing_status
 
 
 def _roles(user, galleries) -> dict[int, str]:  # type: ignore[no-untyped-def]
@@ -223,13 +221,6 @@ class GalleryImagesApi(APIView):
         return Response(
             {"results": body}, status=status.HTTP_201_CREATED if ok else status.HTTP_400_BAD_REQUEST
         )
-
-
-class GalleryStatusApi(APIView):
-    @extend_schema(responses=StatusOutput)
-    def get(self, request: Request, slug: str) -> Response:
-        gallery = selectors.gallery_get_visible(request.user, slug=slug)
-        return Response(StatusOutput(gallery_indexing_status(gallery)).data)
 
 
 class ImageDetailApi(APIView):

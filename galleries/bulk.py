@@ -21,7 +21,7 @@ from django.template.defaultfilters import filesizeformat
 
 from cbir_site.errors import InvalidInputError, NotFoundError, PayloadTooLargeError
 from galleries.models import Gallery, Image
-from search.models import IndexEvent
+from galleries.signals import images_removed
 
 
 def images_pick(*, gallery: Gallery, image_ids: Sequence[int]) -> list[Image]:
@@ -42,15 +42,14 @@ def images_pick(*, gallery: Gallery, image_ids: Sequence[int]) -> list[Image]:
 
 def images_delete(*, gallery: Gallery, images: Sequence[Image]) -> int:
     """Delete the images (rows, embeddings, files) in one transaction; return how many."""
-    from galleries.services import _delete_files, _statistics_changed
+    from galleries.services import _delete_files
 
     ids = [i.pk for i in images]
     paths = [p for i in images for p in (i.file.name, i.thumbnail.name) if p]
     with transaction.atomic():
-        IndexEvent.objects.bulk_create([IndexEvent(image_id=i) for i in ids])
+        images_removed.send(Image, image_ids=ids, gallery_ids=[gallery.pk])
         deleted, _ = Image.objects.filter(gallery=gallery, pk__in=ids).delete()
         transaction.on_commit(lambda: _delete_files(paths))
-        _statistics_changed([gallery.pk])
     return len(ids) if deleted else 0
 
 

@@ -14,11 +14,11 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from cbir_site.bounds import parse_image_id
 from cbir_site.errors import ApplicationError, NotFoundError
 from cbir_site.throttling import throttled
 from galleries import bulk, selectors
 from galleries.views import domain_errors
-from search.links import parse_image_id
 
 ACTIONS = ("download", "delete", "delete-confirmed")
 

@@ -14,9 +14,9 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 
 from cbir_site.errors import InvalidInputError
-from galleries.models import Gallery
+from galleries.models import Gallery, Image
 from galleries.services import UploadOutcome, image_upload
-from search.embedding import embedding_enqueue
+from galleries.signals import images_stored
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 
@@ -79,10 +79,10 @@ def gallery_import(
         elif outcome.status == "created" and outcome.image is not None:
             batch.append(outcome.image.pk)
             if len(batch) >= settings.CBIR_EMBED_BATCH_SIZE:
-                embedding_enqueue(batch)
+                images_stored.send(Image, image_ids=batch)
                 batch = []
         on_progress(outcome)
-    embedding_enqueue(batch)
+    images_stored.send(Image, image_ids=batch)
     return report
 
 

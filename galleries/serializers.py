@@ -130,27 +130,3 @@ class UploadInput(serializers.Serializer):
     files = serializers.ListField(
         child=serializers.FileField(allow_empty_file=True), allow_empty=False
     )
-
-
-class CandidateProgressOutput(serializers.Serializer):
-    model_name = serializers.CharField()
-    indexed = serializers.IntegerField(help_text="Ready images the candidate has embedded.")
-    progress = serializers.FloatField(help_text="indexed / ready, 1.0 for no ready image.")
-
-
-class StatusOutput(serializers.Serializer):
-    gallery = serializers.CharField()
-    total = serializers.IntegerField()
-    pending = serializers.IntegerField()
-    ready = serializers.IntegerField()
-    failed = serializers.IntegerField()
-    model_name = serializers.CharField(allow_null=True)
-    indexed = serializers.IntegerField(
-        help_text="Images with an embedding of the active model (searchable now)."
-    )
-    progress = serializers.FloatField(help_text="indexed / total, 1.0 for an empty gallery.")
-    candidate = CandidateProgressOutput(
-        allow_null=True,
-        help_text="During a model switch: the model catching up, and how far it got here "
-        "(search keeps the active model until the candidate covers the collection).",
-    )

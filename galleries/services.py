@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import BinaryIO
@@ -43,10 +44,9 @@ from galleries.models import (
     OrganisationMembership,
     PendingUpload,
 )
+from galleries.signals import images_removed, images_stored
 from galleries.slugs import save_with_unique_slug
 from galleries.upload_budget import BudgetExceeded, UploadBudget, upload_slot
-from search.embedding import embedding_enqueue
-from search.models import IndexEvent
 
 logger = logging.getLogger(__name__)
 
@@ -121,12 +121,11 @@ def gallery_delete(*, gallery: Gallery) -> None:
     """Delete a gallery, its images, embeddings and files."""
     with transaction.atomic():
         images = list(gallery.images.values_list("id", "file", "thumbnail"))
-        IndexEvent.objects.bulk_create([IndexEvent(image_id=i) for i, _, _ in images])
-        gallery_id = gallery.pk
+        # Its statistic leaves M too: the other galleries' thresholds move.
+        images_removed.send(gallery, image_ids=[i for i, _, _ in images], gallery_ids=[gallery.pk])
         gallery.delete()
         paths = [p for _, f, t in images for p in (f, t) if p]
         transaction.on_commit(lambda: _delete_files(paths))
-        _statistics_changed([gallery_id])  # its statistic leaves M: the others' thresholds move
 
 
 def _check_organisation(
@@ -280,7 +279,7 @@ def image_upload(
                 uploaded_by=user if user is not None and user.is_authenticated else None,
             )
             if enqueue:
-                embedding_enqueue([image.pk])
+                images_stored.send(Image, image_ids=[image.pk])
     except IntegrityError:
         # Another upload of the same bytes won the race for the (gallery, sha256) constraint.
         _delete_files(stored)
@@ -337,48 +336,24 @@ def images_upload(
             )
             for stream, name in files
         ]
-    embedding_enqueue([o.image.pk for o in outcomes if o.status == "created" and o.image])
+    created = [o.image.pk for o in outcomes if o.status == "created" and o.image]
+    images_stored.send(Image, image_ids=created)
     return outcomes
 
 
 def image_delete(*, image: Image) -> None:
     paths = [p for p in (image.file.name, image.thumbnail.name) if p]
     with transaction.atomic():
-        IndexEvent.objects.create(image_id=image.pk)
-        gallery_id = image.gallery_id
+        images_removed.send(Image, image_ids=[image.pk], gallery_ids=[image.gallery_id])
         image.delete()
         transaction.on_commit(lambda: _delete_files(paths))
-        _statistics_changed([gallery_id])
 
 
-def _statistics_changed(gallery_ids: list[int]) -> None:
-    """The galleries' neighbour statistics (and so M) need recomputing, debounced."""
-    from search.runtime import active_model_name
-    from search.statistics import gallery_statistics_schedule
-
-    try:
-        model_name = active_model_name()
-    except Exception:  # no encoder configured: nothing is searchable, nothing to refresh
-        logger.warning("No active model: gallery statistics not scheduled", exc_info=True)
-        return
-    gallery_statistics_schedule(gallery_ids=gallery_ids, model_name=model_name)
-
-
-def images_reembed(*, images: list[Image], model_name: str | None = None) -> int:
-    """Queue images for embedding again (admin action), dropping the stored vector of
-    `model_name` (the active model) so the new one replaces it."""
-    from search.models import Embedding
-
-    ids = [i.pk for i in images]
-    with transaction.atomic():
-        if model_name:
-            Embedding.objects.filter(image_id__in=ids, model_name=model_name).delete()
-            IndexEvent.objects.bulk_create([IndexEvent(image_id=i) for i in ids])
-        Image.objects.filter(id__in=ids).update(
-            status=Image.Status.PENDING, failure_reason="", attempts=0
-        )
-        embedding_enqueue(ids)
-    return len(ids)
+def images_mark_pending(image_ids: Sequence[int]) -> None:
+    """The images wait for embedding again (a re-embedding dropped their vectors)."""
+    Image.objects.filter(id__in=image_ids).update(
+        status=Image.Status.PENDING, failure_reason="", attempts=0
+    )
 
 
 def _duplicate(name: str, existing: Image) -> UploadOutcome:

@@ -21,11 +21,9 @@ from cbir_site.errors import (
     RateLimitedError,
 )
 from cbir_site.throttling import throttled
-from feedback.viewer import viewer_items
 from galleries import selectors, services
 from galleries.forms import GalleryForm
 from galleries.models import Membership
-from search.selectors import gallery_indexing_status
 
 IMAGES_PER_PAGE = 48
 
@@ -89,7 +87,6 @@ def gallery_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "can_edit": role in (Membership.Role.OWNER, Membership.Role.EDITOR),
         "can_manage": role == Membership.Role.OWNER,
         "page": page,
-        "status": gallery_indexing_status(gallery),
         "status_filter": status_filter,
         "members": gallery.memberships.select_related("user") if role else [],
         "max_upload_mb": services.image_limits().max_bytes // (1024 * 1024),
@@ -136,7 +133,6 @@ def image_detail(request: HttpRequest, image_id: int) -> HttpResponse:
             "image": image,
             "can_edit": role in (Membership.Role.OWNER, Membership.Role.EDITOR),
             "back": _back_url(request),
-            "item": viewer_items(request.user, [image])[str(image.pk)],
         },
     )
 

@@ -30,7 +30,7 @@ import json, sys, time
 from pathlib import Path
 from torchvision import transforms
 from galleries.imaging import DEFAULT_LIMITS, ImageRejected, decode, thumbnail_jpeg, validate_image
-from search.encoders.base import bounded_input
+from indexing.encoders.base import bounded_input
 
 def peak_mb():
     for line in open("/proc/self/status"):

@@ -37,8 +37,8 @@ def seed() -> None:
 
     from feedback.expansion_service import caption_add
     from galleries.models import Image
-    from search.embedding import images_embed
-    from search.runtime import get_encoder
+    from indexing.embedding import images_embed
+    from indexing.runtime import get_encoder
 
     call_command("migrate", verbosity=0)
     call_command("cbir_demo", quiet_if_present=True)

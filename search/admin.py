@@ -13,9 +13,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from indexing.model_catalogue import known_model
+from indexing.model_models import ManagedModel
+from search import gallery_admin  # noqa: F401  (the gallery and image pages, extended)
 from search.cutoff_models import CutoffCalibration
-from search.model_catalogue import known_model
-from search.model_models import ManagedModel
 
 
 class StaffRecordsAdmin(admin.ModelAdmin):
@@ -71,13 +72,13 @@ class ManagedModelAdmin(StaffRecordsAdmin):
             path(
                 "<str:key>/<str:action>/",
                 self.admin_site.admin_view(self.action_view),
-                name="search_managedmodel_action",
+                name="indexing_managedmodel_action",
             ),
         ]
         return custom + super().get_urls()
 
     def changelist_view(self, request: HttpRequest, extra_context=None):  # type: ignore[no-untyped-def]
-        from search.model_store import hub_endpoint, hub_offline
+        from indexing.model_store import hub_endpoint, hub_offline
         from search.model_switch import models_overview, models_status
 
         context = {
@@ -93,15 +94,15 @@ class ManagedModelAdmin(StaffRecordsAdmin):
         return TemplateResponse(request, self.change_list_template, context)
 
     def action_view(self, request: HttpRequest, key: str, action: str) -> HttpResponse:
+        from indexing.model_store import ModelPullError, model_verify
         from search.model_jobs import model_pull_queue
-        from search.model_store import ModelPullError, model_verify
         from search.model_switch import ModelError, model_activate, models_prune
 
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not self.has_change_permission(request):
             raise PermissionDenied
-        back = reverse("admin:search_managedmodel_changelist")
+        back = reverse("admin:indexing_managedmodel_changelist")
         try:
             if action == "pull":
                 model_pull_queue(key=key, activate=request.POST.get("activate") == "1")

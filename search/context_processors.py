@@ -1,6 +1,6 @@
 from django.http import HttpRequest
 
-from search.runtime import encoder_status as _encoder_status
+from indexing.runtime import encoder_status as _encoder_status
 
 
 def encoder_status(request: HttpRequest) -> dict[str, object]:

@@ -14,6 +14,7 @@ from django import forms
 from django.utils.html import format_html, format_html_join
 
 from galleries.models import Gallery
+from indexing.runtime import active_model_name
 from search.cutoff_models import CutoffSource
 from search.cutoffs import (
     NEIGHBOURS,
@@ -24,7 +25,6 @@ from search.cutoffs import (
     cutoff_parameters,
     gallery_overrides,
 )
-from search.runtime import active_model_name
 
 # Form field name -> parameter; the names the gallery admin has always used.
 FORM_FIELDS = {

@@ -11,10 +11,10 @@ from rest_framework.views import APIView
 
 from cbir_site.errors import NotFoundError, PermissionDeniedError
 from galleries import selectors
+from indexing.models import Embedding
+from indexing.runtime import active_model_name
 from search.cutoff_models import CutoffCalibration, CutoffSource, GalleryCutoffOverride
 from search.cutoffs import PARAMETERS, cutoff_parameters
-from search.models import Embedding
-from search.runtime import active_model_name
 
 
 class CutoffValueOutput(serializers.Serializer):

@@ -13,12 +13,12 @@ applies the same rule to the whole model:
 w is a ratio of distances and n a count, so a collection says nothing new about
 them; text similarities live on another scale than image neighbours, so the
 text T_static is not derived from M either (the text calibration measures its
-own scale, search/calibration.py).
+own scale, indexing/calibration.py).
 
 Judgements (labelled). Each current relevant / not-relevant mark of a search
 under the model, with the score it was shown with, is a labelled distance. The
 static threshold (per query kind) is the one with the best F1 over the marks,
-pooled (every mark counts once), by search/evaluation/fit.py; w too, from the
+pooled (every mark counts once), by search/threshold_fit.py; w too, from the
 image marks, when they come from at least two galleries with a statistic. A
 mark in gallery g is kept when d < T + w (m_g - M), that is when
 d - w (m_g - M) < T: for each w on the grid, T is a one-dimensional fit.
@@ -32,10 +32,9 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
-from feedback.models import Judgement
+from search import mark_sources
 from search.cutoff_models import CutoffCalibration, CutoffSource
 from search.cutoffs import (
     IMAGE,
@@ -46,9 +45,9 @@ from search.cutoffs import (
     WEIGHT,
     cutoff_parameters,
 )
-from search.evaluation.fit import RankedLists, ThresholdFit, fit_thresholds
 from search.models import GalleryStatistics
 from search.statistics import thresholds_refresh
+from search.threshold_fit import RankedLists, ThresholdFit, fit_thresholds
 from search.thresholds import distance_from_similarity
 
 # The bundled encoder on the clip-art benchmark (benchmarks/README.md): M = 0.467 with n = 5.
@@ -130,12 +129,8 @@ def _seen_key(model_name: str) -> str:
 def judgement_fits_due() -> list[str]:
     """Models whose judgement log grew since the last look (one grouped query; the newest
     judgement id seen is remembered in the cache, so an unchanged log costs no fit)."""
-    latest = (
-        Judgement.objects.values("session__model_name")
-        .annotate(last=Max("id"))
-        .values_list("session__model_name", "last")
-    )
     due = []
+    latest = mark_sources.latest_per_model()
     for model_name, last in latest:
         if last > (cache.get(_seen_key(model_name)) or 0):
             cache.set(_seen_key(model_name), last, timeout=None)
@@ -165,34 +160,17 @@ class Marks:
 def judgement_marks(*, model_name: str) -> dict[str, Marks]:
     """Each query kind's current marks on searches under the model (the latest per session
     and image; withdrawn ones dropped; fused scores of two_phase skipped: not similarities)."""
-    rows = (
-        Judgement.objects.filter(session__model_name=model_name, score__isnull=False)
-        .exclude(session__composition="two_phase")
-        .order_by("-id")
-        .values_list(
-            "id",
-            "session_id",
-            "image_id",
-            "label",
-            "score",
-            "image__gallery_id",
-            "session__query_text",
-            "session__example_image_ids",
-            "session__uploaded_example",
-        )[:MAX_MARKS]
-    )
     seen: set[tuple[object, int]] = set()
     found: dict[str, list[tuple[float, bool, int]]] = {TEXT: [], IMAGE: []}
     last_id = 0
-    for pk, session, image, label, score, gallery, text, examples, uploaded in rows:
-        last_id = max(last_id, pk)
-        if (session, image) in seen:
+    for mark in mark_sources.newest_marks(model_name, MAX_MARKS):
+        last_id = max(last_id, mark.id)
+        if (mark.session, mark.image) in seen:
             continue  # an older row of a mark changed since
-        seen.add((session, image))
-        if label == Judgement.Label.WITHDRAWN:
-            continue
-        kind = TEXT if text and not examples and not uploaded else IMAGE
-        found[kind].append((score, label == Judgement.Label.RELEVANT, gallery))
+        seen.add((mark.session, mark.image))
+        if mark.relevant is None:
+            continue  # withdrawn
+        found[TEXT if mark.text_query else IMAGE].append((mark.score, mark.relevant, mark.gallery))
     return {kind: _marks(values, last_id) for kind, values in found.items()}
 
 

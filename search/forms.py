@@ -6,7 +6,8 @@ from django import forms
 from django.conf import settings
 
 from cbir_site import bounds
-from search.links import DEFAULT_WEIGHTS, MAX_IMAGE_ID, is_default, parse_image_id
+from cbir_site.bounds import MAX_IMAGE_ID, parse_image_id
+from search.links import DEFAULT_WEIGHTS, is_default
 from search.query import MAX_EXAMPLES
 from search.wording import MODE_CHOICES
 

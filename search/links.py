@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.urls import reverse
 
+from cbir_site.bounds import parse_image_id
 from galleries.models import Image
 
 # Carried as they are, in this order; "like" and "unlike" come after them.
@@ -39,7 +40,6 @@ DEFAULT_WEIGHTS = {
     "negative_weight": settings.CBIR_NEGATIVE_WEIGHT,
 }
 DEFAULT_CHOICES = {"composition": "sum", "fusion": "log_vote"}
-MAX_IMAGE_ID = 2**63 - 1  # a bigint primary key: larger numbers would fail in the query
 
 
 @dataclass(frozen=True)
@@ -144,14 +144,6 @@ def _values(data: Mapping[str, object], name: str) -> list[str]:
     if isinstance(raw, str):
         raw = [raw]
     return [str(v) for v in raw or [] if v is not None]  # type: ignore[union-attr]
-
-
-def parse_image_id(text: str) -> int | None:
-    """A stored image's id from a request value, or None (also for "²" and 10**30)."""
-    text = text.strip()
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_IMAGE_ID:
-        return None
-    return int(text)
 
 
 def _ids(values: Iterable[str]) -> tuple[int, ...]:

@@ -16,9 +16,9 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from search.model_catalogue import RECOMMENDED, known_model, models_dir
-from search.model_models import ManagedModel
-from search.model_store import hub_probe, manual_instructions, model_files_present
+from indexing.model_catalogue import RECOMMENDED, known_model, models_dir
+from indexing.model_models import ManagedModel
+from indexing.model_store import hub_probe, manual_instructions, model_files_present
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,9 @@ def settings_model_follow() -> str | None:
     """
     import json
 
-    from search.encoders.base import EncoderUnavailable, model_name_for
+    from indexing.encoders.base import EncoderUnavailable, model_name_for
+    from indexing.runtime import settings_encoder_config
     from search.model_switch import active_row, model_activate_config
-    from search.runtime import settings_encoder_config
 
     active = active_row()
     config = settings_encoder_config()

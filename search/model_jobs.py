@@ -9,9 +9,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from search.model_catalogue import known_model
-from search.model_models import ManagedModel
-from search.model_store import ModelPullError, model_pull
+from indexing.model_catalogue import known_model
+from indexing.model_models import ManagedModel
+from indexing.model_store import ModelPullError, model_pull
 from search.model_switch import ModelError, model_activate, model_row
 
 logger = logging.getLogger(__name__)

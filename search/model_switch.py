@@ -30,17 +30,18 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from galleries.models import Gallery, Image
-from search.cutoff_models import CutoffCalibration, GalleryCutoffOverride
-from search.encoders.base import EncoderUnavailable
-from search.model_catalogue import KnownModel, catalogue, known_model
-from search.model_models import ManagedModel
-from search.model_store import files_size, model_files_present, model_files_remove
-from search.models import Embedding, GalleryStatistics, HashingThresholds, IndexFeedState
-from search.runtime import (
+from indexing.encoders.base import EncoderUnavailable
+from indexing.model_catalogue import KnownModel, catalogue, known_model
+from indexing.model_models import ManagedModel
+from indexing.model_store import files_size, model_files_present, model_files_remove
+from indexing.models import Embedding, HashingThresholds, IndexFeedState
+from indexing.runtime import (
     active_model_name,
     selection_invalidate,
     settings_encoder_config,
 )
+from search.cutoff_models import CutoffCalibration, GalleryCutoffOverride
+from search.models import GalleryStatistics
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ def _identity(model: KnownModel) -> str | None:
 
 
 def _concrete_kind(config: Any) -> str:
-    from search.encoders.base import resolve_kind
+    from indexing.encoders.base import resolve_kind
 
     try:
         return resolve_kind(config)
@@ -293,8 +294,8 @@ def catch_up_start(*, force: bool = False) -> bool:
 
 def catch_up_batch() -> dict[str, Any]:
     """Embed the next batch of ready images the candidate lacks; switch when done."""
-    from search.embedding import images_embed
-    from search.runtime import get_candidate_encoder, model_selection
+    from indexing.embedding import images_embed
+    from indexing.runtime import get_candidate_encoder, model_selection
 
     model_selection(fresh=True)
     candidate = ManagedModel.objects.filter(role=Role.CANDIDATE).first()

@@ -21,10 +21,10 @@ from galleries import selectors
 from galleries.decoding import image_decode
 from galleries.imaging import ImageRejected
 from galleries.models import Image
+from indexing.encoders.base import Encoder
+from indexing.models import Embedding
+from indexing.runtime import encode_query_texts
 from search.compose import Part, weighted_sum
-from search.encoders.base import Encoder
-from search.models import Embedding
-from search.runtime import encode_query_texts
 
 MAX_QUERY_CHARS = 1000
 MAX_EXAMPLES = 16

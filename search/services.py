@@ -34,24 +34,24 @@ from cbir_site.errors import (
 )
 from galleries import selectors
 from galleries.models import Gallery, Image
-from search.backends import Hit, get_backend
-from search.compose import two_phase
-from search.encoders.base import Encoder, EncoderUnavailable
-from search.fallback import closest_count, closest_notice, closest_wanted
-from search.fusion import METHODS as FUSION_METHODS
-from search.index.base import cosine_to_euclidean
-from search.query import EncodedQuery, QuerySpec, encode_query
-from search.result_filters import filters_given, ranking_narrow
-from search.runtime import (
+from indexing.backends import Hit, get_backend
+from indexing.encoders.base import Encoder, EncoderUnavailable
+from indexing.index.base import cosine_to_euclidean
+from indexing.runtime import (
     fusion_encoders,
     get_candidate_encoder,
     get_encoder,
     model_selection,
 )
+from indexing.vector_io import load_vectors
+from search.compose import two_phase
+from search.fallback import closest_count, closest_notice, closest_wanted
+from search.fusion import METHODS as FUSION_METHODS
+from search.query import EncodedQuery, QuerySpec, encode_query
+from search.result_filters import filters_given, ranking_narrow
 from search.statistics import IMAGE, TEXT, GalleryThreshold, global_mean_for, thresholds_for
 from search.text_cutoff import CALIBRATED, TextCut, text_cut, text_cutoff_method, valid_methods
 from search.thresholds import dynamic_threshold, query_statistic, similarity_cutoff
-from search.vector_io import load_vectors
 
 METRIC = "cosine_similarity"
 MODES = ("auto", "topk", "static", "dynamic", "query")

@@ -18,15 +18,16 @@ from django.utils import timezone
 
 from cbir_site.debounce import clear, debounce
 from galleries.models import Gallery
+from indexing.models import Embedding
+from indexing.vector_io import load_vectors
 from search.cutoffs import CutoffValue, cutoff_parameters, cutoff_parameters_for
-from search.models import Embedding, GalleryStatistics
+from search.models import GalleryStatistics
 from search.thresholds import (
     ThresholdParams,
     dynamic_threshold,
     global_mean,
     mean_neighbour_distance,
 )
-from search.vector_io import load_vectors
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def threshold_params(
     Without model_name, the active model's (callers that know the search's model pass it).
     """
     if model_name is None:
-        from search.runtime import active_model_name
+        from indexing.runtime import active_model_name
 
         model_name = active_model_name()
     return cutoff_parameters(model_name=model_name, gallery=gallery).threshold_params(kind)

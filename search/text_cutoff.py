@@ -1,4 +1,4 @@
-"""Cutoffs of text and composed queries in auto/dynamic mode (issue 13, search/calibration.py).
+"""Cutoffs of text and composed queries in auto/dynamic mode (issue 13, indexing/calibration.py).
 
 The image statistic m_g measures distances between images; text-to-image
 similarities are on another scale, per model and per query. So a text query's
@@ -24,8 +24,8 @@ from django.conf import settings
 from django.db.models import F, Min
 
 from galleries.models import Gallery
-from search.backends import Hit
-from search.calibration import (
+from indexing.backends import Hit
+from indexing.calibration import (
     AUTOCUT,
     MIXTURE,
     QBNORM,
@@ -35,9 +35,9 @@ from search.calibration import (
     mixture_cut,
     z_scores,
 )
-from search.encoders.base import Encoder
-from search.models import Embedding
-from search.querybank_store import QueryBank, bank_statistics_for, query_bank, stale_rows
+from indexing.encoders.base import Encoder
+from indexing.models import Embedding
+from indexing.querybank_store import QueryBank, bank_statistics_for, query_bank, stale_rows
 from search.statistics import TEXT, GalleryThreshold, thresholds_for
 from search.thresholds import distance_from_similarity
 

@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 
 from cbir_site.celery import app as celery_app
 from galleries.models import Gallery, Membership, Organisation
-from search.index_sync import manager
+from indexing.index_sync import manager
 from tests.factories import GalleryFactory, OrganisationFactory, UserFactory, add_member
 from tests.services import private_redis
 
@@ -94,7 +94,7 @@ def _without_throttles() -> dict:
 def fresh_process_state():
     """In-memory indexes and the cached model selection outlive a test's database rollback:
     start each test without them."""
-    from search.runtime import selection_invalidate
+    from indexing.runtime import selection_invalidate
 
     manager.clear()
     selection_invalidate()

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from rest_framework.authtoken.models import Token
 
 from cbir_site.wsgi import application
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from tests.factories import png_bytes, upload
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fuzz]

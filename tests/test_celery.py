@@ -13,7 +13,7 @@ from tests.test_docker_config import COMPOSE_FILES, WORKERS, command_of, compose
 
 # The tasks that run the encoder: the only ones a GPU worker needs to see.
 EMBEDDING_TASKS = {
-    "search.tasks.embed_images",
+    "indexing.tasks.embed_images",
     "feedback.tasks.update_expansions",
     "search.tasks.model_catch_up",  # a candidate model's re-embedding, batch by batch
 }
@@ -28,7 +28,7 @@ OWN_QUEUE_TASKS = {
 def routes() -> dict[str, str]:
     app.loader.import_default_modules()  # what a worker does at start: registers every task
     names = set(app.tasks)
-    assert names >= EMBEDDING_TASKS and "search.tasks.sweep_pending_images" in names
+    assert names >= EMBEDDING_TASKS and "indexing.tasks.sweep_pending_images" in names
     return {name: app.amqp.router.route({}, name)["queue"].name for name in names}
 
 
@@ -92,7 +92,7 @@ def test_a_worker_started_without_queues_consumes_every_queue(routes):
 
 def test_a_task_is_delivered_to_its_own_queue_only(broker, routes):
     """Through the real broker, with both queues declared as a worker consuming both has them."""
-    from search.tasks import embed_images, sweep_pending_images
+    from indexing.tasks import embed_images, sweep_pending_images
 
     with app.connection_for_write() as connection:  # as a worker consuming both does at start
         for queue in app.amqp.queues.values():

@@ -1,4 +1,4 @@
-"""The checks a change must pass besides its tests: lint, format, types, migrations.
+"""The checks a change must pass besides its tests: lint, format, types, imports, migrations.
 
 They run with the suite, so the one test command (README) and CI keep them true.
 """
@@ -44,6 +44,13 @@ def test_typed_modules_pass_mypy():
     done = _run(_tool("mypy"))  # incremental: .mypy_cache (a cold run takes about 2 minutes)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Success" in done.stdout
+
+
+def test_imports_follow_the_contracts():
+    """pyproject.toml's [tool.importlinter]: apps one way, the pure core, layers per app."""
+    done = _run(_tool("lint-imports"), "--no-cache")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
 
 
 @pytest.mark.django_db

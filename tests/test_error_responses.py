@@ -113,7 +113,7 @@ def crashing(monkeypatch):  # type: ignore[no-untyped-def]
         raise RuntimeError("secret internal detail")
 
     monkeypatch.setattr("search.apis.encoder_status", boom)
-    monkeypatch.setattr("search.views.search_images", boom)
+    monkeypatch.setattr("feedback.search_views.search_images", boom)
 
 
 @pytest.mark.parametrize("debug", [False, True])

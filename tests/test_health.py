@@ -7,8 +7,8 @@ import logging
 import pytest
 from django.test import Client
 
-from search.index_sync import manager
-from search.runtime import active_model_name
+from indexing.index_sync import manager
+from indexing.runtime import active_model_name
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

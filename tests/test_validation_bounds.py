@@ -22,10 +22,10 @@ from cbir_site.errors import InvalidInputError
 from feedback.models import SearchSession
 from feedback.rocchio import RocchioParams, rocchio
 from feedback.services import search_session_refine, search_session_start
+from indexing.runtime import active_model_name
 from search.compose import Part, weighted_sum
 from search.cutoffs import gallery_overrides
 from search.query import EncodedQuery, QuerySpec
-from search.runtime import active_model_name
 from search.services import search_images
 
 pytestmark = pytest.mark.django_db

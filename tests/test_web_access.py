@@ -13,7 +13,7 @@ import pytest
 from django.test import Client
 
 from feedback.services import search_session_start
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from tests.factories import GalleryFactory, png_bytes, upload
 
 pytestmark = pytest.mark.django_db

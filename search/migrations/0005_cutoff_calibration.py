@@ -25,7 +25,7 @@ def _models_of(gallery, Embedding, GalleryStatistics, everywhere):
 
 def _configured_model():
     try:  # the name only: loads no weights
-        from search.runtime import active_model_name
+        from indexing.runtime import active_model_name
 
         return [active_model_name()]
     except Exception:  # no encoder configured here: keep the old fields untouched

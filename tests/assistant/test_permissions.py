@@ -7,7 +7,7 @@ import pytest
 from assistant.services import assist_compute
 from feedback.models import Expansion
 from galleries.models import Membership
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from tests.factories import GalleryFactory, UserFactory, add_member, png_bytes, upload
 
 pytestmark = pytest.mark.django_db

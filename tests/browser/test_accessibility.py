@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from galleries.models import Gallery
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from tests.browser.conftest import DESKTOP, PHONE, axe_violations
 from tests.factories import png_bytes, upload
 

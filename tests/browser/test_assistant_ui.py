@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from assistant.models import AssistRequest
 from assistant.services import assist_compute
 from feedback.models import SearchSession
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 
 # The assistant's fixtures (a real chat-completions server, the assistant switched on). The
 # browser fixtures come from this folder's conftest: importing them elsewhere would start a

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from galleries.models import Image
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.factories import GalleryFactory, add_member, png_bytes, upload
 

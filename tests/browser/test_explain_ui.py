@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from explain.models import Explanation
 from explain.services import explanation_compute
 from feedback.models import SearchIteration
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from tests.factories import png_bytes, upload
 
 pytestmark = pytest.mark.browser

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from feedback.models import Judgement
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from tests.factories import png_bytes, upload
 
 pytestmark = pytest.mark.browser

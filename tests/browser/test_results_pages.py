@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from feedback.models import SearchSession
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from tests.browser.conftest import sign_in
 from tests.factories import png_bytes, upload
 

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from galleries.models import Image
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from tests.factories import png_bytes, upload
 
 pytestmark = pytest.mark.browser

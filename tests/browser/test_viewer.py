@@ -10,8 +10,8 @@ from playwright.sync_api import expect
 from feedback.expansion_service import caption_add
 from feedback.models import Judgement
 from galleries.models import Gallery
-from search.embedding import images_embed
-from search.runtime import get_encoder
+from indexing.embedding import images_embed
+from indexing.runtime import get_encoder
 from tests.browser.conftest import sign_in
 from tests.factories import png_bytes, upload
 

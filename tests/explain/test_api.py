@@ -12,7 +12,7 @@ from explain.services import explanations_evict
 from explain.tasks import explain_compute
 from feedback.models import SearchIteration
 from galleries.models import Membership
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from tests.factories import png_bytes, upload
 
 pytestmark = pytest.mark.django_db

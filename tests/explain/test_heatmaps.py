@@ -16,8 +16,8 @@ from explain.heatmaps import (
     occlusion_grid,
 )
 from explain.overlay import colour_map, overlay_png
-from search.encoders.base import EncoderConfig, create_encoder
-from search.encoders.fake import FakeEncoder
+from indexing.encoders.base import EncoderConfig, create_encoder
+from indexing.encoders.fake import FakeEncoder
 
 
 def scene(
@@ -105,7 +105,7 @@ def test_the_colour_map_runs_from_cold_blue_to_hot_red():
 
 
 def test_patch_tokens_of_an_open_clip_vit_give_its_patch_grid(tmp_path):
-    from search.encoders.random_openclip import write_random_openclip
+    from indexing.encoders.random_openclip import write_random_openclip
 
     folder = write_random_openclip(tmp_path / "tiny")
     encoder = create_encoder(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from tests.factories import png_bytes, upload
 from tests.services import celery_worker, database_url, wait_for
 

@@ -9,8 +9,8 @@ from django.urls import reverse
 from feedback import tasks
 from feedback.models import Expansion
 from feedback.services import judgement_record, search_session_start
-from search.embedding import images_embed
-from search.models import IndexEvent
+from indexing.embedding import images_embed
+from indexing.models import IndexEvent
 from tests.factories import UserFactory, png_bytes, upload
 
 pytestmark = pytest.mark.django_db

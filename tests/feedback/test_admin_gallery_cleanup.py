@@ -16,9 +16,9 @@ from django.urls import reverse
 from feedback.models import Judgement, SearchSession
 from feedback.services import judgement_record, search_session_start
 from galleries.models import Gallery, Image
-from search.embedding import images_embed
-from search.models import Embedding
-from search.runtime import active_model_name
+from indexing.embedding import images_embed
+from indexing.models import Embedding
+from indexing.runtime import active_model_name
 from tests.factories import UserFactory, png_bytes, upload
 
 pytestmark = pytest.mark.django_db

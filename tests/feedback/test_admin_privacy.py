@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from feedback.models import Judgement, SearchSession
 from feedback.services import judgement_record, search_session_start
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from tests.factories import UserFactory, png_bytes, upload
 
 pytestmark = pytest.mark.django_db

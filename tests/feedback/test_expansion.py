@@ -12,8 +12,8 @@ from django.utils import timezone
 from feedback import tasks
 from feedback.models import Expansion, Judgement, RefinedVector
 from feedback.services import judgement_record, search_session_start
-from search.embedding import images_embed
-from search.models import Embedding
+from indexing.embedding import images_embed
+from indexing.models import Embedding
 from search.services import search_images
 from tests.factories import UserFactory, add_member, png_bytes, upload
 

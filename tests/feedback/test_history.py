@@ -8,7 +8,7 @@ from django.test import Client
 from feedback.history import history_of
 from feedback.models import Judgement, SearchSession
 from feedback.services import judgement_record, search_session_start
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from tests.factories import png_bytes, upload
 
 pytestmark = pytest.mark.django_db

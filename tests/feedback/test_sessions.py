@@ -7,7 +7,7 @@ import pytest
 
 from feedback.models import Judgement, SearchIteration, SearchSession
 from galleries.models import Membership
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from tests.factories import GalleryFactory, add_member, png_bytes, upload
 
 pytestmark = pytest.mark.django_db

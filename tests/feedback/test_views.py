@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from feedback.models import SearchSession
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from tests.factories import png_bytes, upload
 
 pytestmark = pytest.mark.django_db

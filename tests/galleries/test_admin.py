@@ -12,9 +12,9 @@ from django.test import Client
 from django.urls import reverse
 
 from galleries.models import Gallery, Image
-from search.embedding import images_embed
-from search.models import Embedding
-from search.runtime import active_model_name
+from indexing.embedding import images_embed
+from indexing.models import Embedding
+from indexing.runtime import active_model_name
 from tests.factories import GalleryFactory, OrganisationFactory, UserFactory, png_bytes, upload
 
 pytestmark = pytest.mark.django_db
@@ -158,7 +158,7 @@ def test_reembed_action_drops_the_embedding_and_queues_the_image(
     assert not Embedding.objects.filter(image=image, model_name=model).exists()
     [raw] = broker.lrange(django_settings.CBIR_EMBED_QUEUE, 0, -1)
     message = json.loads(raw)
-    assert message["headers"]["task"] == "search.tasks.embed_images"
+    assert message["headers"]["task"] == "indexing.tasks.embed_images"
     assert message["headers"]["argsrepr"] == repr(([image.pk],))
 
 
@@ -249,7 +249,7 @@ def test_owner_adds_a_member_through_the_inline(cast, staff):
 
 
 def test_gallery_page_shows_its_statistic_and_threshold_overrides(cast, staff, settings):
-    from search.embedding import images_embed
+    from indexing.embedding import images_embed
     from search.statistics import gallery_statistics_update
 
     settings.CBIR_THRESHOLD_MIN_IMAGES = 3
@@ -264,7 +264,7 @@ def test_gallery_page_shows_its_statistic_and_threshold_overrides(cast, staff, s
 
 
 def test_changing_overrides_in_the_admin_refreshes_the_stored_thresholds(cast, staff, settings):
-    from search.embedding import images_embed
+    from indexing.embedding import images_embed
     from search.models import GalleryStatistics
     from search.statistics import gallery_statistics_update
 

@@ -12,10 +12,10 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from galleries.models import Gallery, Image
-from search.embedding import images_embed
-from search.index_sync import manager
-from search.models import Embedding
-from search.runtime import active_model_name
+from indexing.embedding import images_embed
+from indexing.index_sync import manager
+from indexing.models import Embedding
+from indexing.runtime import active_model_name
 from tests.factories import PASSWORD, GalleryFactory, OrganisationFactory, png_bytes, upload
 
 pytestmark = pytest.mark.django_db

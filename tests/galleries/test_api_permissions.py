@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 
 from cbir_site import api_urls
 from galleries.models import Gallery, Image, Membership
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from tests.factories import PASSWORD, GalleryFactory, png_bytes, upload
 
 pytestmark = pytest.mark.django_db
@@ -200,7 +200,7 @@ def _request(cast, image: Image, name: str, method: str, role: str) -> dict:  # 
 
 def _caption_for(image: Image) -> int:
     from feedback.expansion_service import caption_add
-    from search.runtime import get_encoder
+    from indexing.runtime import get_encoder
 
     return caption_add(image=image, text="a caption", user=None, encoder=get_encoder()).pk
 

@@ -25,7 +25,7 @@ from tests.factories import jpeg_bytes, png_bytes, upload
 pytestmark = pytest.mark.django_db
 
 QUEUE = django_settings.CBIR_EMBED_QUEUE
-EMBED_TASK = "search.tasks.embed_images"
+EMBED_TASK = "indexing.tasks.embed_images"
 
 
 def named(data: bytes, name: str) -> io.BytesIO:

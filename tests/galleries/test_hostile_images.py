@@ -21,7 +21,7 @@ from django.urls import reverse
 from galleries.decoding import image_limits
 from galleries.imaging import ImageRejected, validate_image
 from galleries.models import Image
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from tests import hostile_images
 from tests.hostile_images import TEST_SETTINGS, Case
 

@@ -23,7 +23,7 @@ import json, sys, time
 from pathlib import Path
 from torchvision import transforms
 from galleries.imaging import DEFAULT_LIMITS, ImageRejected, decode
-from search.encoders.base import bounded_input
+from indexing.encoders.base import bounded_input
 from tests.hostile_images import corpus
 
 def peak_mb():

@@ -14,13 +14,14 @@ import pytest
 from django.db import connection
 
 from galleries.models import Image
+from indexing.embedding import embedding_enqueue, images_embed
+from indexing.encoders.fake import FakeEncoder
+from indexing.model_models import ManagedModel
+from indexing.models import Embedding
+from indexing.runtime import active_model_name
 from search.cutoff_models import CutoffCalibration
-from search.embedding import embedding_enqueue, images_embed
-from search.encoders.fake import FakeEncoder
-from search.model_models import ManagedModel
 from search.model_switch import model_activate, models_prune
-from search.models import Embedding, GalleryStatistics
-from search.runtime import active_model_name
+from search.models import GalleryStatistics
 from search.services import search_images
 from tests.factories import GalleryFactory, add_member, png_bytes, upload
 from tests.models.conftest import FAKE_KEY, TINY_LOCAL_KEY

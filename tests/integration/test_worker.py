@@ -16,7 +16,7 @@ from django.db import connection
 
 from galleries.models import Image
 from galleries.samples import sample_photos
-from search.runtime import get_encoder
+from indexing.runtime import get_encoder
 from tests.services import celery_worker, database_url, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -82,7 +82,7 @@ def test_worker_records_a_failure_for_an_image_whose_file_vanished(
 ):
     from django.core.files.storage import default_storage
 
-    from search.embedding import embedding_enqueue
+    from indexing.embedding import embedding_enqueue
     from tests.factories import upload
 
     image = upload(cast.gallery)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from search.model_catalogue import HubFile, KnownModel, model_register, model_unregister
+from indexing.model_catalogue import HubFile, KnownModel, model_register, model_unregister
 from tests.hub_server import HubRepo, HubState, hub_server
 
 REPO = "cbir-test/tiny-clip"
@@ -14,7 +14,7 @@ KEY = "tiny-clip"
 
 
 def tiny_model_files(folder: Path, seed: int = 0) -> dict[str, bytes]:
-    from search.encoders.random_openclip import write_random_openclip
+    from indexing.encoders.random_openclip import write_random_openclip
 
     write_random_openclip(folder, seed=seed)
     return {p.name: p.read_bytes() for p in folder.iterdir()}
@@ -61,7 +61,7 @@ TINY_LOCAL_KEY = "tiny-local"
 @pytest.fixture
 def managed_models(tmp_path_factory):
     """The fake encoder and a random-weight tiny CLIP (local-dir:) as catalogue models."""
-    from search.encoders.random_openclip import write_random_openclip
+    from indexing.encoders.random_openclip import write_random_openclip
 
     folder = write_random_openclip(tmp_path_factory.mktemp("tiny-local") / "tiny", seed=3)
     model_register(KnownModel(key=FAKE_KEY, title="Fake colour encoder (tests)", kind="fake"))

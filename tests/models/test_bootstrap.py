@@ -10,9 +10,9 @@ import time
 import pytest
 
 from cbir_site.management.commands.cbir_serve import Command as ServeCommand
+from indexing.model_catalogue import RECOMMENDED
+from indexing.model_models import ManagedModel
 from search.model_bootstrap import bootstrap_plan, staff_model_notice
-from search.model_catalogue import RECOMMENDED
-from search.model_models import ManagedModel
 from tests.factories import UserFactory
 from tests.hub_server import HubState, hub_server
 from tests.services import free_port
@@ -80,8 +80,8 @@ def test_the_serve_command_reports_the_pulls_end_once():
 
 
 def test_a_change_of_the_encoder_settings_becomes_a_candidate_not_a_blank_index(data_dir, settings):
+    from indexing.runtime import active_model_name, model_selection
     from search.model_bootstrap import settings_model_follow
-    from search.runtime import active_model_name, model_selection
 
     assert settings_model_follow() is None  # first start: the settings' model is pinned
     assert ManagedModel.objects.get(role="active").model_name == "fake:colour-v1"

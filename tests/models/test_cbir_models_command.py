@@ -7,9 +7,9 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from search.embedding import images_embed
-from search.model_models import ManagedModel
-from search.models import Embedding
+from indexing.embedding import images_embed
+from indexing.model_models import ManagedModel
+from indexing.models import Embedding
 from tests.factories import png_bytes, upload
 from tests.models.conftest import KEY, TINY_LOCAL_KEY
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from search.model_models import ManagedModel
+from indexing.model_models import ManagedModel
 from tests.factories import UserFactory
 from tests.models.conftest import KEY, TINY_LOCAL_KEY
 
@@ -76,7 +76,7 @@ def test_pulled_model_can_be_verified_and_activated(staff, hub, cast):
 
 
 def test_candidate_search_through_the_api(staff, client_for, cast, managed_models):
-    from search.embedding import images_embed
+    from indexing.embedding import images_embed
     from tests.factories import png_bytes, upload
 
     image = upload(cast.gallery, png_bytes((200, 10, 10)), name="r.png")
@@ -101,30 +101,30 @@ def test_schema_documents_the_models_api(staff):
 
 
 def test_admin_models_page_shows_the_catalogue_and_activates(client, cast, managed_models):
-    from search.embedding import images_embed
+    from indexing.embedding import images_embed
     from tests.factories import png_bytes, upload
 
     images_embed(image_ids=[upload(cast.gallery, png_bytes((9, 9, 200)), name="b.png").pk])
     admin_user = UserFactory(username="root", is_staff=True, is_superuser=True)
     client.force_login(admin_user)
-    page = client.get("/admin/search/managedmodel/")
+    page = client.get("/admin/indexing/managedmodel/")
     assert page.status_code == 200
     text = page.content.decode()
     assert "clip-vit-b-32" in text and "(recommended)" in text and TINY_LOCAL_KEY in text
-    response = client.post(f"/admin/search/managedmodel/{TINY_LOCAL_KEY}/activate/")
+    response = client.post(f"/admin/indexing/managedmodel/{TINY_LOCAL_KEY}/activate/")
     assert response.status_code == 302
     assert ManagedModel.objects.get(key=TINY_LOCAL_KEY).role == "candidate"
-    page = client.get("/admin/search/managedmodel/").content.decode()
+    page = client.get("/admin/indexing/managedmodel/").content.decode()
     assert 'id="candidate"' in page and cast.gallery.slug in page  # progress per gallery
 
     looker = UserFactory(username="looker", is_staff=True)
     client.force_login(looker)
-    assert client.get("/admin/search/managedmodel/").status_code == 200
-    assert client.post(f"/admin/search/managedmodel/{TINY_LOCAL_KEY}/activate/").status_code == 403
+    assert client.get("/admin/indexing/managedmodel/").status_code == 200
+    assert client.post(f"/admin/indexing/managedmodel/{TINY_LOCAL_KEY}/activate/").status_code == 403
 
 
 def test_gallery_status_shows_the_candidates_progress(client, client_for, cast, managed_models):
-    from search.embedding import images_embed
+    from indexing.embedding import images_embed
     from search.model_switch import catch_up_batch, model_activate
     from tests.factories import png_bytes, upload
 
@@ -149,7 +149,7 @@ def test_gallery_status_shows_the_candidates_progress(client, client_for, cast, 
 
 
 def test_search_page_offers_the_candidate_to_staff_only(client, cast, managed_models):
-    from search.embedding import images_embed
+    from indexing.embedding import images_embed
     from search.model_switch import catch_up_batch, model_activate
     from tests.factories import png_bytes, upload
 

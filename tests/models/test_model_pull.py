@@ -8,10 +8,10 @@ import time
 import pytest
 from django.core.management import CommandError, call_command
 
-from search.encoders.base import EncoderConfig
-from search.encoders.openclip import OpenClipEncoder
-from search.model_catalogue import known_model
-from search.model_store import (
+from indexing.encoders.base import EncoderConfig
+from indexing.encoders.openclip import OpenClipEncoder
+from indexing.model_catalogue import known_model
+from indexing.model_store import (
     ModelPullError,
     hub_probe,
     model_files_present,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from search.embedding import images_embed
-from search.encoders.fake import FakeEncoder
-from search.index_sync import feed_state, manager
-from search.model_models import ManagedModel
+from indexing.embedding import images_embed
+from indexing.encoders.fake import FakeEncoder
+from indexing.index_sync import feed_state, manager
+from indexing.model_models import ManagedModel
+from indexing.models import Embedding, IndexFeedState
+from indexing.runtime import active_model_name, candidate_model_name, model_selection
 from search.model_switch import (
     ModelError,
     candidate_readiness,
@@ -17,8 +19,7 @@ from search.model_switch import (
     models_prune,
     models_status,
 )
-from search.models import Embedding, GalleryStatistics, IndexFeedState
-from search.runtime import active_model_name, candidate_model_name, model_selection
+from search.models import GalleryStatistics
 from search.services import search_images
 from search.statistics import gallery_statistics_update
 from tests.factories import GalleryFactory, png_bytes, upload

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from search.encoders.fake import FakeEncoder
+from indexing.encoders.fake import FakeEncoder
 
 
 def _slow_down(seconds: float) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search.encoders.base import EncoderConfig, EncoderUnavailable, model_name_for
-from search.encoders.bundled import PROMPT_SETS, BundledEncoder, bundled_model_name, class_vectors
-from search.runtime import active_model_name, get_encoder
+from indexing.encoders.base import EncoderConfig, EncoderUnavailable, model_name_for
+from indexing.encoders.bundled import PROMPT_SETS, BundledEncoder, bundled_model_name, class_vectors
+from indexing.runtime import active_model_name, get_encoder
 
 OLD_NAME = "bundled:efficientnet-lite0+all-MiniLM-L6-v2/top10"
 

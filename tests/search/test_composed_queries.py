@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from tests.factories import png_bytes, upload
 
 pytestmark = pytest.mark.django_db

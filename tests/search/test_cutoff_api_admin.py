@@ -8,10 +8,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from indexing.embedding import images_embed
+from indexing.encoders.fake import FakeEncoder
 from search.cutoff_models import CutoffCalibration, GalleryCutoffOverride
 from search.cutoffs import gallery_cutoff_overrides_set, gallery_overrides
-from search.embedding import images_embed
-from search.encoders.fake import FakeEncoder
 from search.statistics import gallery_statistics_update
 from tests.factories import GalleryFactory, png_bytes, upload
 

@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from feedback.models import Judgement, SearchIteration, SearchSession
+from indexing.encoders.fake import FakeEncoder
 from search.cutoff_fit import (
     collection_fit_due,
     cutoffs_fit_from_collection,
@@ -23,7 +24,6 @@ from search.cutoff_fit import (
 )
 from search.cutoff_models import CutoffCalibration
 from search.cutoffs import cutoff_parameters, gallery_cutoff_overrides_set
-from search.encoders.fake import FakeEncoder
 from search.models import GalleryStatistics
 from search.statistics import thresholds_for
 from search.tasks import fit_cutoffs_from_judgements, refresh_cutoff_calibrations

@@ -11,16 +11,16 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
+from indexing.embedding import images_embed
+from indexing.encoders.base import register
+from indexing.encoders.fake import FakeEncoder
+from indexing.runtime import reset_for_tests
 from search.cutoff_models import CutoffCalibration, GalleryCutoffOverride
 from search.cutoffs import (
     cutoff_parameters,
     cutoff_parameters_for,
     gallery_cutoff_overrides_set,
 )
-from search.embedding import images_embed
-from search.encoders.base import register
-from search.encoders.fake import FakeEncoder
-from search.runtime import reset_for_tests
 from search.services import search_images
 from search.statistics import gallery_statistics_update, thresholds_for
 from tests.factories import png_bytes, upload

@@ -17,9 +17,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from feedback.models import SearchSession
+from indexing.embedding import images_embed
+from indexing.encoders.fake import FakeEncoder
 from search.cutoffs import gallery_cutoff_overrides_set
-from search.embedding import images_embed
-from search.encoders.fake import FakeEncoder
 from search.fallback import CLOSEST_MAX, NOTICE
 from search.services import search_images
 from search.statistics import gallery_statistics_update

@@ -7,7 +7,7 @@ from django.test import Client
 
 from feedback.models import SearchSession
 from galleries.selectors import gallery_labels
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from tests.factories import GalleryFactory, OrganisationFactory, add_member, png_bytes, upload
 
 pytestmark = pytest.mark.django_db

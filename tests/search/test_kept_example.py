@@ -11,7 +11,7 @@ from django.test import Client
 
 from feedback.models import SearchSession
 from galleries.models import Gallery
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from search.example_store import MAX_KEPT, SESSION_KEY
 from tests.factories import png_bytes, upload
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search.evaluation.fit import (
+from evaluation.metrics import f1_score, macro_prf, recall_at_k, set_prf
+from search.threshold_fit import (
     RankedLists,
     ThresholdFit,
     dynamic_thresholds,
     fit_thresholds,
     fit_thresholds_refined,
 )
-from search.evaluation.metrics import f1_score, macro_prf, recall_at_k, set_prf
 from search.thresholds import ThresholdParams, dynamic_threshold
 
 # ---------------------------------------------------------------- set metrics

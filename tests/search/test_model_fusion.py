@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from search import tasks
-from search.embedding import images_embed
+from indexing import tasks
+from indexing.embedding import images_embed
+from indexing.models import Embedding
+from indexing.runtime import get_encoder
 from search.fusion import rrf
-from search.models import Embedding
-from search.runtime import get_encoder
 from search.services import search_images
 from tests.factories import png_bytes, upload
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def two_models(settings, tmp_path_factory):
-    from search.encoders.random_openclip import write_random_openclip
+    from indexing.encoders.random_openclip import write_random_openclip
 
     folder = write_random_openclip(tmp_path_factory.mktemp("fusion-clip"), seed=3)
     settings.CBIR_ENCODER = "fake"
@@ -46,7 +46,7 @@ def test_top_k_is_the_fusion_of_both_models_rankings(cast, two_models):
     fused = search_images(user=cast.viewer, text="red", k=4, mode="topk")
     assert fused.metric == "fusion:rrf"
 
-    from search.backends import get_backend
+    from indexing.backends import get_backend
 
     rankings = []
     for encoder in (fake, clip):

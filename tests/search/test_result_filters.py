@@ -15,7 +15,7 @@ from django.utils import timezone
 from cbir_site.errors import InvalidInputError
 from feedback.models import SearchSession
 from galleries.models import Gallery, Image
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from search.services import search_images
 from tests.factories import GalleryFactory, UserFactory, add_member, png_bytes, upload
 

@@ -6,8 +6,8 @@ import pytest
 from django.core.cache import cache
 
 from cbir_site.errors import InvalidInputError
-from search.embedding import images_embed
-from search.encoders.fake import FakeEncoder
+from indexing.embedding import images_embed
+from indexing.encoders.fake import FakeEncoder
 from search.services import search_images
 from search.statistics import gallery_statistics_update
 from search.thresholds import distance_from_similarity

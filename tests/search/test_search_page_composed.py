@@ -13,7 +13,7 @@ import pytest
 from django.test import Client
 
 from feedback.models import SearchSession
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from search.forms import MAX_WEB_EXAMPLES
 from tests.factories import GalleryFactory, png_bytes, upload
 

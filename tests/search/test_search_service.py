@@ -12,7 +12,7 @@ from cbir_site.errors import (
     ServiceUnavailableError,
 )
 from galleries.models import Gallery
-from search.embedding import images_embed
+from indexing.embedding import images_embed
 from search.services import search_images
 from tests.factories import GalleryFactory, png_bytes, upload
 

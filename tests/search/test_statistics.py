@@ -10,10 +10,11 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 
 from galleries import services
+from indexing.embedding import images_embed
+from indexing.encoders.fake import FakeEncoder
+from indexing.models import Embedding
 from search.cutoffs import gallery_cutoff_overrides_set
-from search.embedding import images_embed
-from search.encoders.fake import FakeEncoder
-from search.models import Embedding, GalleryStatistics
+from search.models import GalleryStatistics
 from search.statistics import (
     gallery_statistics_schedule,
     gallery_statistics_update,

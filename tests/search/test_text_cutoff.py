@@ -8,11 +8,11 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 
-from search.calibration import bank_statistics
-from search.embedding import images_embed
-from search.encoders.fake import FakeEncoder
-from search.models import Embedding
-from search.querybank_store import query_bank
+from indexing.calibration import bank_statistics
+from indexing.embedding import images_embed
+from indexing.encoders.fake import FakeEncoder
+from indexing.models import Embedding
+from indexing.querybank_store import query_bank
 from search.services import search_images
 from search.statistics import gallery_statistics_update
 from tests.factories import GalleryFactory, png_bytes, upload
@@ -88,7 +88,7 @@ def test_the_backfill_fills_rows_stored_without_statistics(world, use_encoder): 
         assert row.bank_mean == pytest.approx(expected[row.image_id][0], abs=1e-6)
     assert Embedding.objects.get(pk=untouched.pk).bank_mean == untouched.bank_mean
     # Safe to run twice: nothing left to write.
-    from search.querybank_store import querybank_backfill
+    from indexing.querybank_store import querybank_backfill
 
     assert querybank_backfill(encoder=FakeEncoder()) == 0
 

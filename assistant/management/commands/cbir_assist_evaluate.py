@@ -16,8 +16,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from assistant.evaluation import evaluate_assist, latency, subset, summary_table
 from assistant.providers import assistant_config, get_provider
-from search.evaluation.datasets import DatasetError, coco_captions
-from search.runtime import get_encoder
+from evaluation.datasets import DatasetError, coco_captions
+from indexing.runtime import get_encoder
 
 
 class Command(BaseCommand):

@@ -22,7 +22,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from explain.heatmaps import Budget, explain_heatmap, methods_for
 from explain.pointing import Pair, Tally, by_image, coco_pairs, hits, peak_pixel, random_hit_rate
 from galleries.decoding import image_decode
-from search.encoders.base import EncoderConfig, create_encoder
+from indexing.encoders.base import EncoderConfig, create_encoder
 
 WORKING_SIDE = 1024
 ENCODERS = ("bundled", "random-vit")
@@ -80,7 +80,7 @@ class Command(BaseCommand):
         if name == "bundled":
             cache = str(settings.CBIR_DATA_DIR / "encoder-cache")
             return create_encoder(EncoderConfig(kind="bundled", cache_dir=cache))
-        from search.encoders.random_openclip import write_random_openclip
+        from indexing.encoders.random_openclip import write_random_openclip
 
         folder = write_random_openclip(work_dir.resolve() / "random-vit", seed=0)
         return create_encoder(

@@ -20,8 +20,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
 
 from galleries.models import Image
-from search.model_catalogue import catalogue, known_model
-from search.model_store import ModelPullError, model_verify
+from indexing.model_catalogue import catalogue, known_model
+from indexing.model_store import ModelPullError, model_verify
 from search.model_switch import (
     ModelError,
     candidate_readiness,
@@ -179,10 +179,10 @@ class Command(BaseCommand):
     def _catch_up_inline(self, key: str) -> None:
         from tqdm import tqdm
 
+        from indexing.embedding import images_embed
+        from indexing.model_models import ManagedModel
+        from indexing.runtime import get_candidate_encoder, model_selection
         from search.cutoff_fit import collection_fit_due, cutoffs_fit_from_collection
-        from search.embedding import images_embed
-        from search.model_models import ManagedModel
-        from search.runtime import get_candidate_encoder, model_selection
         from search.statistics import gallery_statistics_update
 
         model_selection(fresh=True)

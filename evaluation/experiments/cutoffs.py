@@ -1,0 +1,254 @@
+"""Cutoffs per query kind and mode, over all of the dataset's galleries at once (issue 13).
+
+Every query searches every dataset gallery, as a user's unfiltered search does
+(galleries of mixed tightness when the dataset has several). Per query kind:
+
+- fixed top-k (k = 1, 5, 10, 20, 50) as the baseline;
+- static: T_static grid-fitted for macro F1 on the fit split (offline, on the
+  ranked lists), then measured through the platform (mode static);
+- dynamic and query-time: the platform with the deployment's parameters
+  (mode dynamic / query; text queries use the image statistic there only when
+  text_cutoff=dynamic, as before this issue);
+- text and composed queries: the calibrated cutoffs of auto mode (text_cutoff
+  qbnorm at the shipped z and at a z fitted on the fit split, autocut, mixture).
+
+Searches use strict=True: the cutoff's own result, without the closest results
+a product search shows when nothing passes. Scored on the test split: macro
+P/R/F1, P@10 (relevant among the first 10 returned, over 10), and how many
+queries returned nothing while a relevant image was in their top 10.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.test.utils import override_settings
+
+from evaluation.datasets import IMAGE, Query
+from evaluation.experiments.common import Context
+from evaluation.experiments.thresholds import _statistics
+from evaluation.metrics import macro_prf
+from evaluation.report import Section, Table
+from indexing.calibration import z_scores
+from indexing.models import Embedding
+from indexing.querybank_store import query_bank
+from indexing.runtime import get_encoder
+from search.services import search_images
+from search.thresholds import distance_from_similarity
+
+TOP_KS = (1, 5, 10, 20, 50)
+SIMILARITY_GRID = np.linspace(-0.5, 1.0, 301)
+Z_GRID = np.linspace(-2.0, 8.0, 201)
+PER_QUERY_ROWS = 60
+
+
+@dataclass
+class _Ranked:
+    query: Query
+    relevant: set[int]
+    ids: list[int]
+    scores: np.ndarray
+
+    def flags(self) -> np.ndarray:
+        return np.asarray([i in self.relevant for i in self.ids])
+
+
+def run(ctx: Context) -> Section:
+    section = Section(name="cutoffs", title="Cutoffs per query kind and mode (all galleries)")
+    _statistics(ctx)  # m_g and M of the dataset's galleries (dynamic mode)
+    if len(ctx.loaded.galleries) == 1:
+        section.notes.append(
+            "One gallery: M = m_g, so the dynamic cutoff equals the static one by construction "
+            "(T_g = T_static + w (m_g - M)); a gallery-adaptive cutoff needs several galleries."
+        )
+    stats = _bank(ctx)
+    data = {}
+    for kind in ctx.kinds():
+        ranked = [_rank(ctx, q) for q in ctx.bar(ctx.queries(kind), f"cutoffs: rank {kind}")]
+        ranked = [r for r in ranked if r.relevant]
+        fit, test = _split(ranked)
+        if not fit or not test:
+            continue
+        rows, figures = _rows(ctx, kind, fit, test, stats)
+        section.tables.append(_table(kind, rows, len(fit), len(test)))
+        section.tables.append(_per_query(kind, test))
+        data[kind] = figures
+    section.data = data
+    return section
+
+
+def _split(ranked: list[_Ranked]) -> tuple[list[_Ranked], list[_Ranked]]:
+    """The dataset's fit/test labels, else alternate queries (e.g. COCO's split names)."""
+    fit = [r for r in ranked if r.query.split == "fit"]
+    test = [r for r in ranked if r.query.split == "test"]
+    if fit and test:
+        return fit, test
+    return ranked[0::2], ranked[1::2]
+
+
+def _bank(ctx: Context) -> dict[int, tuple[float, float]]:
+    bank = query_bank(get_encoder())
+    rows = Embedding.objects.filter(model_name=ctx.model_name, bank_key=bank.key)
+    return {i: (m, s) for i, m, s in rows.values_list("image_id", "bank_mean", "bank_spread")}
+
+
+def _rank(ctx: Context, query: Query) -> _Ranked:
+    result = search_images(
+        user=ctx.loaded.user, gallery_slugs=ctx.loaded.slugs, k=ctx.k, mode="topk",
+        **ctx.request(query),
+    )  # fmt: skip
+    ids = [i for i, _ in result.ranked]
+    scores = np.asarray([s for _, s in result.ranked])
+    return _Ranked(query, ctx.relevant(query) - ctx.junk(query), ids, scores)
+
+
+def _rows(
+    ctx: Context, kind: str, fit: list[_Ranked], test: list[_Ranked], stats: dict
+) -> tuple[list[list[Any]], dict[str, Any]]:
+    rows, figures = [], {}
+
+    def add(label: str, returned: list[list[int]], parameter: str = "") -> None:
+        row = _measure(returned, test)
+        rows.append([label, parameter, *row.values()])
+        figures[label] = {"parameter": parameter, **row}
+
+    for k in TOP_KS:
+        add(f"top-{k}", [r.ids[:k] for r in test])
+    best = _fit_similarity(fit)
+    static_setting = (
+        "CBIR_THRESHOLD_STATIC_TEXT" if kind != IMAGE else "CBIR_THRESHOLD_STATIC_IMAGE"
+    )
+    distance = float(distance_from_similarity(best))
+    with override_settings(**{static_setting: distance}):
+        add("static (fitted)", _platform(ctx, test, "static"), f"s > {best:.3f}")
+    add("dynamic", _platform(ctx, test, "dynamic", text_cutoff="dynamic"), "deployment w, n")
+    add("query-time", _platform(ctx, test, "query"), "deployment w, n")
+    if kind == IMAGE:
+        return rows, figures
+    z_default = settings.CBIR_QBNORM_Z
+    z_fit = _fit_z(fit, stats)
+    add(
+        "qbnorm (shipped z)", _platform(ctx, test, "auto", text_cutoff="qbnorm"), f"z > {z_default}"
+    )
+    with override_settings(CBIR_QBNORM_Z=z_fit):
+        add(
+            "qbnorm (fitted z)",
+            _platform(ctx, test, "auto", text_cutoff="qbnorm"),
+            f"z > {z_fit:.2f}",
+        )
+    n = settings.CBIR_TEXT_CUTOFF_TOP_N
+    for method in ("autocut", "mixture"):
+        add(method, _platform(ctx, test, "auto", text_cutoff=method), f"top {n}")
+    add(
+        f"auto (default: {settings.CBIR_TEXT_CUTOFF})",
+        _platform(ctx, test, "auto"),
+        "as shipped",
+    )
+    return rows, figures
+
+
+def _platform(ctx: Context, part: list[_Ranked], mode: str, **extra: Any) -> list[list[int]]:
+    out = []
+    for r in ctx.bar(part, f"cutoffs: {mode} {extra.get('text_cutoff', '')}".strip()):
+        result = search_images(
+            user=ctx.loaded.user, gallery_slugs=ctx.loaded.slugs, k=ctx.k, mode=mode,
+            strict=True, **ctx.request(r.query), **extra,
+        )  # fmt: skip
+        out.append([i for i, _ in result.ranked])
+    return out
+
+
+def _measure(returned: list[list[int]], part: list[_Ranked]) -> dict[str, float]:
+    prf = macro_prf(returned, [r.relevant for r in part])
+    p10 = np.mean(
+        [len(set(got[:10]) & r.relevant) / 10 for got, r in zip(returned, part, strict=True)]
+    )
+    silent = sum(
+        1 for got, r in zip(returned, part, strict=True) if not got and r.flags()[:10].any()
+    )
+    return {
+        "P": prf.precision,
+        "R (set recall)": prf.recall,
+        "F1": prf.f1,
+        "P@10": float(p10),
+        "empty": prf.empty,
+        "empty, relevant in top 10": silent,
+        "returned": prf.mean_returned,
+    }
+
+
+def _fit_similarity(fit: list[_Ranked]) -> float:
+    """The similarity cutoff with the best macro F1 on the fit split."""
+    f1 = np.zeros(len(SIMILARITY_GRID))
+    for r in fit:
+        f1 += _f1_at(r.scores[None, :] > SIMILARITY_GRID[:, None], r.flags())
+    return float(SIMILARITY_GRID[int(np.argmax(f1))])
+
+
+def _fit_z(fit: list[_Ranked], stats: dict) -> float:
+    f1 = np.zeros(len(Z_GRID))
+    for r in fit:
+        known = [n for n, i in enumerate(r.ids) if i in stats]
+        means = np.asarray([stats[r.ids[n]][0] for n in known])
+        spreads = np.asarray([stats[r.ids[n]][1] for n in known])
+        z = z_scores(r.scores[known], means, spreads)
+        f1 += _f1_at(z[None, :] > Z_GRID[:, None], r.flags()[known])
+    return float(Z_GRID[int(np.argmax(f1))])
+
+
+def _f1_at(kept: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """Per grid row: F1 of the kept set (rows of booleans) against the relevant flags."""
+    hits = (kept & flags[None, :]).sum(axis=1)
+    returned = kept.sum(axis=1)
+    relevant = max(int(flags.sum()), 1)
+    precision = np.where(returned > 0, hits / np.maximum(returned, 1), 0.0)
+    recall = hits / relevant
+    total = precision + recall
+    return np.where(total > 0, 2 * precision * recall / np.maximum(total, 1e-12), 0.0)
+
+
+def _table(kind: str, rows: list[list[Any]], fitted: int, tested: int) -> Table:
+    return Table(
+        title=f"{kind} queries: macro P/R/F1 on the test split ({tested} queries; "
+        f"fitted on {fitted})",
+        columns=["Cutoff", "Parameter", "P", "R (set)", "F1", "P@10", "Empty",
+                 "Empty, relevant in top 10", "Returned"],
+        rows=rows,
+        notes=[
+            "R (set) is set recall: relevant returned / all relevant (not the caption "
+            "'relevant within the top K' of the retrieval tables). P@10: relevant among the "
+            "first 10 returned, over 10. Empty: queries returning nothing (strict, so the "
+            "closest results a product page shows below the divider are not counted)."
+        ],
+    )  # fmt: skip
+
+
+def _per_query(kind: str, part: list[_Ranked]) -> Table:
+    aps = [(_ap(r.flags()), r) for r in part]
+    aps.sort(key=lambda pair: pair[0])
+    shown = aps[:PER_QUERY_ROWS]
+    label = "query" if kind != IMAGE else "query image"
+    return Table(
+        title=f"{kind} queries: average precision per query (test split, worst first"
+        + (f", {PER_QUERY_ROWS} of {len(aps)})" if len(aps) > PER_QUERY_ROWS else ")"),
+        columns=[label, "relevant", "AP", "first relevant rank"],
+        rows=[
+            [r.query.text or r.query.item_key, len(r.relevant), ap, _first(r.flags())]
+            for ap, r in shown
+        ],
+    )
+
+
+def _ap(flags: np.ndarray) -> float:
+    hits = np.flatnonzero(flags)
+    if not len(hits):
+        return 0.0
+    return float(np.mean(np.arange(1, len(hits) + 1) / (hits + 1)))
+
+
+def _first(flags: np.ndarray) -> int | None:
+    hits = np.flatnonzero(flags)
+    return int(hits[0]) + 1 if len(hits) else None

@@ -1,0 +1,83 @@
+"""The pure calibration functions of text-query cutoffs, on data whose answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from indexing.calibration import (
+    autocut,
+    bank_statistics,
+    cut_score,
+    load_bank,
+    mixture_cut,
+    upper_posterior,
+    z_scores,
+)
+
+
+def _unit(rows: list[list[float]]) -> np.ndarray:
+    x = np.asarray(rows, dtype=np.float64)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_bank_statistics_are_the_mean_and_spread_of_similarity_to_the_bank():
+    bank = _unit([[1, 0], [0, 1]])
+    images = _unit([[1, 0], [1, 1]])
+    means, spreads = bank_statistics(images, bank)
+    # image 1: similarities 1 and 0; image 2: both 1/sqrt(2) (no spread: floored)
+    assert means == pytest.approx([0.5, 2**-0.5])
+    assert spreads[0] == pytest.approx(0.5)
+    assert 0 < spreads[1] < 1e-3
+
+
+def test_an_empty_bank_is_refused():
+    with pytest.raises(ValueError):
+        bank_statistics(np.ones((2, 3)), np.zeros((0, 3)))
+
+
+def test_z_scores_remove_each_images_own_offset():
+    # A "hub" image close to every caption (mean 0.6) scores 0.65: not remarkable.
+    # A shy image (mean 0.1, spread 0.05) scoring 0.3 is four spreads above its usual.
+    z = z_scores(np.array([0.65, 0.3]), np.array([0.6, 0.1]), np.array([0.1, 0.05]))
+    assert z == pytest.approx([0.5, 4.0])
+    assert z[1] > z[0]
+
+
+def test_autocut_keeps_the_scores_above_the_largest_gap():
+    assert autocut(np.array([0.9, 0.88, 0.86, 0.5, 0.48, 0.47])) == 3
+    assert autocut(np.array([0.5, 0.86, 0.9, 0.48])) == 2  # order of the input is irrelevant
+    assert autocut(np.array([0.9, 0.2])) == 1
+    assert autocut(np.array([0.7])) == 1
+    assert autocut(np.array([])) == 0
+
+
+def test_the_mixture_separates_two_clear_groups():
+    rng = np.random.default_rng(0)
+    high = rng.normal(0.8, 0.01, 12)
+    low = rng.normal(0.3, 0.02, 60)
+    scores = np.concatenate([low, high])
+    assert mixture_cut(scores) == 12
+    posterior = upper_posterior(np.sort(scores)[::-1])
+    assert (posterior[:12] > 0.99).all() and (posterior[12:] < 0.01).all()
+
+
+def test_the_mixture_keeps_everything_it_cannot_split():
+    assert mixture_cut(np.array([0.5, 0.5, 0.5, 0.5])) == 4
+    assert mixture_cut(np.array([0.9, 0.1])) == 2
+
+
+def test_cut_score_lies_between_the_last_kept_and_the_first_dropped():
+    scores = np.array([0.9, 0.8, 0.4])
+    assert cut_score(scores, 2) == pytest.approx(0.6)
+    assert cut_score(scores, 3) < 0.4  # all kept
+    assert cut_score(scores, 0) == pytest.approx(0.9)  # none kept: nothing is above the best
+    kept = scores[scores > cut_score(scores, 1)]
+    assert kept.tolist() == [0.9]
+
+
+def test_the_shipped_bank_has_many_distinct_captions():
+    captions = load_bank()
+    assert len(captions) >= 100
+    assert len(set(captions)) == len(captions)
+    assert not any(c.startswith("#") for c in captions)
