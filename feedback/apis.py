@@ -16,11 +16,13 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from cbir_site import bounds
-from cbir_site.errors import InvalidInputError, NotFoundError
-from cbir_site.pagination import paginate
+from cbir_site.errors import NotFoundError
+from cbir_site.filtering import filtered
+from cbir_site.pagination import PastEnd, page_of, paginate, query_page, query_page_size
 from feedback import expansion_selectors, selectors, services
 from feedback.expansion_service import caption_add, expansion_set_status
-from feedback.history import history_entry_delete, history_of
+from feedback.filters import SessionFilter
+from feedback.history import history_entry_delete
 from feedback.models import Expansion, Judgement, SearchIteration, SearchSession
 from feedback.rocchio import RocchioParams
 from galleries import selectors as gallery_selectors
@@ -140,26 +142,16 @@ def iteration_body(request: Request, iteration: SearchIteration) -> dict:
     """The iteration with one page of its results (?page=, ?page_size=; default the session's)."""
     filters = request.query_params  # gallery, uploaded_after, ..., sort: search/result_filters.py
     shown = selectors.iteration_results(request.user, iteration, filters)
-    default_size = min(iteration.session.params.get("k") or 24, bounds.k_bound().maximum)
-    size = _bounded("page_size", request.query_params.get("page_size"), default_size)
-    page = _bounded("page", request.query_params.get("page"), 1)
-    iteration.shown = shown[(page - 1) * size : page * size]  # type: ignore[attr-defined]
+    default_size = min(iteration.session.params.get("k") or 24, int(bounds.k_bound().maximum))
+    size = query_page_size(request.query_params.get("page_size"), default=default_size, strict=True)
+    number = query_page(request.query_params.get("page"))
+    page = page_of(shown, number, size, past_end=PastEnd.EMPTY)
+    iteration.shown = list(page)  # type: ignore[attr-defined]
     iteration.closest = selectors.iteration_closest(request.user, iteration, filters)  # type: ignore[attr-defined]
     iteration.notice = closest_notice(iteration.closest)  # type: ignore[attr-defined]
     body = dict(IterationOutput(iteration, context={"request": request}).data)
-    body.update({"count": len(shown), "page": page, "page_size": size})
+    body.update({"count": page.paginator.count, "page": number, "page_size": size})
     return body
-
-
-def _bounded(name: str, raw: str | None, default: int) -> int:
-    """?page= and ?page_size= within the ranges the search API uses (cbir_site/bounds.py)."""
-    bound = bounds.PAGE if name == "page" else bounds.k_bound()
-    try:
-        value = int(raw) if raw else default
-    except ValueError as exc:
-        raise InvalidInputError(f"{name} must be {bound.describe()}.", code="invalid") from exc
-    bound.check(name, value)
-    return value
 
 
 class SessionListApi(APIView):
@@ -178,9 +170,10 @@ class SessionListApi(APIView):
         operation_id="search_sessions_list",
     )
     def get(self, request: Request) -> Response:
-        distinct = request.query_params.get("distinct", "").lower() in ("1", "true", "yes")
-        sessions = history_of(request.user) if distinct else selectors.sessions_of(request.user)
-        return paginate(request, self, sessions, lambda page: SessionOutput(page, many=True))
+        sessions = SessionFilter(request.query_params, queryset=selectors.sessions_of(request.user))
+        return paginate(
+            request, filtered(sessions, strict=True), lambda page: SessionOutput(page, many=True)
+        )
 
 
 class SessionDetailApi(APIView):

@@ -74,7 +74,12 @@ def history_of(user: AbstractBaseUser) -> QuerySet[SearchSession]:
     """
     if not user.is_authenticated:
         return SearchSession.objects.none()
-    own = SearchSession.objects.filter(user=user)
+    return each_query_once(SearchSession.objects.filter(user=user))
+
+
+def each_query_once(own: QuerySet[SearchSession]) -> QuerySet[SearchSession]:
+    """The latest of `own` (one user's sessions) for each distinct query, newest first,
+    with `times` and `iteration_count`."""
     latest = own.order_by("query_key", "-created_at", "-pk").distinct("query_key").values("pk")
     times = (
         own.filter(query_key=OuterRef("query_key"))

@@ -5,13 +5,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from cbir_site.errors import ApplicationError, InvalidInputError, NotFoundError
+from cbir_site.pagination import PastEnd, page_of
 from cbir_site.throttling import throttled
 from feedback import selectors, services
 from feedback.forms import RefineForm
@@ -50,7 +50,8 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
         closest = every_closest and selectors.iteration_closest(request.user, iteration, wanted)
     except InvalidInputError:  # valid form, values the ranking cannot use: show them all
         shown, closest = everything, every_closest
-    page = Paginator(shown, session.params.get("k") or 24).get_page(request.GET.get("page"))
+    size = session.params.get("k") or 24
+    page = page_of(shown, request.GET.get("page"), size, past_end=PastEnd.LAST)
     on_page = list(page) or closest
     thresholds = iteration.params.get("thresholds", [])
     rows = [*iteration.results, *iteration.params.get("closest", [])]
@@ -110,7 +111,7 @@ def session_refine(request: HttpRequest, session_id: str) -> HttpResponse:
 @login_required
 def session_list(request: HttpRequest) -> HttpResponse:
     """The history: each distinct query once (its latest run), with thumbnails."""
-    page = Paginator(history_of(request.user), 30).get_page(request.GET.get("page"))
+    page = page_of(history_of(request.user), request.GET.get("page"), 30, past_end=PastEnd.LAST)
     thumbnails = history_thumbnails(request.user, list(page))
     rows = [(s, thumbnails.get(s.pk, []), _kept_example(request, s)) for s in page]
     return render(request, "feedback/sessions.html", {"page": page, "rows": rows})

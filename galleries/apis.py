@@ -18,9 +18,11 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from cbir_site.errors import InvalidInputError, NotFoundError
+from cbir_site.filtering import filtered
 from cbir_site.pagination import paginate
 from galleries import selectors, services
 from galleries.file_http import image_file_response
+from galleries.filters import ImageFilter
 from galleries.models import Image, Membership
 from galleries.serializers import (
     GalleryCreateInput,
@@ -64,7 +66,6 @@ class GalleryListApi(APIView):
         )
         return paginate(
             request,
-            self,
             galleries,
             lambda page: GalleryOutput(
                 page, many=True, context={"roles": _roles(request.user, page)}
@@ -118,7 +119,7 @@ class GalleryMembersApi(APIView):
         if selectors.gallery_role_for(request.user, gallery) is None:
             raise NotFoundError(f"No gallery named '{slug}'.")  # non-members see no member list
         members = gallery.memberships.select_related("user").order_by("user__username")
-        return paginate(request, self, members, lambda page: MembershipOutput(page, many=True))
+        return paginate(request, members, lambda page: MembershipOutput(page, many=True))
 
     @extend_schema(
         request=MembershipInput,
@@ -186,14 +187,9 @@ class GalleryImagesApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
         gallery = selectors.gallery_get_visible(request.user, slug=slug)
         images = gallery.images.select_related("gallery", "uploaded_by")
-        wanted = request.query_params.get("status")
-        if wanted:
-            if wanted not in Image.Status.values:
-                raise InvalidInputError(f"status must be one of {', '.join(Image.Status.values)}.")
-            images = images.filter(status=wanted)
+        images = filtered(ImageFilter(request.query_params, queryset=images), strict=True)
         return paginate(
             request,
-            self,
             images,
             lambda page: ImageOutput(page, many=True, context={"request": request}),
         )

@@ -7,7 +7,6 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -20,8 +19,11 @@ from cbir_site.errors import (
     PermissionDeniedError,
     RateLimitedError,
 )
+from cbir_site.filtering import filtered
+from cbir_site.pagination import PastEnd, page_of
 from cbir_site.throttling import throttled
 from galleries import selectors, services
+from galleries.filters import ImageFilter
 from galleries.forms import GalleryForm
 from galleries.models import Membership
 
@@ -76,18 +78,15 @@ def gallery_list(request: HttpRequest) -> HttpResponse:
 def gallery_detail(request: HttpRequest, slug: str) -> HttpResponse:
     gallery = selectors.gallery_get_visible(request.user, slug=slug)
     role = selectors.gallery_role_for(request.user, gallery)
-    images = gallery.images.all()
-    status_filter = request.GET.get("status", "")
-    if status_filter in ("pending", "ready", "failed"):
-        images = images.filter(status=status_filter)
-    page = Paginator(images, IMAGES_PER_PAGE).get_page(request.GET.get("page"))
+    images = filtered(ImageFilter(request.GET, queryset=gallery.images.all()), strict=False)
+    page = page_of(images, request.GET.get("page"), IMAGES_PER_PAGE, past_end=PastEnd.LAST)
     context = {
         "gallery": gallery,
         "role": role,
         "can_edit": role in (Membership.Role.OWNER, Membership.Role.EDITOR),
         "can_manage": role == Membership.Role.OWNER,
         "page": page,
-        "status_filter": status_filter,
+        "status_filter": request.GET.get("status", ""),
         "members": gallery.memberships.select_related("user") if role else [],
         "max_upload_mb": services.image_limits().max_bytes // (1024 * 1024),
         "allowed_formats": ", ".join(services.image_limits().allowed_formats),

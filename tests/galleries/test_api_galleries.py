@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.core.files.storage import default_storage
+from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -288,6 +289,18 @@ def test_image_list_is_paginated_newest_first(cast, client_for):
     ]
 
 
+def test_list_pages_keep_their_limits_and_know_the_last(cast, client_for):
+    images = [upload(cast.gallery, data) for data in colours(3)]
+    client = client_for(cast.viewer)
+    url = reverse("api:gallery-images", args=["private"])
+    last = client.get(url, {"page_size": 2, "page": "last"}).data
+    assert [i["id"] for i in last["results"]] == [images[0].pk]
+    assert last["next"] is None and "page=" not in last["previous"]
+    for size in ("0", "-1", "many"):  # no usable size: the default page
+        assert len(client.get(url, {"page_size": size}).data["results"]) == 3
+    assert client.get(url, {"page": "x"}).status_code == 404
+
+
 def test_members_list_is_paginated(cast, client_for):
     response = client_for(cast.owner).get(
         reverse("api:gallery-members", args=["private"]), {"page_size": 2}
@@ -356,6 +369,20 @@ def test_image_list_filters_by_status(cast, client_for):
     assert ids("ready") == [ready.pk]
     assert ids("pending") == [pending.pk]
     assert ids("failed") == []
+
+
+def test_gallery_page_filters_by_status_and_ignores_an_unknown_one(cast, client_for):
+    ready, _ = (
+        upload(cast.gallery, png_bytes((3, 3, 3))),
+        upload(cast.gallery, png_bytes((4,) * 3)),
+    )
+    images_embed(image_ids=[ready.pk])
+    client = Client()
+    client.force_login(cast.viewer)
+    url = reverse("galleries:detail", args=["private"])
+    assert list(client.get(url, {"status": "ready"}).context["page"]) == [ready]
+    shown = client.get(url, {"status": "done"})
+    assert shown.status_code == 200 and shown.context["page"].paginator.count == 2
 
 
 def test_image_list_rejects_an_unknown_status(cast, client_for):
