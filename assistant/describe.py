@@ -57,7 +57,7 @@ def _concepts(image: Image) -> list[str]:
         encoder = get_encoder()
     except EncoderUnavailable:
         return []
-    if not hasattr(encoder, "class_probabilities"):
+    if not hasattr(encoder, "class_probabilities") or not hasattr(encoder, "class_names"):
         return []
     field = image.thumbnail if image.thumbnail else image.file
     try:

@@ -11,13 +11,15 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from cbir_site.choices import TextChoices
+
 
 class AssistRequest(models.Model):
-    class Kind(models.TextChoices):
+    class Kind(TextChoices):
         REPHRASE = "rephrase", "rephrasings and negatives"
         COMPOSE = "compose", "image plus words merged"
 
-    class Status(models.TextChoices):
+    class Status(TextChoices):
         PENDING = "pending", "pending"
         READY = "ready", "ready"
         FAILED = "failed", "failed"

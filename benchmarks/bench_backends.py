@@ -304,7 +304,7 @@ def built(
                 break
     elapsed = time.perf_counter() - started
     faiss.omp_set_num_threads(1)
-    info = {
+    info: dict[str, Any] = {
         "build_s": elapsed,
         "built_rows": added,
         "complete": added == len(x),

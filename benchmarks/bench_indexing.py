@@ -135,7 +135,10 @@ def instrument_pipeline(timer: StageTimer) -> Callable[[], None]:
     """Time image_decode and _store inside indexing.embedding; returns an undo function."""
     import indexing.embedding as pipeline
 
-    originals = {"image_decode": pipeline.image_decode, "_store": pipeline._store}
+    originals: dict[str, Callable[..., Any]] = {
+        "image_decode": pipeline.image_decode,
+        "_store": pipeline._store,
+    }
     pipeline.image_decode = timer.wrap("decode", originals["image_decode"])
     pipeline._store = timer.wrap("db_write", originals["_store"])
 
@@ -222,7 +225,7 @@ def _one_pass(
     for b, start in enumerate(range(0, len(images), batch_size)):
         ids = [i.pk for i in images[start : start + batch_size]]
         pics = pictures[start : start + batch_size]
-        row = {"pass": number, "images": len(ids)}
+        row: dict[str, float] = {"pass": number, "images": len(ids)}
         for which in ("raw", "e2e") if b % 2 == 0 else ("e2e", "raw"):
             started = time.perf_counter()
             if which == "raw":
@@ -431,7 +434,7 @@ def main() -> None:
     try:
         started = time.perf_counter()
         encoder = get_encoder()
-        extra = {"encoder_load_s": time.perf_counter() - started}
+        extra: dict[str, Any] = {"encoder_load_s": time.perf_counter() - started}
         images, extra["upload_s"] = upload_all(gallery, user, photos)
         pictures, _ = decode_all(images, encoder.image_size)
         warm_up(encoder, gallery, user, pictures)

@@ -41,6 +41,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -139,7 +140,7 @@ def accounts(stack: Stack, users: int) -> tuple[dict, list[dict], dict]:
     """(the public gallery's owner, the signed-in users, the hostile uploader)."""
     names = [("bench-public", True), *((f"bench-u{i}", False) for i in range(users))]
     made = stack.python(_ACCOUNTS.format(names=[*names, ("bench-hostile", False)]))
-    return made[0], made[1:-1], made[-1]  # type: ignore[index]
+    return made[0], made[1:-1], made[-1]  # type: ignore[index]  # stack.python returns the script's JSON: a list here
 
 
 def fill_public(api: Api, gallery: str, count: int) -> list[tuple[int, str]]:
@@ -153,7 +154,7 @@ def fill_public(api: Api, gallery: str, count: int) -> list[tuple[int, str]]:
                 f"Could not fill the public gallery: HTTP {reply.status} {reply.detail}"
             )
         digests = {name: sha256(data) for name, data in files}
-        for result in reply.body["results"]:  # type: ignore[index]
+        for result in reply.body["results"]:  # type: ignore[index]  # an upload's reply body is a JSON object
             tag = f'"{digests[result["filename"]]}-thumb"'
             found.append((int(result["image"]["id"]), tag))
     return found
@@ -168,7 +169,7 @@ def wait_embedded(galleries: list[tuple[Api, str]], *, timeout: float) -> float:
         for api, slug in galleries:
             reply = api.request("GET", f"/api/v1/galleries/{slug}/status/")
             ok = reply.status == 200 and reply.is_json
-            pending += int(reply.body["pending"]) if ok else 1  # type: ignore[index]
+            pending += int(reply.body["pending"]) if ok else 1  # type: ignore[index]  # a status reply's body is a JSON object
         if pending == 0:
             return time.monotonic() - started
         time.sleep(1.0)
@@ -217,7 +218,7 @@ def mixed(rec: Recorder, apis: list[Api], galleries: list[str], thumbs, examples
         )
         for i in range(args.users)
     ]
-    run_threads([lambda u=u: u.run(deadline) for u in users], join_s=args.duration + 120)
+    run_threads([partial(u.run, deadline) for u in users], join_s=args.duration + 120)
 
 
 def flood(rec: Recorder, hostile: Api, gallery: str, anonymous: Api, canvas: bytes, args) -> None:  # type: ignore[no-untyped-def]

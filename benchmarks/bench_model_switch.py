@@ -113,6 +113,7 @@ def main() -> None:
                 filename=name,
                 enqueue=False,
             )
+            assert outcome.image is not None, outcome.message
             images.append(outcome.image)
         images_embed(image_ids=[i.pk for i in images])  # the current (fake) model
         if args.candidate == "bundled":

@@ -140,7 +140,7 @@ def vector_cursor(connection: Any, *, numpy_loader: bool = False, name: str = ""
     raw = connection.connection
     cur = psycopg.ServerCursor(raw, name) if name else psycopg.Cursor(raw)
     info = TypeInfo.fetch(raw, "vector")
-    register_vector_info(cur, info)
+    register_vector_info(cur, info)  # type: ignore[arg-type]  # a cursor is an adapt context too: registered for it alone
     if numpy_loader:
         cur.adapters.register_loader(info.oid, NumpyVectorLoader)
     return cur

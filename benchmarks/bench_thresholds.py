@@ -140,7 +140,7 @@ def collect(root: Path, *, min_class: int, limit: int, seed: int) -> list[Item]:
     for label in sorted(leaves):
         by_gallery[label.split("/")[0]].append(label)
     rng = random.Random(seed)
-    items = []
+    items: list[Item] = []
     for gallery, labels in sorted(by_gallery.items()):
         if len(labels) < 2:
             continue
@@ -351,7 +351,11 @@ def main() -> None:
         n: {g: mean_neighbour_distance(col.vectors[col.members[g]], n) for g in col.gallery_names}
         for n in NEIGHBOURS
     }
-    overall = {n: float(global_mean(m_g[n].values())) for n in NEIGHBOURS}
+    overall: dict[int, float] = {}
+    for n in NEIGHBOURS:
+        mean = global_mean(m_g[n].values())
+        assert mean is not None  # every gallery of the collection has its m_g
+        overall[n] = mean
     gallery_of_row = np.asarray([col.galleries[i] for i in order])
     methods = [Method("static", None, 0.0, None)]
     for n in NEIGHBOURS:
@@ -359,7 +363,7 @@ def main() -> None:
         methods.append(Method(f"dynamic n={n}", stat, overall[n], n))
         methods.append(Method(f"query-time n={n}", ranked.nearest_mean(n), overall[n], n))
 
-    class_sizes = defaultdict(int)
+    class_sizes: defaultdict[str, int] = defaultdict(int)
     for label in col.labels:
         class_sizes[label] += 1
     k = round(float(np.mean(list(class_sizes.values()))))

@@ -28,8 +28,8 @@ _last_logged = 0.0
 _log_lock = threading.Lock()
 
 
-def _fail_open(fallback: Callable[..., Any]) -> Callable:  # type: ignore[type-arg]
-    def wrap(method: Callable) -> Callable:  # type: ignore[type-arg]
+def _fail_open(fallback: Callable[..., Any]) -> Callable:
+    def wrap(method: Callable) -> Callable:
         @functools.wraps(method)
         def call(self: RedisCache, *args: Any, **kwargs: Any) -> Any:
             try:

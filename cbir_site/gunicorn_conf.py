@@ -44,7 +44,7 @@ def _memory_gib() -> int:
 
 
 def _positive(name: str, raw: str | None, default: int) -> int:
-    if not (raw or "").strip():
+    if raw is None or not raw.strip():
         return default
     value = int(raw)  # a typo must stop the server, not silently pick the default
     if value < 1:

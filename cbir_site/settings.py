@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -138,6 +139,7 @@ TEMPLATES = [
 
 # Database: DATABASE_URL, or the embedded PostgreSQL+pgvector under CBIR_DATA_DIR.
 _database_url = env_str("DATABASE_URL")
+DATABASES: dict[str, Any]
 if _database_url:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
 else:
@@ -290,6 +292,7 @@ SPECTACULAR_SETTINGS = {
 # kombu's filesystem transport under CBIR_DATA_DIR: still a separate worker
 # process, no server to install.
 _broker_url = env_str("CBIR_BROKER_URL") or _redis_url
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object]
 if _broker_url:
     CELERY_BROKER_URL = _broker_url
     CELERY_BROKER_TRANSPORT_OPTIONS = {

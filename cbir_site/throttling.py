@@ -23,7 +23,7 @@ class _Scoped:
 
 def allowed(request: HttpRequest, scope: str) -> tuple[bool, float | None]:
     throttle = ScopedRateThrottle()
-    if throttle.allow_request(request, _Scoped(scope)):  # type: ignore[arg-type]
+    if throttle.allow_request(request, _Scoped(scope)):
         return True, None
     return False, throttle.wait()
 

@@ -186,7 +186,7 @@ def revisited_oxford(
                 id=f"query-{number}-{qname}",
                 kind=IMAGE,
                 item_key=str(qname),
-                bbox=tuple(float(v) for v in bbx) if bbx is not None else None,  # type: ignore[arg-type]
+                bbox=tuple(float(v) for v in bbx) if bbx is not None else None,  # type: ignore[arg-type]  # a stored box is four numbers
                 relevant=relevant,
                 junk=ignored - relevant,
                 split="query",

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from django.db import models
 
+from cbir_site.choices import TextChoices
+
 
 class Explanation(models.Model):
-    class Status(models.TextChoices):
+    class Status(TextChoices):
         PENDING = "pending", "pending"
         READY = "ready", "ready"
         FAILED = "failed", "failed"

@@ -98,16 +98,16 @@ def peak_pixel(grid: np.ndarray, width: int, height: int) -> tuple[float, float]
 
 @dataclass
 class Tally:
-    hits: int = 0
+    hits: float = 0  # a hit is 1; the random baseline adds its expected hit rate
     total: int = 0
-    hits_difficult: int = 0
+    hits_difficult: float = 0
     total_difficult: int = 0
 
     def add(self, hit: bool | float, difficult: bool) -> None:
-        self.hits += hit  # type: ignore[assignment]
+        self.hits += hit
         self.total += 1
         if difficult:
-            self.hits_difficult += hit  # type: ignore[assignment]
+            self.hits_difficult += hit
             self.total_difficult += 1
 
     def rates(self) -> tuple[float, float]:

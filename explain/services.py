@@ -168,7 +168,7 @@ def _computed(row: Explanation, iteration: SearchIteration) -> dict:
     if encoder.name != row.model_name:
         raise ValueError(f"The active model is {encoder.name}, not {row.model_name}.")
     picture = picture_load(row.image, min_side=encoder.image_size)
-    query = np.asarray(iteration.query_vector, dtype=np.float32)
+    query: np.ndarray = np.asarray(iteration.query_vector, dtype=np.float32)
     session = iteration.session
     method = row.requested if row.requested != AUTO else methods_for(encoder)[0]
     heat = explain_heatmap(

@@ -53,8 +53,11 @@ def session_parts(encoder: Any, session: SearchSession) -> list[QueryPart]:
     encoded = dict(zip(texts, encode_query_texts(encoder, texts), strict=True)) if texts else {}
     stored = _vectors(encoder.name, [*session.example_image_ids, *session.negative_image_ids])
     examples = [i for i in session.example_image_ids if i in stored]
-    negatives = [("negative_text", session.negative_text, encoded.get(session.negative_text))]
-    negatives = [n for n in negatives if n[1]]
+    negatives = (
+        [("negative_text", session.negative_text, encoded[session.negative_text])]
+        if session.negative_text
+        else []
+    )
     negatives += [
         ("negative_example", f"image {i}", stored[i])
         for i in session.negative_image_ids

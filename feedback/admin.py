@@ -187,7 +187,7 @@ class CaptionFormSet(BaseInlineFormSet):
 
     user = None  # set per request by CaptionInline.get_formset
 
-    def save(self, commit: bool = True) -> list:  # type: ignore[override]
+    def save(self, commit: bool = True) -> list:
         from indexing.runtime import get_encoder
 
         # What the admin's change message reads.

@@ -146,9 +146,9 @@ def iteration_body(request: Request, iteration: SearchIteration) -> dict:
     size = query_page_size(request.query_params.get("page_size"), default=default_size, strict=True)
     number = query_page(request.query_params.get("page"))
     page = page_of(shown, number, size, past_end=PastEnd.EMPTY)
-    iteration.shown = list(page)  # type: ignore[attr-defined]
-    iteration.closest = selectors.iteration_closest(request.user, iteration, filters)  # type: ignore[attr-defined]
-    iteration.notice = closest_notice(iteration.closest)  # type: ignore[attr-defined]
+    iteration.shown = list(page)
+    iteration.closest = selectors.iteration_closest(request.user, iteration, filters)
+    iteration.notice = closest_notice(iteration.closest)
     body = dict(IterationOutput(iteration, context={"request": request}).data)
     body.update({"count": page.paginator.count, "page": number, "page_size": size})
     return body

@@ -71,7 +71,7 @@ def votes_for(image_ids: Sequence[int]) -> dict[int, list[tuple[Vote, str]]]:
         if label == Judgement.Label.WITHDRAWN or not key:
             continue
         # Whole days: a confirmation keeps its full weight on the day it is made.
-        age = (now - created_at).days  # type: ignore[operator]
+        age = (now - created_at).days
         out[image_id].append((Vote(user_id, key, label == Judgement.Label.RELEVANT, age), text))
     return out
 
@@ -207,7 +207,7 @@ def expansion_set_status(*, expansion: Expansion, status: str) -> Expansion:
         )
     expansion.status = status
     if status in (Expansion.Status.REMOVED, Expansion.Status.CANDIDATE):
-        expansion.vector = None
+        expansion.vector = None  # type: ignore[assignment]  # the column's value, typed as pgvector's field class
     elif expansion.vector is None:
         expansion.vector = get_encoder().encode_texts([expansion.text])[0]
     expansion.save()

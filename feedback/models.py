@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db import models
 from pgvector.django import VectorField
 
+from cbir_site.choices import TextChoices
+
 
 class SearchSession(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -50,7 +52,7 @@ class SearchSession(models.Model):
 
 
 class SearchIteration(models.Model):
-    class Kind(models.TextChoices):
+    class Kind(TextChoices):
         INITIAL = "initial", "initial query"
         FEEDBACK = "feedback", "Rocchio on the user's judgements"
         PSEUDO = "pseudo", "Rocchio on pseudo-relevance feedback"
@@ -77,7 +79,7 @@ class SearchIteration(models.Model):
 
 
 class Judgement(models.Model):
-    class Label(models.TextChoices):
+    class Label(TextChoices):
         RELEVANT = "relevant", "relevant"
         NOT_RELEVANT = "not_relevant", "not relevant"
         WITHDRAWN = "withdrawn", "withdrawn"
@@ -117,11 +119,11 @@ class Expansion(models.Model):
     captions are what everybody who may see the image sees.
     """
 
-    class Source(models.TextChoices):
+    class Source(TextChoices):
         QUERY = "query", "confirmed query"
         CAPTION = "caption", "caption (entered by a manager)"
 
-    class Status(models.TextChoices):
+    class Status(TextChoices):
         CANDIDATE = "candidate", "candidate (not enough support yet)"
         ADMITTED = "admitted", "admitted (used for search)"
         APPROVED = "approved", "approved by a manager (always used)"

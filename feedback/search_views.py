@@ -117,11 +117,11 @@ def _kept_example(request: HttpRequest, form: SearchForm, data) -> bytes | None:
     token = (data.get("example") or "").strip()
     if not token:
         return None
-    image_data = example_load(session=request.session, token=token)
-    if image_data is None:
+    kept = example_load(session=request.session, token=token)
+    if kept is None:
         data["example"] = ""
         form.add_error(None, EXAMPLE_GONE)
-    return image_data
+    return kept
 
 
 def _none_checked(form: SearchForm, result: SearchResult | None) -> bool:
@@ -140,7 +140,7 @@ def _unchecked(form: SearchForm, result: SearchResult | None) -> set[str]:
     return unchecked_galleries(result.thresholds)
 
 
-def _shown(result: SearchResult | None) -> list:  # type: ignore[type-arg]
+def _shown(result: SearchResult | None) -> list:
     return [] if result is None else [*result.hits, *result.closest]
 
 

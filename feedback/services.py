@@ -10,6 +10,7 @@ Every iteration re-checks which galleries the user may still see.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -191,6 +192,7 @@ def search_session_refine(
     params = params or rocchio_defaults()
     latest = iteration_get(session)
     judgements = current_judgements(session)
+    base: np.ndarray
     if pseudo_positives:
         ranked = [row[0] for row in latest.results]
         relevant, non_relevant = pseudo_feedback(ranked, pseudo_positives, pseudo_negatives)
@@ -249,13 +251,13 @@ def _iteration_create(
     kind: str,
     result: SearchResult,
     params: dict,
-    pinned: list[int] = (),  # type: ignore[assignment]
+    pinned: Sequence[int] = (),
 ) -> SearchIteration:
-    rows = [[i, 0, None] for i in pinned]
+    rows: list[list[float | None]] = [[i, 0, None] for i in pinned]
     rows += [[i, 0, round(score, 6)] for i, score in result.ranked if i not in pinned]
     for rank, row in enumerate(rows, start=1):
         row[1] = rank
-    shown = {
+    shown: dict[str, Any] = {
         "metric": result.metric,
         "thresholds": [
             {"gallery": t.gallery.slug, "distance": t.distance, "source": t.source}

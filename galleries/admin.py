@@ -36,7 +36,7 @@ class ManagedOnlyMixin:
     gallery_path = "gallery"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        qs = super().get_queryset(request)  # type: ignore[misc]
+        qs = super().get_queryset(request)  # type: ignore[misc]  # a mixin: the ModelAdmin it is mixed into has get_queryset
         if request.user.is_superuser:
             return qs
         managed = selectors.galleries_managed_by(request.user)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -112,7 +112,7 @@ def _zip_sources(path: Path) -> list[Source]:
 
     def opener(member: zipfile.ZipInfo) -> Callable:
         @contextmanager
-        def open_member() -> Iterator[BinaryIO]:
+        def open_member() -> Iterator[IO[bytes]]:
             # The declared size was checked; image_upload's read limit guards against a lie.
             with zipfile.ZipFile(path) as archive, archive.open(member) as fh:
                 yield fh

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from cbir_site import bounds
+from cbir_site.choices import TextChoices
 
 
 class Organisation(models.Model):
@@ -43,7 +44,7 @@ class OrganisationMembership(models.Model):
 
 
 class Gallery(models.Model):
-    class Visibility(models.TextChoices):
+    class Visibility(TextChoices):
         PRIVATE = "private", "Private (members only)"
         ORGANISATION = "organisation", "Organisation (every member of its organisation)"
         PUBLIC = "public", "Public (everyone, signed in or not)"
@@ -107,7 +108,7 @@ class Gallery(models.Model):
 
 
 class Membership(models.Model):
-    class Role(models.TextChoices):
+    class Role(TextChoices):
         OWNER = "owner", "Owner (manage members and settings)"
         EDITOR = "editor", "Editor (upload and delete images)"
         VIEWER = "viewer", "Viewer (browse and search)"
@@ -130,7 +131,7 @@ class Membership(models.Model):
 
 
 class Image(models.Model):
-    class Status(models.TextChoices):
+    class Status(TextChoices):
         PENDING = "pending", "Pending"
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"

@@ -15,7 +15,7 @@ from django.db.models import Count, Q, QuerySet
 from cbir_site.errors import NotFoundError, PermissionDeniedError
 from galleries.models import Gallery, Image, Membership, Organisation, OrganisationMembership
 
-User = AbstractBaseUser | AnonymousUser
+type User = AbstractBaseUser | AnonymousUser
 
 EDIT_ROLES = (Membership.Role.OWNER, Membership.Role.EDITOR)
 
@@ -183,4 +183,4 @@ def galleries_for_picker(user: User) -> list[tuple[Gallery, str, int]]:
         .order_by("name", "slug")
     )
     labels = gallery_labels(galleries)
-    return [(g, labels[g.pk], g.image_count) for g in galleries]  # type: ignore[attr-defined]
+    return [(g, labels[g.pk], g.image_count) for g in galleries]

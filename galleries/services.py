@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 
 def organisation_create(
-    *, name: str, slug: str = "", members: list[AbstractBaseUser] = ()
+    *, name: str, slug: str = "", members: Sequence[AbstractBaseUser] = ()
 ) -> Organisation:
     org = Organisation(name=name)
     save_with_unique_slug(org, text=slug or name, always_suffix=False)  # operators only
@@ -110,7 +110,7 @@ def gallery_update(*, gallery: Gallery, user: AbstractBaseUser, **fields: object
         raise InvalidInputError(f"Cannot change {', '.join(sorted(unknown))}.")
     visibility = str(fields.get("visibility", gallery.visibility))
     organisation = fields.get("organisation", gallery.organisation)
-    _check_organisation(user, visibility, organisation)  # type: ignore[arg-type]
+    _check_organisation(user, visibility, organisation)  # type: ignore[arg-type]  # fields are the caller's checked values, typed object
     for key, value in fields.items():
         setattr(gallery, key, value)
     gallery.save()

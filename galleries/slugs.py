@@ -45,7 +45,7 @@ def save_with_unique_slug(obj: models.Model, *, text: str, always_suffix: bool) 
     plain = not always_suffix and not manager.filter(slug=base).exists()
     for attempt in range(ATTEMPTS + plain):
         candidate = base if plain and attempt == 0 else f"{base}-{random_suffix()}"
-        obj.slug = candidate  # type: ignore[attr-defined]
+        obj.slug = candidate
         try:
             with transaction.atomic():  # a savepoint: a clash leaves the caller's work intact
                 obj.save(force_insert=True)

@@ -117,7 +117,8 @@ def _store(
         )
         codes = hash_codes(vectors, hashing_thresholds_for(encoder.name))
         bank = query_bank(encoder)  # querybank normalisation of text queries (calibration.py)
-        means, spreads = bank.statistics(vectors) if len(vectors) else ([], [])
+        empty = np.zeros(0, np.float32)
+        means, spreads = bank.statistics(vectors) if len(vectors) else (empty, empty)
         rows = [
             Embedding(
                 image_id=image.id,

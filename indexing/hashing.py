@@ -37,7 +37,7 @@ def fit_thresholds(
         raise ValueError("sample must be at least 1")
     if method == "mean":
         return _streaming_mean(chunks)
-    return np.median(_reservoir(chunks, sample, seed), axis=0).astype(np.float32)
+    return np.asarray(np.median(_reservoir(chunks, sample, seed), axis=0), dtype=np.float32)
 
 
 def encode(vectors: np.ndarray, thresholds: np.ndarray) -> np.ndarray:

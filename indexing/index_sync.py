@@ -76,7 +76,7 @@ class ModelIndex:
             if len(present) and self.index is not None:
                 self.index.remove(present)
 
-    def set_expansions(self, image_ids: Iterable[int], chunks: Iterable) -> None:  # type: ignore[type-arg]
+    def set_expansions(self, image_ids: Iterable[int], chunks: Iterable) -> None:
         """Replace these images' expansion vectors with the ones in `chunks`."""
         with self.lock:
             old = [e for i in image_ids for e in self.image_expansions.pop(i, [])]

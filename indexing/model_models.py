@@ -12,15 +12,17 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from cbir_site.choices import TextChoices
+
 
 class ManagedModel(models.Model):
-    class Role(models.TextChoices):
+    class Role(TextChoices):
         NONE = "", "not in use"
         ACTIVE = "active", "active"
         CANDIDATE = "candidate", "candidate"
         RETIRED = "retired", "retired (embeddings kept for rollback until pruned)"
 
-    class PullState(models.TextChoices):
+    class PullState(TextChoices):
         IDLE = "idle", "not pulled by this deployment"
         QUEUED = "queued", "queued"
         RUNNING = "running", "downloading"

@@ -284,7 +284,7 @@ def _download(
 def _progress_bar(name: str, progress: ProgressCallback | None, show: bool) -> type:
     from huggingface_hub.utils import tqdm as hub_tqdm
 
-    class Bar(hub_tqdm):  # type: ignore[misc, valid-type]
+    class Bar(hub_tqdm):
         def __init__(self, *args: Any, **kwargs: Any):
             if not show:
                 kwargs["disable"] = True

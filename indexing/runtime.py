@@ -16,6 +16,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -58,7 +59,7 @@ class EncoderStatus:
 class SelectedModel:
     key: str
     model_name: str
-    config: tuple[tuple[str, object], ...]  # EncoderConfig overrides
+    config: tuple[tuple[str, Any], ...]  # EncoderConfig overrides, from a JSON column
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from galleries.models import Gallery
 from galleries.selectors import gallery_status_counts
 from indexing.encoders.base import EncoderUnavailable
@@ -9,7 +11,7 @@ from indexing.models import Embedding
 from indexing.runtime import active_model_name, candidate_model_name
 
 
-def gallery_indexing_status(gallery: Gallery) -> dict[str, object]:
+def gallery_indexing_status(gallery: Gallery) -> dict[str, Any]:
     """Per-gallery progress: image counts by status and how many the active model covers."""
     counts = gallery_status_counts(gallery)
     try:

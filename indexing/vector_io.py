@@ -27,7 +27,7 @@ _TABLE = Embedding._meta.db_table
 class _BinaryVectorLoader(Loader):
     format = Format.BINARY
 
-    def load(self, data) -> np.ndarray:  # type: ignore[no-untyped-def, override]
+    def load(self, data) -> np.ndarray:
         return np.frombuffer(data, dtype=">f4", offset=4)
 
 
@@ -83,7 +83,7 @@ _oids: dict[tuple[str, int, str], int] = {}
 
 def load_vectors(model_name: str, **filters: Sequence[int]) -> EmbeddingChunk:
     """All matching embeddings as one chunk (for one gallery, a few ids)."""
-    chunks = list(iter_embeddings(model_name, **filters))  # type: ignore[arg-type]
+    chunks = list(iter_embeddings(model_name, **filters))  # type: ignore[arg-type]  # iter_embeddings' own id filters, passed through
     if not chunks:
         empty = np.zeros(0, np.int64)
         return EmbeddingChunk(empty, empty, np.zeros((0, 0), np.float32))

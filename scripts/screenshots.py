@@ -21,11 +21,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CBIR_CHROMIUM", "/usr/bin/chromium")
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 def seed() -> None:
@@ -60,7 +64,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(port: int) -> subprocess.Popen:  # type: ignore[type-arg]
+def serve(port: int) -> subprocess.Popen:
     server = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
         cwd=REPO,

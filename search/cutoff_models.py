@@ -12,8 +12,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from cbir_site.choices import TextChoices
 
-class CutoffSource(models.TextChoices):
+
+class CutoffSource(TextChoices):
     DEFAULT = "default", "default (the deployment's setting)"
     FITTED_COLLECTION = "fitted_collection", "fitted on the collection"
     FITTED_JUDGEMENTS = "fitted_judgements", "fitted on judgements"

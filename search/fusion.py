@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Sequence
+from typing import Protocol
 
 RankedList = Sequence[Hashable]
 
@@ -28,19 +29,19 @@ def rrf_weight(rank: int, k: int = 60) -> float:
     return 1.0 / (k + rank)
 
 
-def fuse(
-    lists: Sequence[RankedList],
+def fuse[T: Hashable](
+    lists: Sequence[Sequence[T]],
     weight: Callable[[int], float],
     list_weights: Sequence[float] | None = None,
-) -> list[tuple[Hashable, float]]:
+) -> list[tuple[T, float]]:
     """Sum each item's rank weights over the lists (rank 1 = first); best first."""
     if list_weights is None:
         list_weights = [1.0] * len(lists)
     if len(list_weights) != len(lists):
         raise ValueError("one weight per list")
-    totals: dict[Hashable, float] = {}
+    totals: dict[T, float] = {}
     for ranked, factor in zip(lists, list_weights, strict=True):
-        seen = set()
+        seen: set[T] = set()
         for rank, item in enumerate(ranked, start=1):
             if item in seen:  # an item counts once per list, at its best rank
                 continue
@@ -50,12 +51,24 @@ def fuse(
     return sorted(totals.items(), key=lambda pair: -pair[1])
 
 
-def log_vote(lists: Sequence[RankedList], list_weights: Sequence[float] | None = None):  # type: ignore[no-untyped-def]
+def log_vote[T: Hashable](
+    lists: Sequence[Sequence[T]], list_weights: Sequence[float] | None = None
+) -> list[tuple[T, float]]:
     return fuse(lists, log_vote_weight, list_weights)
 
 
-def rrf(lists: Sequence[RankedList], k: int = 60, list_weights: Sequence[float] | None = None):  # type: ignore[no-untyped-def]
+def rrf[T: Hashable](
+    lists: Sequence[Sequence[T]], k: int = 60, list_weights: Sequence[float] | None = None
+) -> list[tuple[T, float]]:
     return fuse(lists, lambda rank: rrf_weight(rank, k), list_weights)
 
 
-METHODS: dict[str, Callable[..., list[tuple[Hashable, float]]]] = {"log_vote": log_vote, "rrf": rrf}
+class Fusion(Protocol):
+    """A fusion method: ranked lists of any items in, (item, score) best first out."""
+
+    def __call__[T: Hashable](
+        self, lists: Sequence[Sequence[T]], *, list_weights: Sequence[float] | None = None
+    ) -> list[tuple[T, float]]: ...
+
+
+METHODS: dict[str, Fusion] = {"log_vote": log_vote, "rrf": rrf}

@@ -143,7 +143,7 @@ def _values(data: Mapping[str, object], name: str) -> list[str]:
     raw = getlist(name) if getlist is not None else data.get(name, [])
     if isinstance(raw, str):
         raw = [raw]
-    return [str(v) for v in raw or [] if v is not None]  # type: ignore[union-attr]
+    return [str(v) for v in raw or [] if v is not None]  # type: ignore[union-attr]  # raw is a list or None here: a lone str was wrapped above
 
 
 def _ids(values: Iterable[str]) -> tuple[int, ...]:

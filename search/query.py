@@ -139,7 +139,8 @@ def encode_query(
     stored = [selectors.image_get_visible(user, image_id=i) for i in spec.image_ids]
     unwanted = [selectors.image_get_visible(user, image_id=i) for i in spec.negative_image_ids]
     texts = [t for t in (spec.text, spec.negative_text) if t is not None]
-    vectors = encode_query_texts(encoder, texts) if texts else []  # remembered per process
+    # encode_query_texts remembers the texts' vectors per process.
+    vectors: np.ndarray | list[np.ndarray] = encode_query_texts(encoder, texts) if texts else []
     text_vectors = dict(zip(texts, vectors, strict=True))
     examples = []
     kinds = ["text"] if spec.text else []

@@ -82,7 +82,7 @@ def search_rephrased(
 def _fuse(results: Sequence[Any], method: str) -> tuple[list[tuple[int, float]], dict, dict]:
     """The fused (image id, score) list, the images by id, each image's closest distance."""
     lists = [[h.image.pk for h in r.hits] for r in results]
-    fused = [(int(i), float(s)) for i, s in FUSION_METHODS[method](lists)]  # type: ignore[call-overload]
+    fused = [(int(i), float(s)) for i, s in FUSION_METHODS[method](lists)]
     images: dict[int, Any] = {}
     closest: dict[int, float] = {}
     for result in results:

@@ -110,7 +110,10 @@ class RankedLists:
             raise ValueError(f"{thresholds.shape[-1]} thresholds for {n} queries")
         shift = np.arange(n) * _STRIDE
         clipped = np.clip(thresholds, 0.0, MAX_DISTANCE)
-        return np.searchsorted(self.keys, clipped + shift, side="left") - self.offsets[:-1]
+        counts: np.ndarray = (
+            np.searchsorted(self.keys, clipped + shift, side="left") - self.offsets[:-1]
+        )
+        return counts
 
     def _scores(
         self, counts: np.ndarray, empty_precision: float

@@ -28,7 +28,7 @@ class Experiment:
     def runner(self) -> Callable[[Context], Section]:
         from importlib import import_module
 
-        return import_module(f"evaluation.experiments.{self.module}").run  # type: ignore[no-any-return]
+        return import_module(f"evaluation.experiments.{self.module}").run
 
 
 EXPERIMENTS: dict[str, Experiment] = {

@@ -131,7 +131,7 @@ class Context:
             return data
         # The guarded decode: a dataset file gets the same limits as an upload.
         img = image_decode(data, min_side=0)
-        crop = img.crop(tuple(round(v) for v in query.bbox))  # type: ignore[arg-type]
+        crop = img.crop(tuple(round(v) for v in query.bbox))  # type: ignore[arg-type]  # a query's box is four numbers, PIL's crop box
         out = io.BytesIO()
         crop.save(out, format="PNG")  # lossless: the crop is the query, not a re-encoding
         return out.getvalue()

@@ -47,7 +47,7 @@ def run(ctx: Context) -> Section:
     for method, extra in METHODS.items():
         rankings = []
         for query in ctx.bar(usable, f"composed {method}"):
-            example = ctx.loaded.image_ids[examples[query.id]]  # type: ignore[index]
+            example = ctx.loaded.image_ids[examples[query.id]]  # type: ignore[index]  # usable queries have an example (filtered above)
             composed = {"image_ids": [example], **extra} if extra else {}
             rankings.append(ctx.search(query, **composed))
         results[method] = score(ctx, "text", usable, rankings, with_precision=False)

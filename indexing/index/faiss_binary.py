@@ -110,7 +110,7 @@ class FaissBinaryHNSWIndex(TombstonedGraph, BinaryIndexBase):
         if len(self._labels) == 0 or (labels is not None and len(labels) == 0):
             return np.zeros(0, np.int32), np.zeros(0, np.int64)
         selector, _keep = self._labels.selector(labels)
-        params = None if selector is None else faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+        params = None if selector is None else faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]  # faiss's stubs omit the keyword arguments SWIG takes
         _lims, distances, found = self._storage().range_search(code, radius, params=params)
         return distances, self._labels.ids_of(found)
 
@@ -134,7 +134,7 @@ def _params(allowed_ids: np.ndarray | None) -> tuple[faiss.SearchParameters | No
     if allowed_ids is None:
         return None, None
     selector, keep = selector_for(allowed_ids)
-    return faiss.SearchParameters(sel=selector), (selector, keep)  # type: ignore[call-arg]
+    return faiss.SearchParameters(sel=selector), (selector, keep)  # type: ignore[call-arg]  # faiss's stubs omit the keyword arguments SWIG takes
 
 
 @register("faiss-binary")

@@ -63,7 +63,7 @@ class FaissFlatIndex:
             if len(allowed_ids) == 0:
                 return empty
             selector, _keep = _selector(allowed_ids)
-            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]  # faiss's stubs omit the keyword arguments SWIG takes
         with self._lock:
             scores, ids = self._index.search(queries, k, params=params)
         return SearchHits(ids=ids, scores=scores)
@@ -80,7 +80,7 @@ class FaissFlatIndex:
             if len(allowed_ids) == 0:
                 return []
             selector, _keep = _selector(allowed_ids)
-            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]  # faiss's stubs omit the keyword arguments SWIG takes
         with self._lock:
             lims, scores, ids = self._index.range_search(query, float(min_score), params=params)
         return sorted_hits(ids[lims[0] : lims[1]], scores[lims[0] : lims[1]])

@@ -87,7 +87,7 @@ class FaissHNSWIndex(TombstonedGraph):
                 if lims[1] < ef * count / self._labels.n_labels:
                     return sorted_hits(self._labels.ids_of(found), scores)
                 ef *= 4
-            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]  # faiss's stubs omit the keyword arguments SWIG takes
             _lims, scores, found = self._storage().range_search(
                 query, float(min_score), params=params
             )

@@ -111,7 +111,7 @@ class TombstonedGraph:
     def _exact(
         self, queries: np.ndarray, k: int, selector: faiss.IDSelector | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        params = None if selector is None else faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+        params = None if selector is None else faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]  # faiss's stubs omit the keyword arguments SWIG takes
         scores, found = self._storage().search(queries, k, params=params)
         return scores, found
 
@@ -128,7 +128,10 @@ class TombstonedGraph:
 
 
 def hnsw_params(selector: faiss.IDSelector | None, ef: int) -> faiss.SearchParameters:
-    return faiss.SearchParametersHNSW(sel=selector, efSearch=ef)  # type: ignore[attr-defined]
+    params: faiss.SearchParameters = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]  # missing from faiss's stubs
+        sel=selector, efSearch=ef
+    )
+    return params
 
 
 def checked_batch(ids: np.ndarray, vectors: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:

@@ -6,6 +6,8 @@ the galleries app importing indexing.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 
 from galleries.models import Gallery
@@ -15,5 +17,5 @@ register = template.Library()
 
 
 @register.simple_tag
-def gallery_indexing_status(gallery: Gallery) -> dict[str, object]:
+def gallery_indexing_status(gallery: Gallery) -> dict[str, Any]:
     return _status(gallery)

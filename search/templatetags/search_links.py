@@ -74,7 +74,7 @@ def match(score: float | None, scale: MatchScale | None) -> int | None:
 
 @register.filter
 def is_in(value: object, container: object) -> bool:
-    return bool(container) and value in container  # type: ignore[operator]
+    return bool(container) and value in container  # type: ignore[operator]  # templates pass a list, set or dict
 
 
 @register.filter(name="mode_label")

@@ -140,4 +140,5 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 child.kill()
         if failed is not None and not stopping:
-            raise SystemExit(f"{failed.args[2:5]} exited with status {failed.returncode}")
+            command = failed.args if isinstance(failed.args, list) else [failed.args]
+            raise SystemExit(f"{command[2:5]} exited with status {failed.returncode}")

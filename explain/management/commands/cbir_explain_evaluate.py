@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -55,7 +56,11 @@ class Command(BaseCommand):
             groups = [groups[i] for i in sorted(set(keep))]
         pairs = [p for _, group in groups for p in group]
         budget = Budget(max_passes=options["max_passes"], time_s=options["time_budget"])
-        results = {"pairs": len(pairs), "images": len(groups), "budget": budget.__dict__}
+        results: dict[str, Any] = {
+            "pairs": len(pairs),
+            "images": len(groups),
+            "budget": budget.__dict__,
+        }
         results["baselines"] = self._baselines(pairs)
         results["methods"] = []
         wanted = [m for m in options["methods"].split(",") if m]

@@ -242,7 +242,7 @@ class Command(BaseCommand):
             )
 
 
-def _size(n: int | None) -> str:
+def _size(n: float | None) -> str:
     if not n:
         return "-"
     for unit in ("B", "KB", "MB", "GB"):
