@@ -109,6 +109,7 @@ class Context:
             gallery_slugs=self.loaded.slugs,
             k=k or self.k,
             mode="topk",
+            load_hits=False,  # scored by `ranked` alone: no image rows
             **{**self.request(query), **extra},
         )
         return [image_id for image_id, _ in result.ranked]

@@ -98,7 +98,7 @@ def _bank(ctx: Context) -> dict[int, tuple[float, float]]:
 def _rank(ctx: Context, query: Query) -> _Ranked:
     result = search_images(
         user=ctx.loaded.user, gallery_slugs=ctx.loaded.slugs, k=ctx.k, mode="topk",
-        **ctx.request(query),
+        load_hits=False, **ctx.request(query),
     )  # fmt: skip
     ids = [i for i, _ in result.ranked]
     scores = np.asarray([s for _, s in result.ranked])
@@ -155,7 +155,7 @@ def _platform(ctx: Context, part: list[_Ranked], mode: str, **extra: Any) -> lis
     for r in ctx.bar(part, f"cutoffs: {mode} {extra.get('text_cutoff', '')}".strip()):
         result = search_images(
             user=ctx.loaded.user, gallery_slugs=ctx.loaded.slugs, k=ctx.k, mode=mode,
-            strict=True, **ctx.request(r.query), **extra,
+            strict=True, load_hits=False, **ctx.request(r.query), **extra,
         )  # fmt: skip
         out.append([i for i, _ in result.ranked])
     return out

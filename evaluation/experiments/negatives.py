@@ -173,6 +173,7 @@ def _search(ctx: Context, query: Query, extra: dict[str, Any]) -> tuple[list[int
         gallery_slugs=ctx.loaded.slugs,
         k=ctx.k,
         mode="topk",
+        load_hits=False,
         text=query.text,
         **extra,
     )

@@ -157,7 +157,12 @@ def _ask(ctx: Context, query: Query) -> _Asked | None:
         return None
     gallery = ctx.loaded.galleries[item.gallery]
     result = search_images(
-        user=ctx.loaded.user, gallery_slugs=[gallery.slug], k=ctx.k, mode="topk", image_ids=[own]
+        user=ctx.loaded.user,
+        gallery_slugs=[gallery.slug],
+        k=ctx.k,
+        mode="topk",
+        image_ids=[own],
+        load_hits=False,
     )
     ids = [i for i, _ in result.ranked]  # k >= the gallery's size: all of it
     relevant = ctx.relevant(query) & set(ids)
@@ -188,6 +193,7 @@ def _platform(
                 k=ctx.k,
                 mode=mode,
                 image_ids=[asked.own],
+                load_hits=False,
             )
             returned.append([i for i, _ in result.ranked])
     return macro_prf(returned, [a.relevant for a in part])
