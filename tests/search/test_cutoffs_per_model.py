@@ -190,7 +190,8 @@ def test_the_stored_thresholds_of_each_model_use_its_own_parameters(cast, both):
 def test_the_data_migration_gives_old_gallery_overrides_to_each_model_they_applied_to(cast, both):
     import importlib
 
-    from django.apps import apps
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
 
     from galleries.models import Gallery
     from tests.factories import GalleryFactory
@@ -200,7 +201,9 @@ def test_the_data_migration_gives_old_gallery_overrides_to_each_model_they_appli
     Gallery.objects.filter(pk__in=[cast.gallery.pk, empty.pk]).update(
         threshold_static_text=1.3, threshold_neighbours=4
     )
-    migration.move_gallery_overrides(apps, None)
+    # The models as the migration saw them (Embedding was search's then; indexing's now).
+    state = MigrationLoader(connection).project_state(("search", "0005_cutoff_calibration"))
+    migration.move_gallery_overrides(state.apps, None)
     found = set(
         GalleryCutoffOverride.objects.values_list("gallery_id", "model_name", "parameter", "value")
     )
