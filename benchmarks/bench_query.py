@@ -284,14 +284,15 @@ def build_breakdown(model_name: str, dim: int) -> dict[str, float]:
 
 
 def time_search_images(user: Any, texts: list[str], k: int) -> dict[str, list[float]]:
+    from search.request import SearchRequest
     from search.services import search_images
 
     for text in texts[:5]:  # warm-up: first-call costs (query compilation, FAISS buffers)
-        search_images(user=user, text=text, k=k)
+        search_images(user=user, request=SearchRequest(text=text, k=k))
     out: dict[str, list[float]] = {"encode": [], "search": [], "total": [], "other": []}
     for text in texts:
         started = time.perf_counter()
-        result = search_images(user=user, text=text, k=k)
+        result = search_images(user=user, request=SearchRequest(text=text, k=k))
         total = time.perf_counter() - started
         if len(result.hits) != k:
             raise RuntimeError(f"{text!r} returned {len(result.hits)} hits, expected {k}")

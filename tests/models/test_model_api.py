@@ -120,7 +120,9 @@ def test_admin_models_page_shows_the_catalogue_and_activates(client, cast, manag
     looker = UserFactory(username="looker", is_staff=True)
     client.force_login(looker)
     assert client.get("/admin/indexing/managedmodel/").status_code == 200
-    assert client.post(f"/admin/indexing/managedmodel/{TINY_LOCAL_KEY}/activate/").status_code == 403
+    assert (
+        client.post(f"/admin/indexing/managedmodel/{TINY_LOCAL_KEY}/activate/").status_code == 403
+    )
 
 
 def test_gallery_status_shows_the_candidates_progress(client, client_for, cast, managed_models):
