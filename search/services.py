@@ -18,7 +18,7 @@ cutoff (search/fallback.py), unless the caller asks for `strict`.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -133,7 +133,7 @@ def search_images(
         def search(each: SearchRequest) -> SearchResult:
             return search_images(user=user, request=each, vector=vector, hide_ids=hide_ids)
 
-        return search_rephrased(search=search, request=request, vector_given=vector is not None)  # type: ignore[no-any-return]
+        return search_rephrased(search=search, request=request, vector_given=vector is not None)
     default_negative = settings.CBIR_NEGATIVE_WEIGHT
     spec = (
         request.cleaned(default_negative_weight=default_negative)
@@ -438,7 +438,9 @@ def _check_k(k: int | None) -> int:
     return k
 
 
-def _galleries(user: AbstractBaseUser | AnonymousUser, slugs: list[str] | None) -> list[Gallery]:
+def _galleries(
+    user: AbstractBaseUser | AnonymousUser, slugs: Sequence[str] | None
+) -> list[Gallery]:
     visible = selectors.galleries_visible_to(user)
     if not slugs:
         return list(visible)
