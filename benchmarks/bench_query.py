@@ -3,7 +3,7 @@
 For each size the script fills one gallery with synthetic images and random
 unit vectors (COPY into PostgreSQL), builds the process's FAISS index from
 pgvector the way a search process does on start (timed: "index build"),
-then runs `search_images(user=..., text=..., k=...)` with varied texts as
+then runs `search_images(user=..., request=SearchRequest(text=..., k=...))` with varied texts as
 the gallery's owner. It reports p50/p99/mean of the encoder time, the search
 time and the whole call (from SearchResult.encode_ms / search_ms and a timer
 around the call), and, over the same vectors and the same query vectors,
