@@ -44,6 +44,7 @@ def _loader(path: str) -> Any:
 
 
 def _time_path(user: Any, example_ids: list[int], k: int, path: str) -> tuple[list[float], list]:
+    from search.request import Mode, SearchRequest
     from search.services import search_images
 
     load_hits = path != "ranking only"
@@ -52,7 +53,9 @@ def _time_path(user: Any, example_ids: list[int], k: int, path: str) -> tuple[li
         for image_id in [*example_ids[:3], *example_ids]:  # the first three warm up
             started = time.perf_counter()
             result = search_images(
-                user=user, image_ids=[image_id], k=k, mode="topk", load_hits=load_hits
+                user=user,
+                load_hits=load_hits,
+                request=SearchRequest(image_ids=[image_id], k=k, mode=Mode.TOPK),
             )
             times.append(time.perf_counter() - started)
             rankings.append([i for i, _ in result.ranked])

@@ -3,7 +3,7 @@
 For each size the script fills one gallery with synthetic images and random
 unit vectors (COPY into PostgreSQL), builds the process's FAISS index from
 pgvector the way a search process does on start (timed: "index build"),
-then runs `search_images(user=..., text=..., k=...)` with varied texts as
+then runs `search_images(user=..., request=SearchRequest(text=..., k=...))` with varied texts as
 the gallery's owner. It reports p50/p99/mean of the encoder time, the search
 time and the whole call (from SearchResult.encode_ms / search_ms and a timer
 around the call), and, over the same vectors and the same query vectors,
@@ -299,14 +299,15 @@ def build_breakdown(model_name: str, dim: int) -> dict[str, float]:
 
 
 def time_search_images(user: Any, texts: list[str], k: int) -> dict[str, list[float]]:
+    from search.request import SearchRequest
     from search.services import search_images
 
     for text in texts[:5]:  # warm-up: first-call costs (query compilation, FAISS buffers)
-        search_images(user=user, text=text, k=k)
+        search_images(user=user, request=SearchRequest(text=text, k=k))
     out: dict[str, list[float]] = {"encode": [], "search": [], "total": [], "other": []}
     for text in texts:
         started = time.perf_counter()
-        result = search_images(user=user, text=text, k=k)
+        result = search_images(user=user, request=SearchRequest(text=text, k=k))
         total = time.perf_counter() - started
         if len(result.hits) != k:
             raise RuntimeError(f"{text!r} returned {len(result.hits)} hits, expected {k}")

@@ -29,6 +29,7 @@ from evaluation.loading import LoadedDataset, Log, dataset_load, embeddings_ensu
 from evaluation.report import Section, write_outputs
 from indexing.encoders.base import EncoderUnavailable, registered_kinds, resolve_kind
 from indexing.runtime import encoder_config, get_encoder
+from search.request import Fusion
 
 RANDOM_FLOOR = "random-floor"
 RANDOM_FLOOR_LABEL = "random-vit-b-32"
@@ -163,7 +164,7 @@ def _fused(
     overrides: dict[str, Any] = {}
     for choice in reversed(usable):  # the first (active) encoder's settings win
         overrides.update(choice.overrides)
-    for method in ("rrf", "log_vote"):
+    for method in (Fusion.RRF, Fusion.LOG_VOTE):
         label = f"fused {'+'.join(c.label for c in usable)} ({method})"
         with (
             override_settings(**overrides, CBIR_FUSION_ENCODERS=kinds, CBIR_FUSION_METHOD=method),

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db import models
 from pgvector.django import VectorField
 
+from search.request import Composition
+
 
 class SearchSession(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -30,7 +32,7 @@ class SearchSession(models.Model):
     uploaded_example = models.BooleanField(default=False, help_text="an uploaded image (not kept)")
     gallery_ids = models.JSONField(default=list, help_text="galleries searched at the start")
     mode = models.CharField(max_length=16)
-    composition = models.CharField(max_length=16, default="sum")
+    composition = models.CharField(max_length=16, default=Composition.SUM.value)
     params = models.JSONField(default=dict, blank=True)
     query_key = models.CharField(
         max_length=64, blank=True, help_text="digest of the query: identical searches share it"

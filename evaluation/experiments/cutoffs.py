@@ -36,6 +36,7 @@ from indexing.calibration import z_scores
 from indexing.models import Embedding
 from indexing.querybank_store import query_bank
 from indexing.runtime import get_encoder
+from search.request import Mode, SearchRequest
 from search.services import search_images
 from search.thresholds import distance_from_similarity
 
@@ -97,9 +98,12 @@ def _bank(ctx: Context) -> dict[int, tuple[float, float]]:
 
 def _rank(ctx: Context, query: Query) -> _Ranked:
     result = search_images(
-        user=ctx.loaded.user, gallery_slugs=ctx.loaded.slugs, k=ctx.k, mode="topk",
-        load_hits=False, **ctx.request(query),
-    )  # fmt: skip
+        user=ctx.loaded.user,
+        load_hits=False,  # scored by `ranked` alone: no image rows
+        request=SearchRequest(
+            gallery_slugs=ctx.loaded.slugs, k=ctx.k, mode=Mode.TOPK, **ctx.request(query)
+        ),
+    )
     ids = [i for i, _ in result.ranked]
     scores = np.asarray([s for _, s in result.ranked])
     return _Ranked(query, ctx.relevant(query) - ctx.junk(query), ids, scores)
@@ -154,9 +158,17 @@ def _platform(ctx: Context, part: list[_Ranked], mode: str, **extra: Any) -> lis
     out = []
     for r in ctx.bar(part, f"cutoffs: {mode} {extra.get('text_cutoff', '')}".strip()):
         result = search_images(
-            user=ctx.loaded.user, gallery_slugs=ctx.loaded.slugs, k=ctx.k, mode=mode,
-            strict=True, load_hits=False, **ctx.request(r.query), **extra,
-        )  # fmt: skip
+            user=ctx.loaded.user,
+            load_hits=False,  # scored by `ranked` alone: no image rows
+            request=SearchRequest(
+                gallery_slugs=ctx.loaded.slugs,
+                k=ctx.k,
+                mode=mode,
+                strict=True,
+                **ctx.request(r.query),
+                **extra,
+            ),
+        )
         out.append([i for i, _ in result.ranked])
     return out
 
@@ -214,8 +226,17 @@ def _table(kind: str, rows: list[list[Any]], fitted: int, tested: int) -> Table:
     return Table(
         title=f"{kind} queries: macro P/R/F1 on the test split ({tested} queries; "
         f"fitted on {fitted})",
-        columns=["Cutoff", "Parameter", "P", "R (set)", "F1", "P@10", "Empty",
-                 "Empty, relevant in top 10", "Returned"],
+        columns=[
+            "Cutoff",
+            "Parameter",
+            "P",
+            "R (set)",
+            "F1",
+            "P@10",
+            "Empty",
+            "Empty, relevant in top 10",
+            "Returned",
+        ],
         rows=rows,
         notes=[
             "R (set) is set recall: relevant returned / all relevant (not the caption "
@@ -223,7 +244,7 @@ def _table(kind: str, rows: list[list[Any]], fitted: int, tested: int) -> Table:
             "first 10 returned, over 10. Empty: queries returning nothing (strict, so the "
             "closest results a product page shows below the divider are not counted)."
         ],
-    )  # fmt: skip
+    )
 
 
 def _per_query(kind: str, part: list[_Ranked]) -> Table:

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from galleries.models import Image
 from indexing.embedding import images_embed
 from search.hit_rows import images_with_owners
+from search.request import Mode, SearchRequest
 from search.services import search_images
 from tests.factories import GalleryFactory, UserFactory, add_member, png_bytes, upload
 
@@ -53,7 +54,9 @@ def _row(image: Image) -> tuple:
 
 
 def test_whole_collection_search_returns_every_visible_image_best_first(cast, collection):
-    result = search_images(user=cast.viewer, text="something red", k=50, mode="topk")
+    result = search_images(
+        user=cast.viewer, request=SearchRequest(text="something red", k=50, mode=Mode.TOPK)
+    )
     visible = {i.pk for i in collection if i.gallery.slug != "hidden"}
     assert [h.image.pk for h in result.hits] == [i for i, _ in result.ranked]
     assert {h.image.pk for h in result.hits} == visible
@@ -63,7 +66,9 @@ def test_whole_collection_search_returns_every_visible_image_best_first(cast, co
 
 
 def test_hit_rows_equal_the_select_related_rows(cast, collection):
-    result = search_images(user=cast.viewer, image_id=collection[0].pk, k=50, mode="topk")
+    result = search_images(
+        user=cast.viewer, request=SearchRequest(image_id=collection[0].pk, k=50, mode=Mode.TOPK)
+    )
     reference = _reference_rows([h.image.pk for h in result.hits])
     assert [_row(h.image) for h in result.hits] == [
         _row(reference[h.image.pk]) for h in result.hits
@@ -76,7 +81,9 @@ def test_hit_rows_take_the_same_queries_at_any_k(cast, collection):
     counts = []
     for k in (1, 50):
         with CaptureQueriesContext(connection) as queries:
-            result = search_images(user=cast.viewer, text="something red", k=k, mode="topk")
+            result = search_images(
+                user=cast.viewer, request=SearchRequest(text="something red", k=k, mode=Mode.TOPK)
+            )
             for hit in result.hits:
                 assert hit.image.gallery.slug and (
                     hit.image.uploaded_by is None or hit.image.uploaded_by.username
@@ -89,16 +96,22 @@ def test_hit_rows_take_the_same_queries_at_any_k(cast, collection):
 def test_outsider_gets_no_hit_rows_at_any_k(cast, collection):
     for load_hits in (True, False):
         result = search_images(
-            user=cast.outsider, text="red", k=50, mode="topk", load_hits=load_hits
+            user=cast.outsider,
+            load_hits=load_hits,
+            request=SearchRequest(text="red", k=50, mode=Mode.TOPK),
         )
         assert result.hits == [] and result.ranked == []
 
 
 def test_ranking_only_search_ranks_the_same_and_reads_no_image_row(cast, collection):
-    full = search_images(user=cast.viewer, image_id=collection[3].pk, k=50, mode="topk")
+    full = search_images(
+        user=cast.viewer, request=SearchRequest(image_id=collection[3].pk, k=50, mode=Mode.TOPK)
+    )
     with CaptureQueriesContext(connection) as queries:
         ranked = search_images(
-            user=cast.viewer, image_id=collection[3].pk, k=50, mode="topk", load_hits=False
+            user=cast.viewer,
+            load_hits=False,
+            request=SearchRequest(image_id=collection[3].pk, k=50, mode=Mode.TOPK),
         )
     assert ranked.ranked == full.ranked and len(full.ranked) == 8  # the example is left out
     assert ranked.hits == [] and ranked.total == full.total
@@ -110,10 +123,14 @@ def test_ranking_only_cutoff_search_keeps_its_ranking_and_shows_no_closest(
     cast, collection, settings
 ):
     settings.CBIR_THRESHOLD_STATIC_IMAGE = 0.0  # nothing passes: closest results would be shown
-    shown = search_images(user=cast.viewer, image_id=collection[0].pk, k=5, mode="static")
+    shown = search_images(
+        user=cast.viewer, request=SearchRequest(image_id=collection[0].pk, k=5, mode=Mode.STATIC)
+    )
     assert shown.ranked == [] and shown.closest
     ranked = search_images(
-        user=cast.viewer, image_id=collection[0].pk, k=5, mode="static", load_hits=False
+        user=cast.viewer,
+        load_hits=False,
+        request=SearchRequest(image_id=collection[0].pk, k=5, mode=Mode.STATIC),
     )
     assert ranked.ranked == [] and ranked.closest == [] and ranked.notice is None
 

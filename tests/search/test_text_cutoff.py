@@ -13,6 +13,7 @@ from indexing.embedding import images_embed
 from indexing.encoders.fake import FakeEncoder
 from indexing.models import Embedding
 from indexing.querybank_store import query_bank
+from search.request import SearchRequest
 from search.services import search_images
 from search.statistics import gallery_statistics_update
 from tests.factories import GalleryFactory, png_bytes, upload
@@ -118,13 +119,15 @@ def test_the_selected_method_decides_which_images_pass(cast, client_for, world, 
 
 def test_image_queries_keep_the_image_statistic(cast, world, settings):  # type: ignore[no-untyped-def]
     settings.CBIR_TEXT_CUTOFF = "autocut"
-    result = search_images(user=cast.viewer, mode="auto", image_ids=[world[0].pk])
+    result = search_images(
+        user=cast.viewer, request=SearchRequest(mode="auto", image_ids=[world[0].pk])
+    )
     assert {t.source for t in result.thresholds} == {"dynamic"}
 
 
 def test_a_text_querys_static_mode_is_not_calibrated(cast, world, settings):  # type: ignore[no-untyped-def]
     settings.CBIR_TEXT_CUTOFF = "autocut"
-    result = search_images(user=cast.viewer, mode="static", text="red")
+    result = search_images(user=cast.viewer, request=SearchRequest(mode="static", text="red"))
     assert {t.source for t in result.thresholds} == {"static"}
 
 
@@ -140,7 +143,7 @@ def test_the_service_refuses_an_unknown_method(cast, world):  # type: ignore[no-
     from cbir_site.errors import InvalidInputError
 
     with pytest.raises(InvalidInputError, match="text_cutoff"):
-        search_images(user=cast.viewer, text="red", text_cutoff="magic")
+        search_images(user=cast.viewer, request=SearchRequest(text="red", text_cutoff="magic"))
 
 
 def test_an_outsider_never_sees_another_gallery_through_a_calibrated_cutoff(  # type: ignore[no-untyped-def]
@@ -157,6 +160,8 @@ def test_an_outsider_never_sees_another_gallery_through_a_calibrated_cutoff(  # 
 
 def test_a_composed_query_gets_the_calibrated_cutoff(cast, world, settings):  # type: ignore[no-untyped-def]
     settings.CBIR_TEXT_CUTOFF = "mixture"
-    result = search_images(user=cast.viewer, mode="auto", text="red", image_ids=[world[0].pk])
+    result = search_images(
+        user=cast.viewer, request=SearchRequest(mode="auto", text="red", image_ids=[world[0].pk])
+    )
     assert "text" in result.query_kinds and len(result.query_kinds) == 2  # words + an example
     assert {t.source for t in result.thresholds} == {"mixture"}
