@@ -13,7 +13,13 @@ scale differs per model and per query. Three ways to decide "relevant" anyway:
 - autocut: the largest gap between consecutive scores of the query's ranked
   top N (Weaviate's `autocut` cuts at such a discontinuity);
 - a two-component Gaussian mixture of the top-N scores: the hits are those
-  whose posterior of belonging to the upper component is at least 0.5.
+  whose posterior of belonging to the upper component is at least 0.5;
+- expected F1 (the default): each image's query-bank z (above) read as a
+  probability of relevance, p = 1 / (1 + exp(-(z - c))), and the cut is the
+  depth k of the raw ranking with the best expected F1, 2 sum(p[:k]) / (k + sum(p))
+  (the plug-in rule of Jansche, ACL 2005, and Lipton et al., ECML 2014). sum(p)
+  estimates how many images are relevant, so a caption with one match stops
+  after a few results and a class name with many goes deep.
 
 No Django here: search/text_cutoff.py applies them to a search.
 """
@@ -25,8 +31,9 @@ from pathlib import Path
 import numpy as np
 
 QBNORM, AUTOCUT, MIXTURE = "qbnorm", "autocut", "mixture"
+EXPECTED_F1 = "expected_f1"
 QUERYTIME, DYNAMIC = "querytime", "dynamic"
-TEXT_CUTOFF_METHODS = (QBNORM, AUTOCUT, MIXTURE, QUERYTIME, DYNAMIC)
+TEXT_CUTOFF_METHODS = (EXPECTED_F1, QBNORM, AUTOCUT, MIXTURE, QUERYTIME, DYNAMIC)
 BANK_PATH = Path(__file__).resolve().parent / "querybank" / "generic_captions.txt"
 _MIN_SPREAD = 1e-4  # an image equally close to every caption: avoid dividing by ~0
 
@@ -113,6 +120,25 @@ def upper_posterior(
 
 def _normal(x: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
     return np.asarray(np.exp(-((x - mean) ** 2) / (2 * variance)) / np.sqrt(2 * np.pi * variance))
+
+
+def expected_f1_cut(scores: np.ndarray, z: np.ndarray, *, centre: float) -> int:
+    """How many of the best-first raw `scores` to keep for the best expected F1.
+
+    `z` is each score's query-bank z (same order as `scores`, NaN where unknown:
+    probability 0). p = 1 / (1 + exp(-(z - centre))); keeping the k best by raw
+    score has expected F1 2 sum(p[:k]) / (k + sum(p)). At least one is kept, so
+    a query never ends empty; none when there are no scores.
+    """
+    raw = np.asarray(scores, dtype=np.float64)
+    if len(raw) == 0:
+        return 0
+    order = np.argsort(-raw, kind="stable")
+    zs = np.asarray(z, dtype=np.float64)[order]
+    p = np.where(np.isnan(zs), 0.0, 1.0 / (1.0 + np.exp(-(np.nan_to_num(zs) - centre))))
+    kept = np.cumsum(p)
+    depth = np.arange(1, len(p) + 1)
+    return int(np.argmax(2 * kept / (depth + kept[-1]))) + 1
 
 
 def cut_score(scores: np.ndarray, count: int) -> float:

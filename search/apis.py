@@ -127,9 +127,11 @@ class SearchInput(serializers.Serializer):
         choices=list(TEXT_CUTOFF_METHODS),
         required=False,
         help_text="Text and composed queries in auto/dynamic mode: how the cutoff is calibrated "
-        "(default CBIR_TEXT_CUTOFF). qbnorm: z-score against the image's similarity to a bank "
-        "of generic captions; autocut: the largest gap in the top scores; mixture: two "
-        "Gaussians fitted to the top scores; querytime, dynamic: as the modes query, dynamic.",
+        "(default CBIR_TEXT_CUTOFF). expected_f1: the depth of the ranking with the best "
+        "expected F1, each image's chance of relevance read from its qbnorm z; qbnorm: "
+        "z-score against the image's similarity to a bank of generic captions; autocut: the "
+        "largest gap in the top scores; mixture: two Gaussians fitted to the top scores; "
+        "querytime, dynamic: as the modes query, dynamic.",
     )
 
     def to_request(self, *, image_data: bytes | None = None) -> SearchRequest:
@@ -222,12 +224,22 @@ class ThresholdOutput(serializers.Serializer):
         allow_null=True, help_text="The same cutoff as a cosine similarity (null: topk)."
     )
     source = serializers.ChoiceField(
-        choices=["dynamic", "static", "query", "topk", "qbnorm", "autocut", "mixture"],
+        choices=[
+            "dynamic",
+            "static",
+            "query",
+            "topk",
+            "expected_f1",
+            "qbnorm",
+            "autocut",
+            "mixture",
+        ],
         help_text="dynamic: from the gallery's statistic; static: T_static (no statistic or "
         "static mode); query: the query-time variant; topk: auto mode, the gallery has too few "
-        "images for a statistic, so its best k hits are included. qbnorm, autocut, mixture: "
-        "a text query's calibrated cutoff (text_cutoff); for qbnorm the similarity shown is "
-        "the lowest any image of the gallery could pass with, each image's own z decides.",
+        "images for a statistic, so its best k hits are included. expected_f1, qbnorm, "
+        "autocut, mixture: a text query's calibrated cutoff (text_cutoff); for qbnorm the "
+        "similarity shown is the lowest any image of the gallery could pass with, each "
+        "image's own z decides.",
     )
     parameters = serializers.DictField(
         child=CutoffParameterOutput(),

@@ -10,7 +10,8 @@ Every query searches every dataset gallery, as a user's unfiltered search does
   (mode dynamic / query; text queries use the image statistic there only when
   text_cutoff=dynamic, as before this issue);
 - text and composed queries: the calibrated cutoffs of auto mode (text_cutoff
-  qbnorm at the shipped z and at a z fitted on the fit split, autocut, mixture).
+  qbnorm at the shipped z and at a z fitted on the fit split, autocut, mixture,
+  expected_f1 at the shipped centre and at a centre fitted on the fit split).
 
 Searches use strict=True: the cutoff's own result, without the closest results
 a product search shows when nothing passes. Scored on the test split: macro
@@ -32,7 +33,7 @@ from evaluation.experiments.common import Context
 from evaluation.experiments.thresholds import _statistics
 from evaluation.metrics import macro_prf
 from evaluation.report import Section, Table
-from indexing.calibration import z_scores
+from indexing.calibration import expected_f1_cut, z_scores
 from indexing.models import Embedding
 from indexing.querybank_store import query_bank
 from indexing.runtime import get_encoder
@@ -43,6 +44,7 @@ from search.thresholds import distance_from_similarity
 TOP_KS = (1, 5, 10, 20, 50)
 SIMILARITY_GRID = np.linspace(-0.5, 1.0, 301)
 Z_GRID = np.linspace(-2.0, 8.0, 201)
+CENTRE_GRID = np.linspace(0.0, 8.0, 33)
 PER_QUERY_ROWS = 60
 
 
@@ -146,6 +148,19 @@ def _rows(
     n = settings.CBIR_TEXT_CUTOFF_TOP_N
     for method in ("autocut", "mixture"):
         add(method, _platform(ctx, test, "auto", text_cutoff=method), f"top {n}")
+    centre, f1_top = settings.CBIR_TEXT_F1_CENTRE, settings.CBIR_TEXT_F1_TOP_N
+    add(
+        "expected_f1 (shipped centre)",
+        _platform(ctx, test, "auto", text_cutoff="expected_f1"),
+        f"c = {centre}, top {f1_top}",
+    )
+    centre_fit = _fit_centre(fit, stats, f1_top)
+    with override_settings(CBIR_TEXT_F1_CENTRE=centre_fit):
+        add(
+            "expected_f1 (fitted centre)",
+            _platform(ctx, test, "auto", text_cutoff="expected_f1"),
+            f"c = {centre_fit:.2f}",
+        )
     add(
         f"auto (default: {settings.CBIR_TEXT_CUTOFF})",
         _platform(ctx, test, "auto"),
@@ -209,6 +224,19 @@ def _fit_z(fit: list[_Ranked], stats: dict) -> float:
         z = z_scores(r.scores[known], means, spreads)
         f1 += _f1_at(z[None, :] > Z_GRID[:, None], r.flags()[known])
     return float(Z_GRID[int(np.argmax(f1))])
+
+
+def _fit_centre(fit: list[_Ranked], stats: dict, top: int) -> float:
+    """The expected_f1 centre with the best macro F1 on the fit split (as a judgement fit would)."""
+    f1 = np.zeros(len(CENTRE_GRID))
+    for r in fit:
+        scores, flags = r.scores[:top], r.flags()[:top]
+        means, spreads = np.asarray([stats.get(i, (np.nan, 1.0)) for i in r.ids[:top]]).T
+        z = z_scores(scores, means, spreads)
+        counts = np.asarray([expected_f1_cut(scores, z, centre=float(c)) for c in CENTRE_GRID])
+        hits = np.asarray([flags[:count].sum() for count in counts])
+        f1 += 2 * hits / (counts + len(r.relevant))  # F1 = 2 hits / (returned + relevant)
+    return float(CENTRE_GRID[int(np.argmax(f1))])
 
 
 def _f1_at(kept: np.ndarray, flags: np.ndarray) -> np.ndarray:
