@@ -18,11 +18,11 @@ from rest_framework.views import APIView
 from cbir_site import bounds
 from cbir_site.errors import InvalidInputError
 from galleries.serializers import ImageOutput
-from indexing.calibration import TEXT_CUTOFF_METHODS
 from indexing.runtime import encoder_status
 from search.fallback import CLOSEST_MAX
 from search.request import Composition, Fusion, Mode, ModelRole, SearchRequest, values
 from search.result_filters import SORT_CHOICES
+from search.text_cut_methods import TEXT_CUTOFF_METHODS
 
 
 class SearchInput(serializers.Serializer):

@@ -28,7 +28,11 @@ from django.db.models import F, Min
 
 from galleries.models import Gallery
 from indexing.backends import Hit
-from indexing.calibration import (
+from indexing.encoders.base import Encoder
+from indexing.models import Embedding
+from indexing.querybank_store import QueryBank, bank_statistics_for, query_bank, stale_rows
+from search.statistics import TEXT, GalleryThreshold, thresholds_for
+from search.text_cut_methods import (
     AUTOCUT,
     EXPECTED_F1,
     MIXTURE,
@@ -40,10 +44,6 @@ from indexing.calibration import (
     mixture_cut,
     z_scores,
 )
-from indexing.encoders.base import Encoder
-from indexing.models import Embedding
-from indexing.querybank_store import QueryBank, bank_statistics_for, query_bank, stale_rows
-from search.statistics import TEXT, GalleryThreshold, thresholds_for
 from search.thresholds import distance_from_similarity
 
 CALIBRATED = (EXPECTED_F1, QBNORM, AUTOCUT, MIXTURE)

@@ -33,12 +33,12 @@ from evaluation.experiments.common import Context
 from evaluation.experiments.thresholds import _statistics
 from evaluation.metrics import macro_prf
 from evaluation.report import Section, Table
-from indexing.calibration import expected_f1_cut, z_scores
 from indexing.models import Embedding
 from indexing.querybank_store import query_bank
 from indexing.runtime import get_encoder
 from search.request import Mode, SearchRequest
 from search.services import search_images
+from search.text_cut_methods import expected_f1_cut, z_scores
 from search.thresholds import distance_from_similarity
 
 TOP_KS = (1, 5, 10, 20, 50)

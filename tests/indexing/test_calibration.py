@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexing.calibration import (
+from indexing.calibration import bank_statistics, load_bank
+from search.text_cut_methods import (
     autocut,
-    bank_statistics,
     cut_score,
     expected_f1_cut,
-    load_bank,
     mixture_cut,
     upper_posterior,
     z_scores,

@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 
-from indexing.calibration import bank_statistics, expected_f1_cut, z_scores
+from indexing.calibration import bank_statistics
 from indexing.embedding import images_embed
 from indexing.encoders.fake import FakeEncoder
 from indexing.models import Embedding
@@ -16,6 +16,7 @@ from indexing.querybank_store import query_bank
 from search.request import Mode, SearchRequest
 from search.services import search_images
 from search.statistics import gallery_statistics_update
+from search.text_cut_methods import expected_f1_cut, z_scores
 from tests.factories import GalleryFactory, png_bytes, upload
 
 pytestmark = pytest.mark.django_db
