@@ -24,6 +24,7 @@ from galleries.models import Image
 from galleries.selectors import galleries_managed_by, images_visible_to
 from indexing.encoders.base import EncoderUnavailable
 from indexing.runtime import get_encoder
+from search.request import Mode, SearchRequest
 from search.services import search_images
 
 logger = logging.getLogger(__name__)
@@ -72,7 +73,9 @@ def _concepts(image: Image) -> list[str]:
 
 def _neighbour_captions(user: AbstractBaseUser, image: Image) -> list[str]:
     try:
-        result = search_images(user=user, image_id=image.pk, k=NEIGHBOURS, mode="topk")
+        result = search_images(
+            user=user, request=SearchRequest(image_id=image.pk, k=NEIGHBOURS, mode=Mode.TOPK)
+        )
     except (ApplicationError, EncoderUnavailable) as exc:
         logger.info("assistant: no neighbours for image %s: %s", image.pk, exc)
         return []

@@ -23,6 +23,7 @@ from assistant.core import ProviderError, parse_suggestions, rephrase_prompt
 from evaluation.datasets import Dataset, Query
 from evaluation.ranking import first_relevant_rank, rank_summary
 from search.fusion import METHODS as FUSION_METHODS
+from search.request import Fusion
 
 
 @dataclass
@@ -67,7 +68,7 @@ def evaluate_assist(
     queries: Sequence[Query],
     k: int,
     max_tokens: int,
-    fusion: str = "log_vote",
+    fusion: str = Fusion.LOG_VOTE,
     log: Callable[[str], None] = print,
 ) -> AssistRun:
     keys, images = image_matrix(encoder, dataset)

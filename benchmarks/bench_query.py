@@ -3,7 +3,7 @@
 For each size the script fills one gallery with synthetic images and random
 unit vectors (COPY into PostgreSQL), builds the process's FAISS index from
 pgvector the way a search process does on start (timed: "index build"),
-then runs `search_images(user=..., text=..., k=...)` with varied texts as
+then runs `search_images(user=..., request=SearchRequest(text=..., k=...))` with varied texts as
 the gallery's owner. It reports p50/p99/mean of the encoder time, the search
 time and the whole call (from SearchResult.encode_ms / search_ms and a timer
 around the call), and, over the same vectors and the same query vectors,
@@ -12,6 +12,11 @@ FAISS `index.search` alone next to a NumPy brute-force baseline
 
     python benchmarks/bench_query.py                       # 10k and 100k, 200 queries, 1 thread
     python benchmarks/bench_query.py --sizes 1000,10000 --queries 50 --encoder fake
+    python benchmarks/bench_query.py --large-k --sizes 2000,10000 --queries 30 --encoder fake
+
+--large-k times evaluation-sized searches instead (k = 24, 500, 2,000 and the whole
+collection), the hit rows loaded the old way, the current way, and not at all
+(benchmarks/_large_k.py).
 
 Runs against the separate `cbir_bench` database and deletes what it created.
 """
@@ -30,6 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common
+from _large_k import print_large_k, run_large_k
 
 _COPY_CHUNK = 20_000
 
@@ -94,7 +100,16 @@ def parse_args() -> argparse.Namespace:
         help="encoder kind (default: CBIR_ENCODER / settings)",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--large-k",
+        nargs="?",
+        const="24,500,2000",
+        default="",
+        metavar="KS",
+        help="time search_images at these k (and k = the collection) through the hit-row paths",
+    )
     args = parser.parse_args()
+    args.large_k = [int(k) for k in args.large_k.split(",") if k.strip()]
     args.sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
     if not args.sizes or args.sizes[0] < args.k:
         parser.error("--sizes must be at least k")
@@ -284,14 +299,15 @@ def build_breakdown(model_name: str, dim: int) -> dict[str, float]:
 
 
 def time_search_images(user: Any, texts: list[str], k: int) -> dict[str, list[float]]:
+    from search.request import SearchRequest
     from search.services import search_images
 
     for text in texts[:5]:  # warm-up: first-call costs (query compilation, FAISS buffers)
-        search_images(user=user, text=text, k=k)
+        search_images(user=user, request=SearchRequest(text=text, k=k))
     out: dict[str, list[float]] = {"encode": [], "search": [], "total": [], "other": []}
     for text in texts:
         started = time.perf_counter()
-        result = search_images(user=user, text=text, k=k)
+        result = search_images(user=user, request=SearchRequest(text=text, k=k))
         total = time.perf_counter() - started
         if len(result.hits) != k:
             raise RuntimeError(f"{text!r} returned {len(result.hits)} hits, expected {k}")
@@ -459,6 +475,10 @@ def main() -> None:
     try:
         corpus = Corpus(gallery, encoder, args.seed)
         for size in args.sizes:
+            if args.large_k:
+                results.append(run_large_k(size, corpus, user, args.queries, args.large_k))
+                print_large_k(results[-1])
+                continue
             results.append(run_size(size, corpus, user, texts, args.k))
             print_size(results[-1])
     finally:
@@ -468,7 +488,7 @@ def main() -> None:
         _common.remove_media(media)
 
     payload = {
-        "benchmark": "query",
+        "benchmark": "query-large-k" if args.large_k else "query",
         "encoder": encoder.name,
         "threads": threads,
         "note": note,

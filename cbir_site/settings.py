@@ -535,13 +535,20 @@ CBIR_THRESHOLD_MAX_RESULTS = env_int("CBIR_THRESHOLD_MAX_RESULTS", 5000, minimum
 # (indexing/calibration.py). qbnorm: z = (s - mean) / spread of the image's similarity to a
 # bank of generic captions, kept when z > CBIR_QBNORM_Z; autocut: the largest gap in the
 # query's top N scores; mixture: two Gaussians fitted to the top N; querytime: the
-# query-time variant of the dynamic threshold; dynamic: the image statistic, as before.
-# autocut had the best macro F1 and never an empty page (docs/evaluation/README.md).
+# query-time variant of the dynamic threshold; dynamic: the image statistic, as before;
+# expected_f1: the depth of the top CBIR_TEXT_F1_TOP_N with the best expected F1, each
+# hit's probability 1 / (1 + exp(-(z - CBIR_TEXT_F1_CENTRE))) from its query-bank z.
+# expected_f1 had the best macro F1 on captions and on class names, never an empty page
+# (docs/evaluation/README.md).
 CBIR_TEXT_CUTOFF = env_choice(
-    "CBIR_TEXT_CUTOFF", "autocut", {"qbnorm", "autocut", "mixture", "querytime", "dynamic"}
+    "CBIR_TEXT_CUTOFF",
+    "expected_f1",
+    {"expected_f1", "qbnorm", "autocut", "mixture", "querytime", "dynamic"},
 )
 CBIR_QBNORM_Z = env_float("CBIR_QBNORM_Z", 2.0, minimum=-10, maximum=20)
 CBIR_TEXT_CUTOFF_TOP_N = env_int("CBIR_TEXT_CUTOFF_TOP_N", 50, minimum=3, maximum=5000)
+CBIR_TEXT_F1_TOP_N = env_int("CBIR_TEXT_F1_TOP_N", 1000, minimum=3, maximum=5000)
+CBIR_TEXT_F1_CENTRE = env_float("CBIR_TEXT_F1_CENTRE", 5.0, minimum=-10, maximum=20)
 
 # Fuse the rankings of several encoders (e.g. "bundled,open_clip"): each embeds every image
 # and answers every top-k query; the rankings are fused. Empty: the active encoder alone.

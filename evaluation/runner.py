@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +29,7 @@ from evaluation.loading import LoadedDataset, Log, dataset_load, embeddings_ensu
 from evaluation.report import Section, write_outputs
 from indexing.encoders.base import EncoderUnavailable, registered_kinds, resolve_kind
 from indexing.runtime import encoder_config, get_encoder
+from search.request import Fusion
 
 RANDOM_FLOOR = "random-floor"
 RANDOM_FLOOR_LABEL = "random-vit-b-32"
@@ -128,13 +131,14 @@ def _run_encoders(
             )
             ctx = _context(config, loaded, choice.label, encoder.name, log)
             sizes[choice.label] = ctx.collection_size
-            if "retrieval" in config.experiments:
-                retrieval[choice.label] = retrieval_scores(ctx)
-            if not usable:  # the first encoder runs every other experiment
-                for name in config.experiments:
-                    if name != "retrieval":
-                        log(f"Experiment {name} ({choice.label})")
-                        sections.append(EXPERIMENTS[name].runner()(ctx))
+            with one_thread_per_query():
+                if "retrieval" in config.experiments:
+                    retrieval[choice.label] = retrieval_scores(ctx)
+                if not usable:  # the first encoder runs every other experiment
+                    for name in config.experiments:
+                        if name != "retrieval":
+                            log(f"Experiment {name} ({choice.label})")
+                            sections.append(EXPERIMENTS[name].runner()(ctx))
             usable.append(choice)
     if not usable:
         raise EncoderUnavailable("No encoder could be loaded: " + " / ".join(notes))
@@ -160,12 +164,38 @@ def _fused(
     overrides: dict[str, Any] = {}
     for choice in reversed(usable):  # the first (active) encoder's settings win
         overrides.update(choice.overrides)
-    for method in ("rrf", "log_vote"):
+    for method in (Fusion.RRF, Fusion.LOG_VOTE):
         label = f"fused {'+'.join(c.label for c in usable)} ({method})"
-        with override_settings(**overrides, CBIR_FUSION_ENCODERS=kinds, CBIR_FUSION_METHOD=method):
+        with (
+            override_settings(**overrides, CBIR_FUSION_ENCODERS=kinds, CBIR_FUSION_METHOD=method),
+            one_thread_per_query(),
+        ):
             ctx = _context(config, loaded, label, get_encoder().name, log)
             sizes[label] = ctx.collection_size
             retrieval[label] = retrieval_scores(ctx)
+
+
+@contextmanager
+def one_thread_per_query() -> Iterator[None]:
+    """PyTorch and FAISS intra-op threads pinned to 1 while the experiments search.
+
+    The experiments ask one query at a time, one vector each: an OpenMP team per
+    search buys nothing there, and on shared cores every team waits at its barrier
+    for descheduled members (a FAISS search over 79 vectors took 11 ms with 2 threads
+    on a loaded 2-core machine, 0.01 ms with 1). Web workers are pinned the same way
+    (cbir_site/gunicorn_conf.py). The rankings do not depend on the thread count.
+    """
+    import faiss
+    import torch
+
+    before = torch.get_num_threads(), faiss.omp_get_max_threads()
+    torch.set_num_threads(1)
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        faiss.omp_set_num_threads(before[1])
 
 
 def _context(

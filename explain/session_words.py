@@ -26,6 +26,7 @@ from feedback.models import SearchIteration, SearchSession
 from indexing.runtime import encode_query_texts
 from indexing.vector_io import load_vectors
 from search.compose import Part, weighted_sum
+from search.request import Composition, Fusion
 
 TOP_CONCEPTS = 5
 
@@ -85,13 +86,13 @@ def parts_of(
     if session.uploaded_example:
         return {"note": "An uploaded example image is not kept, so its part cannot be shown."}
     parts = session_parts(encoder, session)
-    if session.composition == "two_phase":
+    if session.composition == Composition.TWO_PHASE:
         return {"two_phase": _two_phase(encoder.name, session, iteration, parts, image_id)}
     if iteration.number != 0:
         return {"note": "Refined by Rocchio: the query is no longer the sum of its parts."}
     terms, score = weighted_sum_contributions(parts, own)
     return {
-        "composition": "sum",
+        "composition": Composition.SUM,
         "score": round(score, 6),
         "terms": [
             {k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(t).items()}
@@ -137,7 +138,7 @@ def _two_phase(
     return {
         **asdict(ranks),
         "among": len(kept),
-        "fusion": (session.params or {}).get("fusion", "log_vote"),
+        "fusion": (session.params or {}).get("fusion", Fusion.LOG_VOTE),
     }
 
 

@@ -31,8 +31,8 @@ from feedback.expansion import (
 )
 from feedback.models import Expansion, Judgement, RefinedVector
 from galleries.models import Image
+from indexing.announce import vectors_changed
 from indexing.encoders.base import Encoder
-from indexing.models import IndexEvent
 from indexing.vector_io import load_vectors
 
 logger = logging.getLogger(__name__)
@@ -316,4 +316,4 @@ def _text_vectors(
 def _announce(image_ids: Sequence[int]) -> None:
     """Every process's index reloads these images (their expansions or refined vector changed)."""
     if image_ids:
-        IndexEvent.objects.bulk_create([IndexEvent(image_id=i) for i in image_ids])
+        vectors_changed(image_ids)

@@ -8,6 +8,7 @@ from django.db.models import Max
 
 from feedback.models import Judgement
 from search.mark_sources import Mark
+from search.request import Composition
 
 
 class JudgementMarks:
@@ -22,7 +23,7 @@ class JudgementMarks:
         """Fused scores of two_phase sessions are skipped: they are not similarities."""
         rows = (
             Judgement.objects.filter(session__model_name=model_name, score__isnull=False)
-            .exclude(session__composition="two_phase")
+            .exclude(session__composition=Composition.TWO_PHASE)
             .order_by("-id")
             .values_list(
                 "id",

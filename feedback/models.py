@@ -17,6 +17,7 @@ from django.db import models
 from pgvector.django import VectorField
 
 from cbir_site.choices import TextChoices
+from search.request import Composition
 
 
 class SearchSession(models.Model):
@@ -32,7 +33,7 @@ class SearchSession(models.Model):
     uploaded_example = models.BooleanField(default=False, help_text="an uploaded image (not kept)")
     gallery_ids = models.JSONField(default=list, help_text="galleries searched at the start")
     mode = models.CharField(max_length=16)
-    composition = models.CharField(max_length=16, default="sum")
+    composition = models.CharField(max_length=16, default=Composition.SUM.value)
     params = models.JSONField(default=dict, blank=True)
     query_key = models.CharField(
         max_length=64, blank=True, help_text="digest of the query: identical searches share it"

@@ -7,6 +7,7 @@ services). Its URLs keep the `search:` names (feedback/search_urls.py).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -26,6 +27,7 @@ from search.example_store import example_keep, example_load
 from search.forms import MAX_WEB_EXAMPLES, SearchForm
 from search.links import DEFAULT_CHOICES, DEFAULT_WEIGHTS, Example, SearchParams
 from search.match import MatchScale
+from search.request import Mode, ModelRole
 from search.result_filters import filter_form, filter_pairs, filters_given
 from search.selectors import query_examples
 from search.services import SearchResult, search_images
@@ -126,10 +128,10 @@ def _kept_example(request: HttpRequest, form: SearchForm, data) -> bytes | None:
 
 def _none_checked(form: SearchForm, result: SearchResult | None) -> bool:
     """A cutoff search whose galleries all lack a statistic ran as top-k: nothing was checked."""
-    if result is None or result.mode != "topk" or not form.is_bound:
+    if result is None or result.mode != Mode.TOPK or not form.is_bound:
         return False
     asked = form.cleaned_data.get("mode") if form.is_valid() else ""
-    return (asked or settings.CBIR_SEARCH_DEFAULT_MODE) != "topk"
+    return (asked or settings.CBIR_SEARCH_DEFAULT_MODE) != Mode.TOPK
 
 
 def _unchecked(form: SearchForm, result: SearchResult | None) -> set[str]:
@@ -147,23 +149,20 @@ def _shown(result: SearchResult | None) -> list:
 def _search(
     request: HttpRequest, form: SearchForm, example: bytes | None
 ) -> SearchResult | HttpResponse:
-    fields = form.cleaned_data
-    arguments = {**form.search_arguments(), "image_data": example}
+    search = form.to_request(image_data=example)
     data = request.POST if request.method == "POST" else request.GET
-    if fields.get("model") == "candidate":  # staff checking a candidate model: no session
-        return search_images(
-            user=request.user, page=fields.get("page") or 1, model="candidate", **arguments
-        )
+    if search.model == ModelRole.CANDIDATE:  # staff checking a candidate model: no session
+        return search_images(user=request.user, request=search)
     if request.user.is_authenticated:
         # Signed in: the search becomes a session the user can judge and refine; the result
         # filters travel to its page, which applies them to the whole ranking.
-        session, _, _ = search_session_start(user=request.user, **arguments)
+        session, _, _ = search_session_start(user=request.user, request=replace(search, page=1))
         if example is not None:
             search_session_example_set(session=session, token=form.data.get("example", ""))
         url = reverse("feedback:session", args=[session.pk])
         query = urlencode(filter_pairs(data))
         return redirect(f"{url}?{query}" if query else url)
-    return search_images(user=request.user, page=fields.get("page") or 1, filters=data, **arguments)
+    return search_images(user=request.user, request=replace(search, filters=data))
 
 
 def _picker(picker, form: SearchForm) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
@@ -191,7 +190,7 @@ def _pages(  # type: ignore[no-untyped-def]
 ) -> dict[str, object] | None:
     """Links to the other pages of a thresholded result (GET, so they can be shared);
     they keep the query, its kept example image and the result filters."""
-    if result is None or result.mode == "topk" or result.total <= result.page_size:
+    if result is None or result.mode == Mode.TOPK or result.total <= result.page_size:
         return None
     last = (result.total + result.page_size - 1) // result.page_size
 

@@ -28,6 +28,7 @@ from feedback.rocchio import RocchioParams, pseudo_feedback, rocchio
 from galleries import selectors
 from indexing.runtime import active_model_name
 from indexing.vector_io import load_vectors
+from search.request import SearchRequest
 from search.services import SearchResult, search_images
 
 JUDGED_CHOICES = ("none", "pin", "hide")
@@ -51,51 +52,41 @@ def rocchio_defaults() -> RocchioParams:
 
 
 def search_session_start(
-    *,
-    user: AbstractBaseUser,
-    gallery_slugs: list[str] | None = None,
-    k: int | None = None,
-    mode: str | None = None,
-    page: int = 1,
-    page_size: int | None = None,
-    **query: Any,
+    *, user: AbstractBaseUser, request: SearchRequest
 ) -> tuple[SearchSession, SearchIteration, SearchResult]:
-    result = search_images(
-        user=user,
-        gallery_slugs=gallery_slugs,
-        k=k,
-        mode=mode,
-        page=page,
-        page_size=page_size,
-        **query,
-    )
-    examples = [i for i in [query.get("image_id"), *query.get("image_ids", ())] if i]
+    result = search_images(user=user, request=request)
     with transaction.atomic():
         session = SearchSession.objects.create(
             user=user,
             model_name=result.model_name,
-            query_text=(query.get("text") or "").strip(),
-            negative_text=(query.get("negative_text") or "").strip(),
-            example_image_ids=list(dict.fromkeys(examples)),
-            negative_image_ids=list(query.get("negative_image_ids", ())),
-            uploaded_example=query.get("image_data") is not None,
+            query_text=(request.text or "").strip(),
+            negative_text=(request.negative_text or "").strip(),
+            example_image_ids=list(request.example_ids),
+            negative_image_ids=list(request.negative_image_ids),
+            uploaded_example=request.image_data is not None,
             gallery_ids=[g.pk for g in result.galleries],
-            mode=mode or result.mode,
+            mode=request.mode or result.mode,
             composition=result.composition,
             params={
                 "k": result.k,
                 "page_size": result.page_size,
                 # the rest of the query, so that it can be shown and run again as it was
-                **{name: query[name] for name in QUERY_PARAMS if query.get(name) is not None},
+                **_query_params(request),
             },
         )
-        upload = query.get("image_data")
+        upload = request.image_data
         session.query_key = session_query_key(
             session, hashlib.sha256(upload).hexdigest() if upload is not None else None
         )
         session.save(update_fields=["query_key"])
         iteration = _iteration_create(session, 0, SearchIteration.Kind.INITIAL, result, {})
     return session, iteration, result
+
+
+def _query_params(request: SearchRequest) -> dict[str, Any]:
+    given = {name: getattr(request, name) for name in QUERY_PARAMS}
+    given["rephrasings"] = list(request.rephrasings)
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def search_session_example_set(*, session: SearchSession, token: str) -> None:
@@ -216,16 +207,15 @@ def search_session_refine(
     marked_relevant = [i for i, label in judgements.items() if label == Judgement.Label.RELEVANT]
     pinned = marked_relevant if judged == "pin" else []
     hidden = set(judgements) if judged in ("pin", "hide") else set()
-    result = search_images(
-        user=user,
+    again = SearchRequest(
         gallery_slugs=_still_visible(session, user),
         k=session.params.get("k"),
         mode=session.mode,
         page_size=session.params.get("page_size"),
-        vector=vector,
-        vector_kind=_kind(session),
-        hide_ids=hidden,
         strict=bool(session.params.get("strict")),
+    )
+    result = search_images(
+        user=user, request=again, vector=vector, vector_kind=_kind(session), hide_ids=hidden
     )
     refine_params = {
         **asdict(params),

@@ -20,6 +20,7 @@ from feedback.viewer import viewer_items
 from search.example_store import example_available
 from search.fallback import closest_notice
 from search.match import MatchScale
+from search.request import Mode
 from search.result_filters import filter_form, filter_pairs, filters_given
 from search.wording import page_links, unchecked_galleries
 
@@ -56,7 +57,7 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
     thresholds = iteration.params.get("thresholds", [])
     rows = [*iteration.results, *iteration.params.get("closest", [])]
     # A cutoff search whose galleries all lack a statistic ran as top-k: nothing was checked.
-    none_checked = session.mode != "topk" and iteration.mode == "topk"
+    none_checked = session.mode != Mode.TOPK and iteration.mode == Mode.TOPK
     unchecked = unchecked_galleries(thresholds)
     if none_checked:
         unchecked |= {s.image.gallery.slug for s in on_page}

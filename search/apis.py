@@ -5,6 +5,8 @@ The search endpoint itself is feedback/search_apis.py: a signed-in search opens 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -14,10 +16,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cbir_site import bounds
+from cbir_site.errors import InvalidInputError
 from galleries.serializers import ImageOutput
 from indexing.runtime import encoder_status
 from search.fallback import CLOSEST_MAX
+from search.request import Composition, Fusion, Mode, ModelRole, SearchRequest, values
 from search.result_filters import SORT_CHOICES
+from search.text_cut_methods import TEXT_CUTOFF_METHODS
 
 
 class SearchInput(serializers.Serializer):
@@ -62,18 +67,18 @@ class SearchInput(serializers.Serializer):
         **bounds.WEIGHT.limits,
     )
     composition = serializers.ChoiceField(
-        choices=["sum", "two_phase"],
-        default="sum",
+        choices=values(Composition),
+        default=Composition.SUM.value,
         help_text="sum: one vector, the weighted sum of the parts. two_phase: the top M by the "
         "text, re-ranked by the example images, the two rankings fused (topk only).",
     )
-    fusion = serializers.ChoiceField(choices=["log_vote", "rrf"], default="log_vote")
+    fusion = serializers.ChoiceField(choices=values(Fusion), default=Fusion.LOG_VOTE.value)
     first_phase = serializers.IntegerField(required=False, **bounds.FIRST_PHASE.limits)
     k = serializers.IntegerField(
         required=False, help_text="Results for top-k.", **bounds.k_bound().limits
     )
     mode = serializers.ChoiceField(
-        choices=["auto", "topk", "static", "dynamic", "query"],
+        choices=values(Mode),
         required=False,
         help_text=(
             "topk: the k best. static / dynamic / query: every hit closer than its gallery's "
@@ -89,8 +94,8 @@ class SearchInput(serializers.Serializer):
         help_text="Cutoff modes: when no image passes the cutoff, return nothing (no `closest`).",
     )
     model = serializers.ChoiceField(
-        choices=["active", "candidate"],
-        default="active",
+        choices=values(ModelRole),
+        default=ModelRole.ACTIVE.value,
         help_text="candidate (staff only): search with the model that is catching up to replace "
         "the active one (GET /api/v1/models/status/), over the images it has embedded so far. "
         "Such a search starts no feedback session.",
@@ -119,13 +124,76 @@ class SearchInput(serializers.Serializer):
         "parameters on the iteration endpoint).",
     )
     text_cutoff = serializers.ChoiceField(
-        choices=["qbnorm", "autocut", "mixture", "querytime", "dynamic"],
+        choices=list(TEXT_CUTOFF_METHODS),
         required=False,
         help_text="Text and composed queries in auto/dynamic mode: how the cutoff is calibrated "
-        "(default CBIR_TEXT_CUTOFF). qbnorm: z-score against the image's similarity to a bank "
-        "of generic captions; autocut: the largest gap in the top scores; mixture: two "
-        "Gaussians fitted to the top scores; querytime, dynamic: as the modes query, dynamic.",
+        "(default CBIR_TEXT_CUTOFF). expected_f1: the depth of the ranking with the best "
+        "expected F1, each image's chance of relevance read from its qbnorm z; qbnorm: "
+        "z-score against the image's similarity to a bank of generic captions; autocut: the "
+        "largest gap in the top scores; mixture: two Gaussians fitted to the top scores; "
+        "querytime, dynamic: as the modes query, dynamic.",
     )
+
+    def to_request(self, *, image_data: bytes | None = None) -> SearchRequest:
+        """The validated fields as a SearchRequest; `image_data` is the upload's bytes.
+
+        Multipart requests repeat list fields (galleries=a&galleries=b): read from the raw data.
+        """
+        fields = self.validated_data
+        return SearchRequest(
+            text=fields.get("text"),
+            image_data=image_data,
+            image_id=fields.get("image_id"),
+            image_ids=fields.get("image_ids", ()) or self._many("image_ids"),
+            negative_text=_negatives(fields),
+            negative_image_ids=fields.get("negative_image_ids", ())
+            or self._many("negative_image_ids"),
+            rephrasings=fields.get("rephrasings", ()),
+            text_weight=fields["text_weight"],
+            image_weight=fields["image_weight"],
+            negative_weight=fields["negative_weight"],
+            composition=fields["composition"],
+            fusion=fields["fusion"],
+            first_phase=fields.get("first_phase"),
+            gallery_slugs=fields.get("galleries") or self._raw("galleries") or None,
+            k=fields.get("k"),
+            mode=fields.get("mode"),
+            page=fields.get("page", 1),
+            page_size=fields.get("page_size"),
+            strict=fields["strict"],
+            text_cutoff=fields.get("text_cutoff"),
+            model=fields["model"],
+            filters=self._filters(fields),
+        )
+
+    def _raw(self, name: str) -> list[str]:
+        getlist = getattr(self.initial_data, "getlist", None)
+        return list(getlist(name)) if getlist is not None else []
+
+    def _many(self, name: str) -> list[int]:
+        """Repeated multipart fields (image_ids=1&image_ids=2) as integers."""
+        try:
+            return [int(v) for v in self._raw(name) if str(v).strip()]
+        except ValueError as exc:
+            raise InvalidInputError(f"{name} must be integers.") from exc
+
+    def _filters(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """The result filters given (search/result_filters.py); repeated multipart `file_format`."""
+        given = {
+            "uploaded_after": fields.get("uploaded_after"),
+            "uploaded_before": fields.get("uploaded_before"),
+            "uploader": fields.get("uploader"),
+            "file_format": list(fields.get("file_format") or self._raw("file_format")),
+            "sort": fields.get("sort"),
+        }
+        return {name: value for name, value in given.items() if value}
+
+
+def _negatives(fields: dict[str, Any]) -> str | None:
+    """negative_text with the accepted suggested negatives appended, comma-separated."""
+    words = [fields.get("negative_text") or "", *fields.get("negative_suggestions", ())]
+    joined = ", ".join(w.strip() for w in words if w and w.strip())
+    return joined or fields.get("negative_text")
 
 
 class SearchHitOutput(serializers.Serializer):
@@ -156,12 +224,22 @@ class ThresholdOutput(serializers.Serializer):
         allow_null=True, help_text="The same cutoff as a cosine similarity (null: topk)."
     )
     source = serializers.ChoiceField(
-        choices=["dynamic", "static", "query", "topk", "qbnorm", "autocut", "mixture"],
+        choices=[
+            "dynamic",
+            "static",
+            "query",
+            "topk",
+            "expected_f1",
+            "qbnorm",
+            "autocut",
+            "mixture",
+        ],
         help_text="dynamic: from the gallery's statistic; static: T_static (no statistic or "
         "static mode); query: the query-time variant; topk: auto mode, the gallery has too few "
-        "images for a statistic, so its best k hits are included. qbnorm, autocut, mixture: "
-        "a text query's calibrated cutoff (text_cutoff); for qbnorm the similarity shown is "
-        "the lowest any image of the gallery could pass with, each image's own z decides.",
+        "images for a statistic, so its best k hits are included. expected_f1, qbnorm, "
+        "autocut, mixture: a text query's calibrated cutoff (text_cutoff); for qbnorm the "
+        "similarity shown is the lowest any image of the gallery could pass with, each "
+        "image's own z decides.",
     )
     parameters = serializers.DictField(
         child=CutoffParameterOutput(),

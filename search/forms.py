@@ -8,12 +8,17 @@ from django.conf import settings
 from cbir_site import bounds
 from cbir_site.bounds import MAX_IMAGE_ID, parse_image_id
 from search.links import DEFAULT_WEIGHTS, is_default
-from search.query import MAX_EXAMPLES
+from search.request import MAX_EXAMPLES, Composition, Fusion, Mode, ModelRole, SearchRequest
 from search.wording import MODE_CHOICES
 
 # Stored example images ("more like this" + "not like this") one web query may carry.
 MAX_WEB_EXAMPLES = min(10, MAX_EXAMPLES)
 ADVANCED = ("not_q", "composition", "fusion", "text_weight", "image_weight", "negative_weight")
+COMPOSITION_LABELS = {
+    Composition.SUM: "weighted sum: blend them into one query",
+    Composition.TWO_PHASE: "two-phase: find by the words, order by the pictures",
+}
+FUSION_LABELS = {Fusion.LOG_VOTE: "log vote", Fusion.RRF: "reciprocal rank fusion"}
 
 
 class ImageIdsField(forms.Field):
@@ -59,18 +64,15 @@ class SearchForm(forms.Form):
     composition = forms.ChoiceField(
         label="Words and pictures",
         required=False,
-        initial="sum",
+        initial=Composition.SUM.value,
         widget=forms.RadioSelect,
-        choices=[
-            ("sum", "weighted sum: blend them into one query"),
-            ("two_phase", "two-phase: find by the words, order by the pictures"),
-        ],
+        choices=[(c.value, label) for c, label in COMPOSITION_LABELS.items()],
     )
     fusion = forms.ChoiceField(
         label="Two-phase: combine the two rankings by",
         required=False,
-        initial="log_vote",
-        choices=[("log_vote", "log vote"), ("rrf", "reciprocal rank fusion")],
+        initial=Fusion.LOG_VOTE.value,
+        choices=[(f.value, label) for f, label in FUSION_LABELS.items()],
     )
     text_weight = _weight("Weight of the words", DEFAULT_WEIGHTS["text_weight"])
     image_weight = _weight("Weight of the example images", DEFAULT_WEIGHTS["image_weight"])
@@ -88,7 +90,10 @@ class SearchForm(forms.Form):
     model = forms.ChoiceField(
         label="Model",
         required=False,
-        choices=[("active", "the active model"), ("candidate", "the candidate (staff check)")],
+        choices=[
+            (ModelRole.ACTIVE.value, "the active model"),
+            (ModelRole.CANDIDATE.value, "the candidate (staff check)"),
+        ],
     )
 
     def __init__(self, *args, gallery_choices, candidate: str | None = None, **kwargs):  # type: ignore[no-untyped-def]
@@ -99,8 +104,8 @@ class SearchForm(forms.Form):
             del self.fields["model"]
         else:
             self.fields["model"].choices = [
-                ("active", "the active model"),
-                ("candidate", f"the candidate {candidate} (staff check, no session)"),
+                (ModelRole.ACTIVE.value, "the active model"),
+                (ModelRole.CANDIDATE.value, f"the candidate {candidate} (staff check, no session)"),
             ]
 
     def clean(self) -> dict[str, Any]:
@@ -122,7 +127,7 @@ class SearchForm(forms.Form):
                 f"At most {MAX_WEB_EXAMPLES} example images per search "
                 "(“more like this” and “not like this” together): remove one first.",
             )
-        if data.get("composition") == "two_phase":
+        if data.get("composition") == Composition.TWO_PHASE:
             self._check_two_phase(
                 data, has_examples=bool(like or data.get("image") or data.get("example"))
             )
@@ -135,7 +140,7 @@ class SearchForm(forms.Form):
                 "Two-phase needs words and at least one example image (upload one, "
                 "or use “more like this” on a result); or choose the weighted sum.",
             )
-        if data.get("mode") not in (None, "", "auto", "topk"):
+        if data.get("mode") not in (None, "", Mode.AUTO, Mode.TOPK):
             self.add_error(
                 "mode",
                 "Two-phase ranks a fixed set of candidates: choose “The best matches, "
@@ -150,24 +155,27 @@ class SearchForm(forms.Form):
         values = ((name, str(self.data.get(name) or "").strip()) for name in ADVANCED)
         return self.is_bound and any(v and not is_default(name, v) for name, v in values)
 
-    def search_arguments(self) -> dict[str, Any]:
-        """The service's keyword arguments (all but the uploaded image and the page)."""
+    def to_request(self, *, image_data: bytes | None = None) -> SearchRequest:
+        """The search the valid form asks for; `image_data` is the uploaded or kept example."""
         fields = self.cleaned_data
-        return {
-            "text": fields.get("q"),
-            "image_ids": fields.get("like") or (),
-            "negative_text": fields.get("not_q"),
-            "rephrasings": [t for t in (fields.get("rephrasings") or "").splitlines() if t.strip()],
-            "negative_image_ids": fields.get("unlike") or (),
-            "text_weight": _weight_value(fields, "text_weight"),
-            "image_weight": _weight_value(fields, "image_weight"),
-            "negative_weight": _weight_value(fields, "negative_weight"),
-            "composition": fields.get("composition") or "sum",
-            "fusion": fields.get("fusion") or "log_vote",
-            "gallery_slugs": fields.get("galleries") or None,
-            "k": fields.get("k"),
-            "mode": fields.get("mode") or None,
-        }
+        return SearchRequest(
+            text=fields.get("q"),
+            image_data=image_data,
+            image_ids=fields.get("like") or (),
+            negative_text=fields.get("not_q"),
+            rephrasings=[t for t in (fields.get("rephrasings") or "").splitlines() if t.strip()],
+            negative_image_ids=fields.get("unlike") or (),
+            text_weight=_weight_value(fields, "text_weight"),
+            image_weight=_weight_value(fields, "image_weight"),
+            negative_weight=_weight_value(fields, "negative_weight"),
+            composition=fields.get("composition") or Composition.SUM,
+            fusion=fields.get("fusion") or Fusion.LOG_VOTE,
+            gallery_slugs=fields.get("galleries") or None,
+            k=fields.get("k"),
+            mode=fields.get("mode") or None,
+            page=fields.get("page") or 1,
+            model=fields.get("model") or ModelRole.ACTIVE,
+        )
 
 
 def _weight_value(fields: dict[str, Any], name: str) -> float:

@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from cbir_site.bounds import parse_image_id
 from galleries.models import Image
+from search.request import SearchRequest
 
 # Carried as they are, in this order; "like" and "unlike" come after them.
 CARRIED = (
@@ -34,12 +35,13 @@ CARRIED = (
     "example",  # an uploaded example image kept for the browser session (search/example_store.py)
 )
 # Values that are the form's defaults are left out of links, to keep them short.
+_DEFAULT = SearchRequest()
 DEFAULT_WEIGHTS = {
-    "text_weight": 1.0,
-    "image_weight": 1.0,
+    "text_weight": _DEFAULT.text_weight,
+    "image_weight": _DEFAULT.image_weight,
     "negative_weight": settings.CBIR_NEGATIVE_WEIGHT,
 }
-DEFAULT_CHOICES = {"composition": "sum", "fusion": "log_vote"}
+DEFAULT_CHOICES = {"composition": _DEFAULT.composition, "fusion": _DEFAULT.fusion}
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 from cbir_site.errors import InvalidInputError
 from search.fusion import METHODS as FUSION_METHODS
+from search.request import Composition, Mode, QueryKind, SearchRequest
 
 MAX_REPHRASINGS = 8
 
@@ -34,25 +35,30 @@ def clean_rephrasings(texts: Sequence[str], *, original: str) -> list[str]:
 
 
 def search_rephrased(
-    *,
-    search: Callable[..., Any],
-    rephrasings: Sequence[str],
-    page: int = 1,
-    page_size: int | None = None,
-    **arguments: Any,
+    *, search: Callable[[SearchRequest], Any], request: SearchRequest, vector_given: bool = False
 ) -> Any:
-    """`search` is search/services.py search_images; `arguments` its keywords (text among them)."""
-    original = (arguments.get("text") or "").strip()
-    if not original or arguments.get("vector") is not None:
+    """`search` runs one request (search/services.py search_images for the same user)."""
+    original = (request.text or "").strip()
+    if not original or vector_given:
         raise InvalidInputError("rephrasings apply to a text query: give `text` too.")
-    if arguments.get("composition") == "two_phase":
+    if request.composition == Composition.TWO_PHASE:
         raise InvalidInputError("rephrasings are fused top-k searches: use composition sum.")
+    page, page_size = request.page, request.page_size
     if page < 1:
         raise InvalidInputError("page starts at 1.")
-    texts = [original, *clean_rephrasings(rephrasings, original=original)]
-    arguments["mode"] = "topk"
-    results = [search(**{**arguments, "text": text}) for text in texts]
-    method = arguments.get("fusion") or "log_vote"
+    texts = [original, *clean_rephrasings(request.rephrasings, original=original)]
+    # Each text a plain top-k search of the first page; strict and text_cutoff do not apply.
+    each = dataclasses.replace(
+        request,
+        rephrasings=(),
+        mode=Mode.TOPK,
+        page=1,
+        page_size=None,
+        strict=False,
+        text_cutoff=None,
+    )
+    results = [search(dataclasses.replace(each, text=text)) for text in texts]
+    method = request.fusion
     fused, images, closest = _fuse(results, method)
     first = results[0]
     size = page_size or first.k
@@ -71,7 +77,7 @@ def search_rephrased(
         page_size=size,
         ranked=fused,
         metric=f"fusion:{method}",
-        query_kinds=[*first.query_kinds, "rephrasings"],
+        query_kinds=[*first.query_kinds, QueryKind.REPHRASINGS],
         encode_ms=sum(r.encode_ms for r in results),
         search_ms=sum(r.search_ms for r in results),
         closest=[],

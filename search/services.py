@@ -47,14 +47,15 @@ from indexing.vector_io import load_vectors
 from search.compose import two_phase
 from search.fallback import closest_count, closest_notice, closest_wanted
 from search.fusion import METHODS as FUSION_METHODS
-from search.query import EncodedQuery, QuerySpec, encode_query
+from search.hit_rows import images_with_owners
+from search.query import EncodedQuery, encode_query
+from search.request import Composition, Mode, ModelRole, QueryKind, SearchRequest
 from search.result_filters import filters_given, ranking_narrow
 from search.statistics import IMAGE, TEXT, GalleryThreshold, global_mean_for, thresholds_for
 from search.text_cutoff import CALIBRATED, TextCut, text_cut, text_cutoff_method, valid_methods
 from search.thresholds import dynamic_threshold, query_statistic, similarity_cutoff
 
 METRIC = "cosine_similarity"
-MODES = ("auto", "topk", "static", "dynamic", "query")
 
 
 @dataclass(frozen=True)
@@ -82,10 +83,10 @@ class SearchResult:
     model_name: str
     k: int
     galleries: list[Gallery]
-    query_kinds: list[str]
+    query_kinds: list[QueryKind]
     encode_ms: float
     search_ms: float
-    mode: str = "topk"
+    mode: str = Mode.TOPK
     total: int = 0  # every hit of the search (threshold modes: above the cutoff)
     page: int = 1
     page_size: int = 0
@@ -95,7 +96,7 @@ class SearchResult:
     ranked: list[tuple[int, float]] = field(default_factory=list)
     metric: str = METRIC  # what `score` is: cosine_similarity, or fusion:<method> for two_phase
     vector: np.ndarray | None = None  # the query vector used (sessions store it)
-    composition: str = "sum"
+    composition: str = Composition.SUM
     # Cutoff modes, when no image passed: the best of the same ranking without the cutoff.
     closest: list[SearchHit] = field(default_factory=list)
     notice: str | None = None
@@ -104,93 +105,85 @@ class SearchResult:
 def search_images(
     *,
     user: AbstractBaseUser | AnonymousUser,
-    gallery_slugs: list[str] | None = None,
-    k: int | None = None,
-    mode: str | None = None,
-    page: int = 1,
-    page_size: int | None = None,
+    request: SearchRequest,
     vector: np.ndarray | None = None,
     vector_kind: str = TEXT,
     hide_ids: Collection[int] = (),
-    strict: bool = False,
-    text_cutoff: str | None = None,
-    rephrasings: Sequence[str] = (),
-    model: str | None = None,
-    filters: Mapping[str, Any] | None = None,
-    **query: Any,
+    load_hits: bool = True,
 ) -> SearchResult:
-    """Search with a QuerySpec's fields (text=..., image_data=..., image_ids=..., ...).
+    """Search with `request`'s query and options (search/request.py).
 
     Or with `vector`, a query already in the model's space (a refined query
     from relevance feedback; `vector_kind` picks its thresholds: text or
-    image). `hide_ids` are never returned (images the user already judged).
-    `strict` leaves a cutoff search that kept nothing empty (no closest results).
-    `text_cutoff` picks the calibration of a text or composed query's cutoff in auto and
-    dynamic mode (search/text_cutoff.py; default CBIR_TEXT_CUTOFF).
-    `model="candidate"` (staff only) searches with the model catching up to replace the
+    image); then the request's query parts are not used. `hide_ids` are never
+    returned (images the user already judged).
+    `request.strict` leaves a cutoff search that kept nothing empty (no closest results).
+    `request.text_cutoff` picks the calibration of a text or composed query's cutoff in auto
+    and dynamic mode (search/text_cutoff.py; default CBIR_TEXT_CUTOFF).
+    `request.model` candidate (staff only) searches with the model catching up to replace the
     active one, over the images it has embedded so far, to check it before the switch.
-    `filters` (gallery, uploaded_after, uploaded_before, uploader, format, sort:
+    `request.filters` (gallery, uploaded_after, uploaded_before, uploader, format, sort:
     search/result_filters.py) narrow and order the results, `total` and `closest`;
     `ranked` stays the search's whole ranking, so a session can be filtered again later.
+    `load_hits=False` is for callers that only score the ranking (the evaluation, with k
+    the whole collection): the same search, but `hits` and `closest` stay empty and no
+    image row is read, which at thousands of hits is most of the time.
     """
+    text_cutoff = request.text_cutoff
     if text_cutoff is not None and text_cutoff not in valid_methods():
         raise InvalidInputError(f"text_cutoff must be one of {', '.join(valid_methods())}.")
-    if rephrasings:  # accepted suggestions, fused with the original: search/rephrased.py
+    if request.rephrasings:  # accepted suggestions, fused with the original: search/rephrased.py
         from search.rephrased import search_rephrased
 
-        return search_rephrased(
-            search=search_images,
-            rephrasings=rephrasings,
-            page=page,
-            page_size=page_size,
-            user=user,
-            gallery_slugs=gallery_slugs,
-            k=k,
-            vector=vector,
-            hide_ids=hide_ids,
-            model=model,
-            filters=filters,
-            **query,
-        )
-    spec = QuerySpec(**query).cleaned() if vector is None else QuerySpec()
-    k = _check_k(k)
-    mode = mode or settings.CBIR_SEARCH_DEFAULT_MODE
-    if mode not in MODES:
-        raise InvalidInputError(f"mode must be one of {', '.join(MODES)}.")
-    if spec.composition == "two_phase" and mode not in ("topk", "auto"):
+        def search(each: SearchRequest) -> SearchResult:
+            return search_images(user=user, request=each, vector=vector, hide_ids=hide_ids)
+
+        return search_rephrased(search=search, request=request, vector_given=vector is not None)
+    default_negative = settings.CBIR_NEGATIVE_WEIGHT
+    spec = (
+        request.cleaned(default_negative_weight=default_negative)
+        if vector is None
+        else SearchRequest(negative_weight=default_negative)
+    )
+    k = _check_k(request.k)
+    mode = request.mode or Mode(settings.CBIR_SEARCH_DEFAULT_MODE)
+    if spec.composition == Composition.TWO_PHASE and mode not in (Mode.TOPK, Mode.AUTO):
         raise InvalidInputError("two_phase ranks a fixed set of candidates: use mode topk.")
+    page = request.page
     if page < 1:
         raise InvalidInputError("page starts at 1.")
-    page_size = _check_k(page_size) if page_size is not None else k
-    galleries = _galleries(user, gallery_slugs)
+    page_size = _check_k(request.page_size) if request.page_size is not None else k
+    galleries = _galleries(user, request.gallery_slugs)
+    filters = request.filters
 
-    encoder = _encoder(model, user)
+    encoder = _encoder(request.model, user)
     started = time.perf_counter()
     if vector is None:
         encoded = encode_query(spec, encoder, user)
         vector, kinds = encoded.summed(spec), encoded.kinds
-        kind = TEXT if kinds == ["text"] else IMAGE
+        kind = TEXT if kinds == [QueryKind.TEXT] else IMAGE
     else:
-        encoded, kinds, kind = None, ["vector"], vector_kind
+        encoded, kinds, kind = None, [QueryKind.VECTOR], vector_kind
     encoded_at = time.perf_counter()
 
     excluded = (encoded.excluded_ids if encoded else set()) | set(hide_ids)
     q = _Query(encoder.name, np.asarray(vector, dtype=np.float32), galleries, excluded)
-    method = text_cutoff_method(text_cutoff) if "text" in kinds or kind == TEXT else None
-    cut = None if spec.composition == "two_phase" else _text_cut(q, mode, method, encoder)
+    method = text_cutoff_method(text_cutoff) if QueryKind.TEXT in kinds or kind == TEXT else None
+    two_phase_ = spec.composition == Composition.TWO_PHASE
+    cut = None if two_phase_ else _text_cut(q, mode, method, encoder)
     if cut is not None:
         thresholds: dict[int, GalleryThreshold] | None = cut.thresholds
-    elif spec.composition != "two_phase":
+    elif not two_phase_:
         thresholds = _resolve_mode(q, _text_mode(mode, method), kind)
     else:
         thresholds = None
-    if spec.composition == "two_phase" and encoded is not None:
-        resolved_mode, hits, truncated = "topk", _two_phase(q, spec, encoded, k), False
+    if two_phase_ and encoded is not None:
+        resolved_mode, hits, truncated = Mode.TOPK, _two_phase(q, spec, encoded, k), False
     elif thresholds is None:
         fused = _fused_models(q, spec, user, k) if encoded is not None else None
-        resolved_mode, hits, truncated = "topk", fused or q.top_k(k), False
+        resolved_mode, hits, truncated = Mode.TOPK, fused or q.top_k(k), False
     else:
-        resolved_mode = mode if mode != "auto" else "dynamic"
+        resolved_mode = mode if mode != Mode.AUTO else Mode.DYNAMIC
         hits, truncated = q.above(thresholds, k)
         if cut is not None and cut.keep is not None:
             hits = cut.keep(hits)
@@ -198,11 +191,13 @@ def search_images(
     total = len(shown)
     hits_page = shown if thresholds is None else shown[(page - 1) * page_size : page * page_size]
     closest: list[Hit] = []
-    if closest_wanted(thresholded=thresholds is not None, total=total, strict=strict):
+    if closest_wanted(thresholded=thresholds is not None, total=total, strict=request.strict):
         closest = _narrow(user, q.top_k(closest_count(k)), filters)  # same vector and exclusions
     searched = time.perf_counter()
 
     offset = 0 if thresholds is None else (page - 1) * page_size
+    if not load_hits:
+        hits_page, closest = [], []
     below = _load(closest, 0, below_cutoff=True)
     return SearchResult(
         hits=_load(hits_page, offset),
@@ -238,16 +233,16 @@ def _narrow(
     return [by_id[i] for i in order]
 
 
-def _text_cut(q: _Query, mode: str, method: str | None, encoder: Encoder) -> TextCut | None:
+def _text_cut(q: _Query, mode: Mode, method: str | None, encoder: Encoder) -> TextCut | None:
     """A calibrated cutoff for a text or composed query in auto or dynamic mode, else None.
 
     auto keeps its rule: a cutoff for galleries with a statistic (enough images to judge),
     the best k of the others.
     """
-    if method not in CALIBRATED or mode not in ("auto", "dynamic") or not q.galleries:
+    if method not in CALIBRATED or mode not in (Mode.AUTO, Mode.DYNAMIC) or not q.galleries:
         return None
     galleries = q.galleries
-    if mode == "auto":
+    if mode == Mode.AUTO:
         stats = thresholds_for(galleries, model_name=q.model_name, kind=TEXT, dynamic=True)
         galleries = [g for g in galleries if stats[g.pk].source == "dynamic"]
         if not galleries:
@@ -256,13 +251,13 @@ def _text_cut(q: _Query, mode: str, method: str | None, encoder: Encoder) -> Tex
     return text_cut(method=method, encoder=encoder, galleries=galleries, top_k=scope.top_k)
 
 
-def _text_mode(mode: str, method: str | None) -> str:
+def _text_mode(mode: Mode, method: str | None) -> Mode:
     """CBIR_TEXT_CUTOFF=querytime: a text query's auto/dynamic cutoff is the query-time one."""
-    return "query" if method == "querytime" and mode in ("auto", "dynamic") else mode
+    return Mode.QUERY if method == "querytime" and mode in (Mode.AUTO, Mode.DYNAMIC) else mode
 
 
-def _metric(spec: QuerySpec, top_k: bool) -> str:
-    if spec.composition == "two_phase":
+def _metric(spec: SearchRequest, top_k: bool) -> str:
+    if spec.composition == Composition.TWO_PHASE:
         return f"fusion:{spec.fusion}"
     if top_k and fusion_encoders():
         return f"fusion:{settings.CBIR_FUSION_METHOD}"
@@ -270,7 +265,7 @@ def _metric(spec: QuerySpec, top_k: bool) -> str:
 
 
 def _fused_models(
-    q: _Query, spec: QuerySpec, user: AbstractBaseUser | AnonymousUser, k: int
+    q: _Query, spec: SearchRequest, user: AbstractBaseUser | AnonymousUser, k: int
 ) -> list[Hit] | None:
     """Top k fused over the encoders of CBIR_FUSION_ENCODERS, or None when there is one."""
     encoders = fusion_encoders()
@@ -287,12 +282,12 @@ def _fused_models(
 
 
 def _encode_for(
-    spec: QuerySpec, encoder: Encoder, user: AbstractBaseUser | AnonymousUser
+    spec: SearchRequest, encoder: Encoder, user: AbstractBaseUser | AnonymousUser
 ) -> np.ndarray:
     return encode_query(spec, encoder, user).summed(spec)
 
 
-def _two_phase(q: _Query, spec: QuerySpec, encoded: EncodedQuery, k: int) -> list[Hit]:
+def _two_phase(q: _Query, spec: SearchRequest, encoded: EncodedQuery, k: int) -> list[Hit]:
     """Top M by the words, re-ranked by the example images, the two rankings fused."""
     first = spec.first_phase or max(settings.CBIR_TWO_PHASE_CANDIDATES, k)
     text_only = _Query(q.model_name, encoded.text_side(spec), q.galleries, q.exclude)
@@ -307,7 +302,7 @@ def _two_phase(q: _Query, spec: QuerySpec, encoded: EncodedQuery, k: int) -> lis
         np.stack([by_id[h.image_id] for h in kept]),
         encoded.examples,
         encoded.negatives,
-        negative_weight=spec.negative_weight,
+        negative_weight=spec.negative_share,
         fusion=spec.fusion,
     )
     galleries = {h.image_id: h.gallery_id for h in kept}
@@ -355,16 +350,16 @@ class _Query:
         return kept[: settings.CBIR_THRESHOLD_MAX_RESULTS], truncated
 
 
-def _resolve_mode(query: _Query, mode: str, kind: str) -> dict[int, GalleryThreshold] | None:
+def _resolve_mode(query: _Query, mode: Mode, kind: str) -> dict[int, GalleryThreshold] | None:
     """Each searched gallery's cutoff for this mode, or None for a top-k search."""
-    if mode == "topk" or not query.galleries:
+    if mode == Mode.TOPK or not query.galleries:
         return None
-    if mode == "query":
+    if mode == Mode.QUERY:
         return _query_time_thresholds(query, kind)
     thresholds = thresholds_for(
-        query.galleries, model_name=query.model_name, kind=kind, dynamic=mode != "static"
+        query.galleries, model_name=query.model_name, kind=kind, dynamic=mode != Mode.STATIC
     )
-    if mode == "auto":
+    if mode == Mode.AUTO:
         # Per gallery: the dynamic cutoff where there is a statistic, top-k elsewhere.
         dynamic = {g: t for g, t in thresholds.items() if t.source == "dynamic"}
         return dynamic or None
@@ -427,8 +422,7 @@ def _used(threshold: GalleryThreshold, galleries: dict[int, Gallery]) -> Thresho
 
 def _load(hits: list[Hit], offset: int, *, below_cutoff: bool = False) -> list[SearchHit]:
     # uploaded_by too: the output names the uploader, one query per hit otherwise (issue 12).
-    wanted = [h.image_id for h in hits]
-    images = Image.objects.select_related("gallery", "uploaded_by").in_bulk(wanted)
+    images = images_with_owners([h.image_id for h in hits])
     present = [h for h in hits if h.image_id in images]  # deleted since the index saw them
     return [
         SearchHit(
@@ -450,7 +444,9 @@ def _check_k(k: int | None) -> int:
     return k
 
 
-def _galleries(user: AbstractBaseUser | AnonymousUser, slugs: list[str] | None) -> list[Gallery]:
+def _galleries(
+    user: AbstractBaseUser | AnonymousUser, slugs: Sequence[str] | None
+) -> list[Gallery]:
     visible = selectors.galleries_visible_to(user)
     if not slugs:
         return list(visible)
@@ -462,12 +458,10 @@ def _galleries(user: AbstractBaseUser | AnonymousUser, slugs: list[str] | None) 
 
 
 def _encoder(
-    model: str | None = None, user: AbstractBaseUser | AnonymousUser | None = None
+    model: ModelRole = ModelRole.ACTIVE, user: AbstractBaseUser | AnonymousUser | None = None
 ) -> Encoder:
-    if model not in (None, "", "active", "candidate"):
-        raise InvalidInputError("model must be active or candidate.")
     try:
-        if model == "candidate":
+        if model == ModelRole.CANDIDATE:
             if user is None or not getattr(user, "is_staff", False):
                 raise PermissionDeniedError("Only staff may search with the candidate model.")
             model_selection(fresh=True)  # staff checking a candidate: never a stale view

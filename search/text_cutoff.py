@@ -11,6 +11,9 @@ request's `text_cutoff`):
   keeps those whose own z passes;
 - autocut / mixture: one similarity cut, found in the query's top
   CBIR_TEXT_CUTOFF_TOP_N scores over the searched galleries;
+- expected_f1 (the default): one similarity cut, the depth of the query's top
+  CBIR_TEXT_F1_TOP_N hits with the best expected F1, each hit's probability of
+  relevance read from its query-bank z (CBIR_TEXT_F1_CENTRE);
 - querytime / dynamic: the existing cutoff modes (search/services.py).
 """
 
@@ -25,23 +28,25 @@ from django.db.models import F, Min
 
 from galleries.models import Gallery
 from indexing.backends import Hit
-from indexing.calibration import (
+from indexing.encoders.base import Encoder
+from indexing.models import Embedding
+from indexing.querybank_store import QueryBank, bank_statistics_for, query_bank, stale_rows
+from search.statistics import TEXT, GalleryThreshold, thresholds_for
+from search.text_cut_methods import (
     AUTOCUT,
+    EXPECTED_F1,
     MIXTURE,
     QBNORM,
     TEXT_CUTOFF_METHODS,
     autocut,
     cut_score,
+    expected_f1_cut,
     mixture_cut,
     z_scores,
 )
-from indexing.encoders.base import Encoder
-from indexing.models import Embedding
-from indexing.querybank_store import QueryBank, bank_statistics_for, query_bank, stale_rows
-from search.statistics import TEXT, GalleryThreshold, thresholds_for
 from search.thresholds import distance_from_similarity
 
-CALIBRATED = (QBNORM, AUTOCUT, MIXTURE)
+CALIBRATED = (EXPECTED_F1, QBNORM, AUTOCUT, MIXTURE)
 TopK = Callable[[int], list[Hit]]  # the query's best n hits over the searched galleries
 
 
@@ -65,6 +70,8 @@ def text_cut(
     """The cutoff of a calibrated method; None for the others (dynamic, querytime)."""
     if method == QBNORM:
         return _qbnorm(encoder, galleries)
+    if method == EXPECTED_F1:
+        return _expected_f1(encoder, galleries, top_k(settings.CBIR_TEXT_F1_TOP_N))
     if method in (AUTOCUT, MIXTURE):
         top = top_k(settings.CBIR_TEXT_CUTOFF_TOP_N)
         if not top:
@@ -113,6 +120,22 @@ def _qbnorm(encoder: Encoder, galleries: list[Gallery]) -> TextCut:
         return [h for h, ok in zip(known, passed, strict=True) if ok]
 
     return TextCut(thresholds, keep)
+
+
+def _expected_f1(encoder: Encoder, galleries: list[Gallery], top: list[Hit]) -> TextCut | None:
+    """One similarity cut over the galleries: the depth of `top` with the best expected F1."""
+    if not top:
+        return None
+    stats = bank_statistics_for(
+        model_name=encoder.name, bank=query_bank(encoder), image_ids=[h.image_id for h in top]
+    )
+    scores = np.asarray([h.score for h in top])
+    unknown = (np.nan, 1.0)  # no statistics yet: probability 0 (search/calibration.py)
+    means, spreads = np.asarray([stats.get(h.image_id, unknown) for h in top]).T
+    z = z_scores(scores, means, spreads)
+    count = expected_f1_cut(scores, z, centre=settings.CBIR_TEXT_F1_CENTRE)
+    cut = dict.fromkeys(ids(galleries), cut_score(scores, count))
+    return TextCut(_thresholds(encoder.name, galleries, cut, EXPECTED_F1))
 
 
 def _raw_floors(

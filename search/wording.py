@@ -10,16 +10,18 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from search.request import Mode
+
 # Search modes, named by what they return (the search form and the result pages).
-MODE_CHOICES = [
-    ("auto", "Only confident matches"),
-    ("topk", "The best matches, however close"),
-    ("dynamic", "Matches within each gallery's own cutoff"),
-    ("query", "Matches within a cutoff fitted to this search"),
-    ("static", "Matches within a fixed cutoff"),
-]
-MODE_LABELS = dict(MODE_CHOICES)
-BEST_MATCHES = MODE_LABELS["topk"]
+MODE_LABELS = {
+    Mode.AUTO: "Only confident matches",
+    Mode.TOPK: "The best matches, however close",
+    Mode.DYNAMIC: "Matches within each gallery's own cutoff",
+    Mode.QUERY: "Matches within a cutoff fitted to this search",
+    Mode.STATIC: "Matches within a fixed cutoff",
+}
+MODE_CHOICES = [(mode.value, label) for mode, label in MODE_LABELS.items()]
+BEST_MATCHES = MODE_LABELS[Mode.TOPK]
 
 
 def mode_label(mode: str) -> str:

@@ -25,7 +25,8 @@ from feedback.services import search_session_refine, search_session_start
 from indexing.runtime import active_model_name
 from search.compose import Part, weighted_sum
 from search.cutoffs import gallery_overrides
-from search.query import EncodedQuery, QuerySpec
+from search.query import EncodedQuery
+from search.request import SearchRequest
 from search.services import search_images
 
 pytestmark = pytest.mark.django_db
@@ -272,14 +273,16 @@ def test_the_admin_saves_thresholds_in_range(cast, staff):
 @pytest.mark.parametrize("value", [1e308, math.nan, math.inf, -1.0])
 def test_the_search_service_refuses_a_bad_weight(db, name, value):
     with pytest.raises(InvalidInputError, match=name) as raised:
-        search_images(user=AnonymousUser(), text="red", **{name: value})
+        search_images(user=AnonymousUser(), request=SearchRequest(text="red", **{name: value}))
     assert raised.value.code == "out_of_range"
 
 
 @pytest.mark.parametrize("value", [0, 10**9])
 def test_the_search_service_refuses_a_bad_first_phase(cast, value):
     with pytest.raises(InvalidInputError, match="first_phase"):
-        search_images(user=cast.viewer, text="red", image_ids=[1], first_phase=value)
+        search_images(
+            user=cast.viewer, request=SearchRequest(text="red", image_ids=[1], first_phase=value)
+        )
 
 
 @pytest.mark.parametrize(
@@ -293,7 +296,9 @@ def test_the_search_service_refuses_a_bad_first_phase(cast, value):
     ],
 )
 def test_the_refine_service_refuses_bad_parameters(cast, params, pseudo):
-    session, _, _ = search_session_start(user=cast.viewer, text="red", mode="topk")
+    session, _, _ = search_session_start(
+        user=cast.viewer, request=SearchRequest(text="red", mode="topk")
+    )
     with pytest.raises(InvalidInputError):
         search_session_refine(
             session=session, user=cast.viewer, params=params, pseudo_positives=pseudo
@@ -320,7 +325,7 @@ def test_a_spec_that_skipped_cleaning_still_cannot_search_with_a_zero_vector():
         negative_text=None,
         negatives=np.zeros((0, 2), dtype=np.float32),
     )
-    spec = QuerySpec(text="red", text_weight=1e308, image_weight=1e308)  # not .cleaned()
+    spec = SearchRequest(text="red", text_weight=1e308, image_weight=1e308)  # not .cleaned()
     with pytest.raises(InvalidInputError, match="cancel out"):
         encoded.summed(spec)
 

@@ -14,6 +14,7 @@ from django.test import Client
 
 from feedback.services import search_session_start
 from indexing.embedding import images_embed
+from search.request import SearchRequest
 from tests.factories import GalleryFactory, png_bytes, upload
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +80,9 @@ def objects(cast):  # type: ignore[no-untyped-def]
     cast.owner.save(update_fields=["is_staff"])
     image = upload(cast.gallery, png_bytes((250, 0, 0)), name="red.png")
     images_embed(image_ids=[image.pk])
-    session, _, _ = search_session_start(user=cast.owner, text="red", mode="topk")
+    session, _, _ = search_session_start(
+        user=cast.owner, request=SearchRequest(text="red", mode="topk")
+    )
     shared = GalleryFactory(
         slug="shared", organisation=cast.organisation, owner=cast.owner, visibility="organisation"
     )

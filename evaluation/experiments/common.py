@@ -30,6 +30,7 @@ from evaluation.ranking import (
 )
 from galleries.decoding import image_decode
 from indexing.models import Embedding
+from search.request import Mode, SearchRequest
 from search.services import search_images
 
 MAX_K = 5000
@@ -94,7 +95,7 @@ class Context:
         return self.loaded.ids(query.junk) - self.relevant(query)
 
     def request(self, query: Query) -> dict[str, Any]:
-        """search_images keyword arguments for the query itself."""
+        """SearchRequest keyword arguments for the query itself."""
         if query.kind != IMAGE:
             return {"text": query.text}
         own = self.stored_id(query)
@@ -106,10 +107,13 @@ class Context:
         """Image ids best first, as the evaluation user, over the dataset's galleries."""
         result = search_images(
             user=self.loaded.user,
-            gallery_slugs=self.loaded.slugs,
-            k=k or self.k,
-            mode="topk",
-            **{**self.request(query), **extra},
+            load_hits=False,  # scored by `ranked` alone: no image rows
+            request=SearchRequest(
+                gallery_slugs=self.loaded.slugs,
+                k=k or self.k,
+                mode=Mode.TOPK,
+                **{**self.request(query), **extra},
+            ),
         )
         return [image_id for image_id, _ in result.ranked]
 

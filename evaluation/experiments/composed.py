@@ -21,12 +21,13 @@ from evaluation.datasets import Dataset, Query
 from evaluation.experiments.common import RANK_COLUMNS, Context, rank_row, score
 from evaluation.experiments.retrieval import recall_plot
 from evaluation.report import Section, Table
+from search.request import Composition, Fusion
 
 METHODS: dict[str, dict[str, Any]] = {
     "text alone": {},
-    "sum": {"composition": "sum"},
-    "two_phase log_vote": {"composition": "two_phase", "fusion": "log_vote"},
-    "two_phase rrf": {"composition": "two_phase", "fusion": "rrf"},
+    "sum": {"composition": Composition.SUM},
+    "two_phase log_vote": {"composition": Composition.TWO_PHASE, "fusion": Fusion.LOG_VOTE},
+    "two_phase rrf": {"composition": Composition.TWO_PHASE, "fusion": Fusion.RRF},
 }
 
 

@@ -10,7 +10,8 @@ Every query searches every dataset gallery, as a user's unfiltered search does
   (mode dynamic / query; text queries use the image statistic there only when
   text_cutoff=dynamic, as before this issue);
 - text and composed queries: the calibrated cutoffs of auto mode (text_cutoff
-  qbnorm at the shipped z and at a z fitted on the fit split, autocut, mixture).
+  qbnorm at the shipped z and at a z fitted on the fit split, autocut, mixture,
+  expected_f1 at the shipped centre and at a centre fitted on the fit split).
 
 Searches use strict=True: the cutoff's own result, without the closest results
 a product search shows when nothing passes. Scored on the test split: macro
@@ -32,16 +33,18 @@ from evaluation.experiments.common import Context
 from evaluation.experiments.thresholds import _statistics
 from evaluation.metrics import macro_prf
 from evaluation.report import Section, Table
-from indexing.calibration import z_scores
 from indexing.models import Embedding
 from indexing.querybank_store import query_bank
 from indexing.runtime import get_encoder
+from search.request import Mode, SearchRequest
 from search.services import search_images
+from search.text_cut_methods import expected_f1_cut, z_scores
 from search.thresholds import distance_from_similarity
 
 TOP_KS = (1, 5, 10, 20, 50)
 SIMILARITY_GRID = np.linspace(-0.5, 1.0, 301)
 Z_GRID = np.linspace(-2.0, 8.0, 201)
+CENTRE_GRID = np.linspace(0.0, 8.0, 33)
 PER_QUERY_ROWS = 60
 
 
@@ -97,9 +100,12 @@ def _bank(ctx: Context) -> dict[int, tuple[float, float]]:
 
 def _rank(ctx: Context, query: Query) -> _Ranked:
     result = search_images(
-        user=ctx.loaded.user, gallery_slugs=ctx.loaded.slugs, k=ctx.k, mode="topk",
-        **ctx.request(query),
-    )  # fmt: skip
+        user=ctx.loaded.user,
+        load_hits=False,  # scored by `ranked` alone: no image rows
+        request=SearchRequest(
+            gallery_slugs=ctx.loaded.slugs, k=ctx.k, mode=Mode.TOPK, **ctx.request(query)
+        ),
+    )
     ids = [i for i, _ in result.ranked]
     scores = np.asarray([s for _, s in result.ranked])
     return _Ranked(query, ctx.relevant(query) - ctx.junk(query), ids, scores)
@@ -142,6 +148,19 @@ def _rows(
     n = settings.CBIR_TEXT_CUTOFF_TOP_N
     for method in ("autocut", "mixture"):
         add(method, _platform(ctx, test, "auto", text_cutoff=method), f"top {n}")
+    centre, f1_top = settings.CBIR_TEXT_F1_CENTRE, settings.CBIR_TEXT_F1_TOP_N
+    add(
+        "expected_f1 (shipped centre)",
+        _platform(ctx, test, "auto", text_cutoff="expected_f1"),
+        f"c = {centre}, top {f1_top}",
+    )
+    centre_fit = _fit_centre(fit, stats, f1_top)
+    with override_settings(CBIR_TEXT_F1_CENTRE=centre_fit):
+        add(
+            "expected_f1 (fitted centre)",
+            _platform(ctx, test, "auto", text_cutoff="expected_f1"),
+            f"c = {centre_fit:.2f}",
+        )
     add(
         f"auto (default: {settings.CBIR_TEXT_CUTOFF})",
         _platform(ctx, test, "auto"),
@@ -154,9 +173,17 @@ def _platform(ctx: Context, part: list[_Ranked], mode: str, **extra: Any) -> lis
     out = []
     for r in ctx.bar(part, f"cutoffs: {mode} {extra.get('text_cutoff', '')}".strip()):
         result = search_images(
-            user=ctx.loaded.user, gallery_slugs=ctx.loaded.slugs, k=ctx.k, mode=mode,
-            strict=True, **ctx.request(r.query), **extra,
-        )  # fmt: skip
+            user=ctx.loaded.user,
+            load_hits=False,  # scored by `ranked` alone: no image rows
+            request=SearchRequest(
+                gallery_slugs=ctx.loaded.slugs,
+                k=ctx.k,
+                mode=mode,
+                strict=True,
+                **ctx.request(r.query),
+                **extra,
+            ),
+        )
         out.append([i for i, _ in result.ranked])
     return out
 
@@ -199,6 +226,19 @@ def _fit_z(fit: list[_Ranked], stats: dict) -> float:
     return float(Z_GRID[int(np.argmax(f1))])
 
 
+def _fit_centre(fit: list[_Ranked], stats: dict, top: int) -> float:
+    """The expected_f1 centre with the best macro F1 on the fit split (as a judgement fit would)."""
+    f1 = np.zeros(len(CENTRE_GRID))
+    for r in fit:
+        scores, flags = r.scores[:top], r.flags()[:top]
+        means, spreads = np.asarray([stats.get(i, (np.nan, 1.0)) for i in r.ids[:top]]).T
+        z = z_scores(scores, means, spreads)
+        counts = np.asarray([expected_f1_cut(scores, z, centre=float(c)) for c in CENTRE_GRID])
+        hits = np.asarray([flags[:count].sum() for count in counts])
+        f1 += 2 * hits / (counts + len(r.relevant))  # F1 = 2 hits / (returned + relevant)
+    return float(CENTRE_GRID[int(np.argmax(f1))])
+
+
 def _f1_at(kept: np.ndarray, flags: np.ndarray) -> np.ndarray:
     """Per grid row: F1 of the kept set (rows of booleans) against the relevant flags."""
     hits = (kept & flags[None, :]).sum(axis=1)
@@ -214,8 +254,17 @@ def _table(kind: str, rows: list[list[Any]], fitted: int, tested: int) -> Table:
     return Table(
         title=f"{kind} queries: macro P/R/F1 on the test split ({tested} queries; "
         f"fitted on {fitted})",
-        columns=["Cutoff", "Parameter", "P", "R (set)", "F1", "P@10", "Empty",
-                 "Empty, relevant in top 10", "Returned"],
+        columns=[
+            "Cutoff",
+            "Parameter",
+            "P",
+            "R (set)",
+            "F1",
+            "P@10",
+            "Empty",
+            "Empty, relevant in top 10",
+            "Returned",
+        ],
         rows=rows,
         notes=[
             "R (set) is set recall: relevant returned / all relevant (not the caption "
@@ -223,7 +272,7 @@ def _table(kind: str, rows: list[list[Any]], fitted: int, tested: int) -> Table:
             "first 10 returned, over 10. Empty: queries returning nothing (strict, so the "
             "closest results a product page shows below the divider are not counted)."
         ],
-    )  # fmt: skip
+    )
 
 
 def _per_query(kind: str, part: list[_Ranked]) -> Table:

@@ -34,6 +34,7 @@ from feedback.services import judgement_record, search_session_start
 from feedback.tasks import update_expansions
 from galleries.models import Membership
 from indexing.index_sync import manager
+from search.request import Mode, SearchRequest
 
 CONFIRMED_PER_IMAGE = 2
 SUPPORTERS = 2  # simulated users confirming each caption
@@ -176,7 +177,10 @@ def _write_feedback(ctx: Context, confirmed: list[tuple[int, Query]], users: lis
     for user in users:
         for image_id, query in ctx.bar(confirmed, f"feedback of {user.username}"):
             session, _, _ = search_session_start(
-                user=user, text=query.text, gallery_slugs=ctx.loaded.slugs, mode="topk", k=k
+                user=user,
+                request=SearchRequest(
+                    text=query.text, gallery_slugs=ctx.loaded.slugs, mode=Mode.TOPK, k=k
+                ),
             )
             with contextlib.suppress(InvalidInputError):  # not within the top k: not confirmed
                 judgement_record(session=session, user=user, image_id=image_id, label="relevant")

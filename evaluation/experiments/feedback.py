@@ -22,6 +22,7 @@ from evaluation.ranking import first_relevant_rank, rank_summary, without_junk
 from evaluation.report import Plot, Section, Series, Table
 from feedback.models import SearchSession
 from feedback.services import search_session_refine, search_session_start
+from search.request import Mode, SearchRequest
 
 
 def run(ctx: Context) -> Section:
@@ -96,10 +97,9 @@ def _chain(ctx: Context, query: Query, positives: int) -> list[int | None]:
     relevant, junk = ctx.relevant(query), ctx.junk(query)
     session, _iteration, result = search_session_start(
         user=ctx.loaded.user,
-        gallery_slugs=ctx.loaded.slugs,
-        k=ctx.k,
-        mode="topk",
-        **ctx.request(query),
+        request=SearchRequest(
+            gallery_slugs=ctx.loaded.slugs, k=ctx.k, mode=Mode.TOPK, **ctx.request(query)
+        ),
     )
     ranks = [_rank(result.ranked, relevant, junk)]
     smallest = min(ctx.options.breaking_ranks)

@@ -36,6 +36,7 @@ import numpy as np
 from evaluation.datasets import Query
 from evaluation.experiments.common import Context
 from evaluation.report import Plot, Section, Series, Table
+from search.request import Mode, SearchRequest
 from search.services import search_images
 
 WEIGHTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0)
@@ -170,11 +171,10 @@ def _measure(
 def _search(ctx: Context, query: Query, extra: dict[str, Any]) -> tuple[list[int], float]:
     result = search_images(
         user=ctx.loaded.user,
-        gallery_slugs=ctx.loaded.slugs,
-        k=ctx.k,
-        mode="topk",
-        text=query.text,
-        **extra,
+        load_hits=False,  # scored by `ranked` alone: no image rows
+        request=SearchRequest(
+            gallery_slugs=ctx.loaded.slugs, k=ctx.k, mode=Mode.TOPK, text=query.text, **extra
+        ),
     )
     ranking = [image_id for image_id, _ in result.ranked]
     return ranking, result.ranked[0][1] if result.ranked else 0.0

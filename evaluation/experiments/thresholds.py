@@ -24,6 +24,7 @@ from evaluation.experiments.common import Context
 from evaluation.metrics import MacroPRF, macro_prf
 from evaluation.report import Plot, Section, Series, Table
 from search.models import GalleryStatistics
+from search.request import Mode, SearchRequest
 from search.services import search_images
 from search.statistics import gallery_statistics_update, global_mean_for
 from search.threshold_fit import RankedLists, dynamic_thresholds, fit_thresholds_refined
@@ -157,7 +158,11 @@ def _ask(ctx: Context, query: Query) -> _Asked | None:
         return None
     gallery = ctx.loaded.galleries[item.gallery]
     result = search_images(
-        user=ctx.loaded.user, gallery_slugs=[gallery.slug], k=ctx.k, mode="topk", image_ids=[own]
+        user=ctx.loaded.user,
+        load_hits=False,  # scored by `ranked` alone: no image rows
+        request=SearchRequest(
+            gallery_slugs=[gallery.slug], k=ctx.k, mode=Mode.TOPK, image_ids=[own]
+        ),
     )
     ids = [i for i, _ in result.ranked]  # k >= the gallery's size: all of it
     relevant = ctx.relevant(query) & set(ids)
@@ -184,10 +189,10 @@ def _platform(
         for asked in ctx.bar(part, f"thresholds: {mode}"):
             result = search_images(
                 user=ctx.loaded.user,
-                gallery_slugs=[asked.gallery.slug],
-                k=ctx.k,
-                mode=mode,
-                image_ids=[asked.own],
+                load_hits=False,  # scored by `ranked` alone: no image rows
+                request=SearchRequest(
+                    gallery_slugs=[asked.gallery.slug], k=ctx.k, mode=mode, image_ids=[asked.own]
+                ),
             )
             returned.append([i for i, _ in result.ranked])
     return macro_prf(returned, [a.relevant for a in part])

@@ -9,6 +9,7 @@ from django import template
 from search.example_store import example_available
 from search.links import Example, SearchParams
 from search.match import MatchScale
+from search.request import Mode
 from search.selectors import query_examples, session_search_params
 from search.wording import mode_label
 
@@ -28,7 +29,7 @@ def unlike_url(params: SearchParams, image_id: int) -> str:
 @register.filter
 def best_matches_url(params: SearchParams) -> str:
     """The same query in top-k mode: "Show best matches" when nothing passed the cutoff."""
-    return params.with_field("mode", "topk").url()
+    return params.with_field("mode", Mode.TOPK).url()
 
 
 @dataclass(frozen=True)

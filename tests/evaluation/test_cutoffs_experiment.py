@@ -69,6 +69,10 @@ def test_the_cutoffs_report_covers_each_query_kind_and_mode(tmp_path):
         assert 0.0 <= row["F1"] <= 1.0 and 0.0 <= row["P@10"] <= 1.0
     # The colour encoder ranks a class's images first for its name: autocut keeps them.
     assert text["autocut"]["empty, relevant in top 10"] == 0
+    for label in ("expected_f1 (shipped centre)", "expected_f1 (fitted centre)"):
+        assert text[label]["empty"] == 0 and label not in image  # never empty, text only
+    assert text["expected_f1 (fitted centre)"]["parameter"].startswith("c = ")
+    assert "auto (default: expected_f1)" in text
     assert text["top-1"]["P"] == 1.0
     assert "average precision per query" in markdown and "| a photo of a " in markdown
     assert "by construction" not in markdown  # two galleries

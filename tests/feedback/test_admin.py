@@ -11,6 +11,7 @@ from feedback.models import Expansion
 from feedback.services import judgement_record, search_session_start
 from indexing.embedding import images_embed
 from indexing.models import IndexEvent
+from search.request import SearchRequest
 from tests.factories import UserFactory, png_bytes, upload
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +47,9 @@ def blue(cast):  # type: ignore[no-untyped-def]
 def confirmed(cast, image, text="red"):  # type: ignore[no-untyped-def]
     """Two users mark the image relevant for `text`; the tally admits it."""
     for user in (cast.viewer, cast.editor):
-        session, _, _ = search_session_start(user=user, text=text, mode="topk", k=5)
+        session, _, _ = search_session_start(
+            user=user, request=SearchRequest(text=text, mode="topk", k=5)
+        )
         judgement_record(session=session, user=user, image_id=image.pk, label="relevant")
     tasks.update_expansions.run([image.pk])
     row = Expansion.objects.get(image=image, source="query")

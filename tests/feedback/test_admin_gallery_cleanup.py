@@ -19,6 +19,7 @@ from galleries.models import Gallery, Image
 from indexing.embedding import images_embed
 from indexing.models import Embedding
 from indexing.runtime import active_model_name
+from search.request import SearchRequest
 from tests.factories import UserFactory, png_bytes, upload
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +48,9 @@ def judged(cast) -> list[Image]:  # type: ignore[no-untyped-def]
         (judge, images[0], "relevant"),
         (cast.viewer, images[1], "not_relevant"),
     ):
-        session, _, _ = search_session_start(user=user, text="red", mode="topk", k=5)
+        session, _, _ = search_session_start(
+            user=user, request=SearchRequest(text="red", mode="topk", k=5)
+        )
         judgement_record(session=session, user=user, image_id=image.pk, label=label)
     return images
 

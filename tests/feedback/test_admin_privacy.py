@@ -13,6 +13,7 @@ from django.urls import reverse
 from feedback.models import Judgement, SearchSession
 from feedback.services import judgement_record, search_session_start
 from indexing.embedding import images_embed
+from search.request import SearchRequest
 from tests.factories import UserFactory, png_bytes, upload
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +32,9 @@ def judgement(cast) -> Judgement:  # type: ignore[no-untyped-def]
     cast.gallery.save(update_fields=["visibility"])
     image = upload(cast.gallery, png_bytes((250, 5, 5)), name="kestrel.png")
     images_embed(image_ids=[image.pk])
-    session, _, _ = search_session_start(user=judge, text="a red bird", mode="topk", k=5)
+    session, _, _ = search_session_start(
+        user=judge, request=SearchRequest(text="a red bird", mode="topk", k=5)
+    )
     row, _ = judgement_record(session=session, user=judge, image_id=image.pk, label="relevant")
     assert row is not None
     return row

@@ -14,6 +14,7 @@ from feedback.models import Expansion, Judgement, RefinedVector
 from feedback.services import judgement_record, search_session_start
 from indexing.embedding import images_embed
 from indexing.models import Embedding
+from search.request import SearchRequest
 from search.services import search_images
 from tests.factories import UserFactory, add_member, png_bytes, upload
 
@@ -41,7 +42,9 @@ def scene(cast):
 
 
 def judge(user, text, image, label="relevant"):  # type: ignore[no-untyped-def]
-    session, _, _ = search_session_start(user=user, text=text, mode="topk", k=3)
+    session, _, _ = search_session_start(
+        user=user, request=SearchRequest(text=text, mode="topk", k=3)
+    )
     judgement_record(session=session, user=user, image_id=image.pk, label=label)
     return session
 
@@ -51,7 +54,7 @@ def learn(*images) -> None:  # type: ignore[no-untyped-def]
 
 
 def top(user, text: str) -> list[str]:  # type: ignore[no-untyped-def]
-    hits = search_images(user=user, text=text, mode="topk", k=3).hits
+    hits = search_images(user=user, request=SearchRequest(text=text, mode="topk", k=3)).hits
     return [h.image.original_filename[:-4] for h in hits]
 
 
@@ -123,9 +126,13 @@ def test_expansion_never_shows_an_image_to_someone_who_may_not_see_it(cast, scen
         judge(user, "red", scene["blue"])
     learn(scene["blue"])
     assert Expansion.objects.get(image=scene["blue"]).status == "admitted"
-    viewer = search_images(user=cast.viewer, text="red", mode="topk", k=2).hits
+    viewer = search_images(
+        user=cast.viewer, request=SearchRequest(text="red", mode="topk", k=2)
+    ).hits
     assert scene["blue"].pk in [h.image.pk for h in viewer]  # the expansion is in use
-    outsider = search_images(user=cast.outsider, text="red", mode="topk", k=10).hits
+    outsider = search_images(
+        user=cast.outsider, request=SearchRequest(text="red", mode="topk", k=10)
+    ).hits
     assert [h.image.pk for h in outsider] == [theirs.pk]
 
 
@@ -178,7 +185,7 @@ def test_hot_images_move_toward_their_queries_within_the_drift_bound(
     original = np.asarray(Embedding.objects.get(image=scene["blue"]).vector)
     before = next(
         h.score
-        for h in search_images(user=cast.viewer, text="red", k=3).hits
+        for h in search_images(user=cast.viewer, request=SearchRequest(text="red", k=3)).hits
         if h.image == scene["blue"]
     )
     learn(scene["blue"])
@@ -187,7 +194,7 @@ def test_hot_images_move_toward_their_queries_within_the_drift_bound(
     assert np.allclose(np.asarray(Embedding.objects.get(image=scene["blue"]).vector), original)
     after = next(
         h.score
-        for h in search_images(user=cast.viewer, text="red", k=3).hits
+        for h in search_images(user=cast.viewer, request=SearchRequest(text="red", k=3)).hits
         if h.image == scene["blue"]
     )
     assert after > before
@@ -197,7 +204,7 @@ def test_hot_images_move_toward_their_queries_within_the_drift_bound(
     assert not RefinedVector.objects.exists()
     again = next(
         h.score
-        for h in search_images(user=cast.viewer, text="red", k=3).hits
+        for h in search_images(user=cast.viewer, request=SearchRequest(text="red", k=3)).hits
         if h.image == scene["blue"]
     )
     assert again == pytest.approx(before, abs=1e-5)

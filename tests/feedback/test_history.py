@@ -9,6 +9,7 @@ from feedback.history import history_of
 from feedback.models import Judgement, SearchSession
 from feedback.services import judgement_record, search_session_start
 from indexing.embedding import images_embed
+from search.request import SearchRequest
 from tests.factories import png_bytes, upload
 
 pytestmark = pytest.mark.django_db
@@ -29,9 +30,11 @@ def red(cast):  # type: ignore[no-untyped-def]
 
 def test_identical_queries_are_one_entry_with_a_count(cast, red):
     for text in ("red", "  Red ", "red"):
-        search_session_start(user=cast.viewer, text=text, mode="topk", k=5)
-    search_session_start(user=cast.viewer, text="blue", mode="topk", k=5)
-    search_session_start(user=cast.viewer, text="red", mode="auto", k=5)  # another mode
+        search_session_start(user=cast.viewer, request=SearchRequest(text=text, mode="topk", k=5))
+    search_session_start(user=cast.viewer, request=SearchRequest(text="blue", mode="topk", k=5))
+    search_session_start(
+        user=cast.viewer, request=SearchRequest(text="red", mode="auto", k=5)
+    )  # another mode
     history = list(history_of(cast.viewer))
     assert [(s.query_text.strip().lower(), s.mode, s.times) for s in history] == [
         ("red", "auto", 1),
@@ -42,7 +45,9 @@ def test_identical_queries_are_one_entry_with_a_count(cast, red):
 
 def test_uploads_of_the_same_bytes_are_one_entry_other_bytes_are_not(cast, red):
     for data in (png_bytes((250, 0, 0)), png_bytes((250, 0, 0)), png_bytes((0, 0, 250))):
-        search_session_start(user=cast.viewer, image_data=data, mode="topk", k=5)
+        search_session_start(
+            user=cast.viewer, request=SearchRequest(image_data=data, mode="topk", k=5)
+        )
     assert sorted(s.times for s in history_of(cast.viewer)) == [1, 2]
 
 
@@ -62,10 +67,15 @@ def test_history_page_shows_thumbnails_of_visible_results_and_each_query_once(ca
 def test_removing_an_entry_removes_every_run_and_its_marks(cast, red):
     client = signed_in(cast.viewer)
     sessions = [
-        search_session_start(user=cast.viewer, text="red", mode="topk", k=5)[0] for _ in range(2)
+        search_session_start(user=cast.viewer, request=SearchRequest(text="red", mode="topk", k=5))[
+            0
+        ]
+        for _ in range(2)
     ]
     judgement_record(session=sessions[0], user=cast.viewer, image_id=red.pk, label="relevant")
-    keep, _, _ = search_session_start(user=cast.viewer, text="blue", mode="topk", k=5)
+    keep, _, _ = search_session_start(
+        user=cast.viewer, request=SearchRequest(text="blue", mode="topk", k=5)
+    )
     response = client.post(f"/search/sessions/{sessions[1].pk}/delete/", follow=True)
     assert b"Removed \xe2\x80\x9cred\xe2\x80\x9d from your history (2 searches)" in response.content
     assert list(SearchSession.objects.filter(user=cast.viewer)) == [keep]
@@ -73,7 +83,9 @@ def test_removing_an_entry_removes_every_run_and_its_marks(cast, red):
 
 
 def test_nobody_removes_someone_elses_history(cast, red):
-    session, _, _ = search_session_start(user=cast.viewer, text="red", mode="topk", k=5)
+    session, _, _ = search_session_start(
+        user=cast.viewer, request=SearchRequest(text="red", mode="topk", k=5)
+    )
     assert signed_in(cast.owner).post(f"/search/sessions/{session.pk}/delete/").status_code == 404
     api = signed_in(cast.owner).delete(f"/api/v1/search/sessions/{session.pk}/")
     assert api.status_code == 404
@@ -85,7 +97,10 @@ def test_nobody_removes_someone_elses_history(cast, red):
 def test_api_deletes_one_session_or_all_its_repeats_and_lists_distinct(cast, red):
     client = signed_in(cast.viewer)
     first, second, third = (
-        search_session_start(user=cast.viewer, text="red", mode="topk", k=5)[0] for _ in range(3)
+        search_session_start(user=cast.viewer, request=SearchRequest(text="red", mode="topk", k=5))[
+            0
+        ]
+        for _ in range(3)
     )
     listed = client.get("/api/v1/search/sessions/", {"distinct": "true"}).json()
     rows = listed["results"] if isinstance(listed, dict) else listed

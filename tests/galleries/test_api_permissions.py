@@ -207,9 +207,12 @@ def _caption_for(image: Image) -> int:
 
 def _owners_session_for(cast, image: Image):  # type: ignore[no-untyped-def]
     from feedback.services import search_session_start
+    from search.request import SearchRequest
 
     images_embed(image_ids=[image.pk])
-    session, _, _ = search_session_start(user=cast.owner, text="red", gallery_slugs=["private"])
+    session, _, _ = search_session_start(
+        user=cast.owner, request=SearchRequest(text="red", gallery_slugs=["private"])
+    )
     return session
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from indexing import runtime
 from indexing.encoders.fake import FakeEncoder
+from search.request import SearchRequest
 from search.services import search_images
 
 
@@ -68,7 +69,10 @@ def test_a_search_repeated_or_paged_does_not_encode_its_text_again(cast, monkeyp
     monkeypatch.setattr(
         FakeEncoder, "encode_texts", lambda self, t: encoded.extend(t) or texts(self, t)
     )
-    search_images(user=cast.viewer, text="something green", k=3)
-    search_images(user=cast.viewer, text="something green", k=3, page=2)
-    search_images(user=cast.viewer, text="something red", negative_text="something green", k=3)
+    search_images(user=cast.viewer, request=SearchRequest(text="something green", k=3))
+    search_images(user=cast.viewer, request=SearchRequest(text="something green", k=3, page=2))
+    search_images(
+        user=cast.viewer,
+        request=SearchRequest(text="something red", negative_text="something green", k=3),
+    )
     assert encoded == ["something green", "something red"]

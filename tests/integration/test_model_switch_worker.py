@@ -22,6 +22,7 @@ from indexing.runtime import active_model_name
 from search.cutoff_models import CutoffCalibration
 from search.model_switch import model_activate, models_prune
 from search.models import GalleryStatistics
+from search.request import SearchRequest
 from search.services import search_images
 from tests.factories import GalleryFactory, add_member, png_bytes, upload
 from tests.models.conftest import FAKE_KEY, TINY_LOCAL_KEY
@@ -56,7 +57,9 @@ def _all_found(user, expected: set[int]) -> bool:
     """Every ready image is found (`expected` must be among them: it is the floor)."""
     ready = set(Image.objects.filter(status="ready").values_list("pk", flat=True))
     assert expected <= ready
-    result = search_images(user=user, text="red", k=len(ready) + 10, mode="topk")
+    result = search_images(
+        user=user, request=SearchRequest(text="red", k=len(ready) + 10, mode="topk")
+    )
     found = {hit.image.pk for hit in result.hits}
     assert found == ready, f"{len(ready - found)} images missing under {result.model_name}"
     return True
@@ -119,7 +122,7 @@ def test_switch_rollback_and_prune_with_a_real_worker(cast, worker, managed_mode
     assert GalleryStatistics.objects.filter(model_name=tiny).count() == 2
     assert ManagedModel.objects.get(key=FAKE_KEY).role == "retired"
     # This process learns of the switch through the feed (its next search reads the epoch).
-    search_images(user=cast.owner, text="red", k=5, mode="topk")
+    search_images(user=cast.owner, request=SearchRequest(text="red", k=5, mode="topk"))
     assert active_model_name() == tiny
     _all_found(cast.owner, expected)
     _all_found(cast.viewer, expected)
@@ -141,7 +144,7 @@ def test_switch_rollback_and_prune_with_a_real_worker(cast, worker, managed_mode
         interval=0.5,
     )
     assert Embedding.objects.filter(image=after, model_name=FakeEncoder.name).exists()
-    search_images(user=cast.owner, text="red", k=5, mode="topk")
+    search_images(user=cast.owner, request=SearchRequest(text="red", k=5, mode="topk"))
     assert active_model_name() == FakeEncoder.name
     _all_found(cast.owner, expected)
 

@@ -20,6 +20,7 @@ from search.model_switch import (
     models_status,
 )
 from search.models import GalleryStatistics
+from search.request import SearchRequest
 from search.services import search_images
 from search.statistics import gallery_statistics_update
 from tests.factories import GalleryFactory, png_bytes, upload
@@ -56,7 +57,9 @@ def _statistics(model_name: str) -> None:
 
 
 def _found(user, **options) -> set[int]:
-    result = search_images(user=user, text="red", k=100, mode="topk", **options)
+    result = search_images(
+        user=user, request=SearchRequest(text="red", k=100, mode="topk", **options)
+    )
     return {hit.image.pk for hit in result.hits}
 
 
@@ -85,12 +88,14 @@ def test_activate_makes_a_candidate_and_search_keeps_the_active_model(
     # Staff may search with the candidate, over what it has embedded so far; others may not.
     cast.owner.is_staff = True
     cast.owner.save()
-    found = search_images(user=cast.owner, text="red", k=100, mode="topk", model="candidate")
+    found = search_images(
+        user=cast.owner, request=SearchRequest(text="red", k=100, mode="topk", model="candidate")
+    )
     assert found.model_name == managed_models.identity() and len(found.hits) == covered
     from cbir_site.errors import PermissionDeniedError
 
     with pytest.raises(PermissionDeniedError):
-        search_images(user=cast.viewer, text="red", k=10, model="candidate")
+        search_images(user=cast.viewer, request=SearchRequest(text="red", k=10, model="candidate"))
 
 
 def test_the_switch_waits_for_statistics_and_cutoffs_then_happens_in_one_step(
@@ -175,7 +180,9 @@ def test_a_session_begun_before_a_switch_asks_for_a_new_search(cast, collection,
     from cbir_site.errors import ConflictError
     from feedback.services import search_session_refine, search_session_start
 
-    session, _, _ = search_session_start(user=cast.owner, text="red", k=5, mode="topk")
+    session, _, _ = search_session_start(
+        user=cast.owner, request=SearchRequest(text="red", k=5, mode="topk")
+    )
     model_activate(key=TINY_LOCAL_KEY)
     _catch_up()
     _statistics(managed_models.identity())

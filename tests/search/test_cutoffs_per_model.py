@@ -21,6 +21,7 @@ from search.cutoffs import (
     cutoff_parameters_for,
     gallery_cutoff_overrides_set,
 )
+from search.request import SearchRequest
 from search.services import search_images
 from search.statistics import gallery_statistics_update, thresholds_for
 from tests.factories import png_bytes, upload
@@ -142,10 +143,10 @@ def test_a_second_models_values_never_reach_the_firsts_thresholds(cast, both):
 
 
 def test_a_second_models_values_never_reach_the_firsts_searches(cast, both):
-    before = search_images(user=cast.viewer, text="red", mode="static", k=50)
+    before = search_images(user=cast.viewer, request=SearchRequest(text="red", mode="static", k=50))
     calibrate(SECOND, "static_text", 0.0, "fitted_judgements")  # nothing could pass under it
     gallery_cutoff_overrides_set(gallery=cast.gallery, model_name=SECOND, values={"weight": 0})
-    after = search_images(user=cast.viewer, text="red", mode="static", k=50)
+    after = search_images(user=cast.viewer, request=SearchRequest(text="red", mode="static", k=50))
     assert after.model_name == FIRST and after.total == before.total == len(REDS)
     assert block(after)["static"] == {"value": 0.9, "source": "default"}
     assert block(after)["weight"] == {"value": 1.0, "source": "default"}
@@ -156,21 +157,23 @@ def test_a_switch_of_models_leaves_each_with_its_own_cutoffs(cast, both, use_enc
     calibrate(SECOND, "static_text", 0.0, "fitted_judgements")
     gallery_cutoff_overrides_set(gallery=cast.gallery, model_name=SECOND, values={"weight": 0.5})
 
-    first = search_images(user=cast.viewer, text="red", mode="static", k=50)
+    first = search_images(user=cast.viewer, request=SearchRequest(text="red", mode="static", k=50))
     assert first.model_name == FIRST and first.total == len(REDS)
     assert block(first)["static"] == {"value": 1.2, "source": "fitted_judgements"}
     assert block(first)["weight"]["source"] == "default"
 
     use_encoder("fake_second")
-    second = search_images(user=cast.viewer, text="red", mode="static", k=50)
+    second = search_images(user=cast.viewer, request=SearchRequest(text="red", mode="static", k=50))
     assert second.model_name == SECOND and second.total == 0  # its own, strict, cutoff
     assert block(second)["static"] == {"value": 0.0, "source": "fitted_judgements"}
     assert block(second)["weight"] == {"value": 0.5, "source": "override"}
-    dynamic = search_images(user=cast.viewer, image_ids=[both[0].pk], mode="dynamic", k=50)
+    dynamic = search_images(
+        user=cast.viewer, request=SearchRequest(image_ids=[both[0].pk], mode="dynamic", k=50)
+    )
     assert block(dynamic)["weight"] == {"value": 0.5, "source": "override"}
 
     use_encoder("fake")  # and back: the first model's values are as they were
-    again = search_images(user=cast.viewer, text="red", mode="static", k=50)
+    again = search_images(user=cast.viewer, request=SearchRequest(text="red", mode="static", k=50))
     assert again.model_name == FIRST and again.total == len(REDS)
     assert block(again) == block(first)
 
@@ -190,7 +193,8 @@ def test_the_stored_thresholds_of_each_model_use_its_own_parameters(cast, both):
 def test_the_data_migration_gives_old_gallery_overrides_to_each_model_they_applied_to(cast, both):
     import importlib
 
-    from django.apps import apps
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
 
     from galleries.models import Gallery
     from tests.factories import GalleryFactory
@@ -200,7 +204,9 @@ def test_the_data_migration_gives_old_gallery_overrides_to_each_model_they_appli
     Gallery.objects.filter(pk__in=[cast.gallery.pk, empty.pk]).update(
         threshold_static_text=1.3, threshold_neighbours=4
     )
-    migration.move_gallery_overrides(apps, None)
+    # The models as the migration saw them (Embedding was search's then; indexing's now).
+    state = MigrationLoader(connection).project_state(("search", "0005_cutoff_calibration"))
+    migration.move_gallery_overrides(state.apps, None)
     found = set(
         GalleryCutoffOverride.objects.values_list("gallery_id", "model_name", "parameter", "value")
     )

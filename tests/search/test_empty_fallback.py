@@ -21,6 +21,7 @@ from indexing.embedding import images_embed
 from indexing.encoders.fake import FakeEncoder
 from search.cutoffs import gallery_cutoff_overrides_set
 from search.fallback import CLOSEST_MAX, NOTICE
+from search.request import SearchRequest
 from search.services import search_images
 from search.statistics import gallery_statistics_update
 from tests.factories import GalleryFactory, add_member, png_bytes, upload
@@ -102,7 +103,7 @@ def test_no_confident_match_gives_the_closest_visible_results_and_a_notice(
 
 
 def test_closest_results_are_at_most_k(cast, world):
-    result = search_images(user=cast.viewer, text="red", mode="static", k=3)
+    result = search_images(user=cast.viewer, request=SearchRequest(text="red", mode="static", k=3))
     assert result.hits == [] and [h.rank for h in result.closest] == [1, 2, 3]
     assert [h.image.original_filename for h in result.closest] == [
         "red0.png",
@@ -112,9 +113,11 @@ def test_closest_results_are_at_most_k(cast, world):
 
 
 def test_the_pgvector_backend_gives_the_same_closest_results(cast, world, settings):
-    in_memory = search_images(user=cast.viewer, text="red", mode="static", k=50)
+    in_memory = search_images(
+        user=cast.viewer, request=SearchRequest(text="red", mode="static", k=50)
+    )
     settings.CBIR_INDEX_BACKEND = "pgvector"
-    in_sql = search_images(user=cast.viewer, text="red", mode="static", k=50)
+    in_sql = search_images(user=cast.viewer, request=SearchRequest(text="red", mode="static", k=50))
     assert in_sql.hits == [] and len(in_sql.closest) == CLOSEST_MAX
     assert [h.image.pk for h in in_sql.closest] == [h.image.pk for h in in_memory.closest]
 

@@ -9,6 +9,7 @@ from indexing.embedding import images_embed
 from indexing.models import Embedding
 from indexing.runtime import get_encoder
 from search.fusion import rrf
+from search.request import SearchRequest
 from search.services import search_images
 from tests.factories import png_bytes, upload
 
@@ -43,7 +44,7 @@ def test_top_k_is_the_fusion_of_both_models_rankings(cast, two_models):
     for encoder in two_models:
         images_embed(image_ids=[i.pk for i in images], encoder=encoder)
 
-    fused = search_images(user=cast.viewer, text="red", k=4, mode="topk")
+    fused = search_images(user=cast.viewer, request=SearchRequest(text="red", k=4, mode="topk"))
     assert fused.metric == "fusion:rrf"
 
     from indexing.backends import get_backend

@@ -16,6 +16,7 @@ from cbir_site.errors import InvalidInputError
 from feedback.models import SearchSession
 from galleries.models import Gallery, Image
 from indexing.embedding import images_embed
+from search.request import SearchRequest
 from search.services import search_images
 from tests.factories import GalleryFactory, UserFactory, add_member, png_bytes, upload
 
@@ -48,16 +49,20 @@ def names(result) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def test_filters_narrow_the_ranking_and_keep_its_order(cast, photos):
-    everything = search_images(user=cast.viewer, text="red", mode="topk", k=10)
+    everything = search_images(
+        user=cast.viewer, request=SearchRequest(text="red", mode="topk", k=10)
+    )
     assert len(everything.hits) == 4
     order = names(everything)
     jpegs = search_images(
-        user=cast.viewer, text="red", mode="topk", k=10, filters={"file_format": ["JPEG"]}
+        user=cast.viewer,
+        request=SearchRequest(text="red", mode="topk", k=10, filters={"file_format": ["JPEG"]}),
     )
     assert names(jpegs) == [n for n in order if n.endswith(".jpg")]
     assert jpegs.total == 2 and [h.rank for h in jpegs.hits] == [1, 2]
     by_editor = search_images(
-        user=cast.viewer, text="red", mode="topk", k=10, filters={"uploader": "EDITOR"}
+        user=cast.viewer,
+        request=SearchRequest(text="red", mode="topk", k=10, filters={"uploader": "EDITOR"}),
     )
     assert sorted(names(by_editor)) == ["b.jpg", "c.png"]
     # The whole ranking stays with the result (a session stores it): filters are a view.
@@ -67,16 +72,19 @@ def test_filters_narrow_the_ranking_and_keep_its_order(cast, photos):
 def test_date_range_and_gallery_filters(cast, photos):
     since = (timezone.now() - dt.timedelta(days=15)).date().isoformat()
     recent = search_images(
-        user=cast.viewer, text="red", mode="topk", k=10, filters={"uploaded_after": since}
+        user=cast.viewer,
+        request=SearchRequest(text="red", mode="topk", k=10, filters={"uploaded_after": since}),
     )
     assert sorted(names(recent)) == ["b.jpg", "d.jpg"]
     until = (timezone.now() - dt.timedelta(days=15)).date().isoformat()
     old = search_images(
-        user=cast.viewer, text="red", mode="topk", k=10, filters={"uploaded_before": until}
+        user=cast.viewer,
+        request=SearchRequest(text="red", mode="topk", k=10, filters={"uploaded_before": until}),
     )
     assert sorted(names(old)) == ["a.png", "c.png"]
     second = search_images(
-        user=cast.viewer, text="red", mode="topk", k=10, filters={"gallery": ["second"]}
+        user=cast.viewer,
+        request=SearchRequest(text="red", mode="topk", k=10, filters={"gallery": ["second"]}),
     )
     assert sorted(names(second)) == ["c.png", "d.jpg"]
 
@@ -91,7 +99,10 @@ def test_date_range_and_gallery_filters(cast, photos):
     ],
 )
 def test_sorting_by_date_and_name(cast, photos, sort, expected):
-    result = search_images(user=cast.viewer, text="red", mode="topk", k=10, filters={"sort": sort})
+    result = search_images(
+        user=cast.viewer,
+        request=SearchRequest(text="red", mode="topk", k=10, filters={"sort": sort}),
+    )
     assert names(result) == expected
 
 
@@ -99,9 +110,11 @@ def test_bad_filter_values_are_refused_with_their_names(cast, photos):
     with pytest.raises(InvalidInputError) as caught:
         search_images(
             user=cast.viewer,
-            text="red",
-            mode="topk",
-            filters={"file_format": ["EXE"], "uploaded_after": "yesterday", "sort": "size"},
+            request=SearchRequest(
+                text="red",
+                mode="topk",
+                filters={"file_format": ["EXE"], "uploaded_after": "yesterday", "sort": "size"},
+            ),
         )
     message = caught.value.message
     assert "file_format" in message and "uploaded_after" in message and "sort" in message
@@ -113,7 +126,10 @@ def test_a_gallery_the_user_cannot_see_is_answered_like_one_that_does_not_exist(
     answers = []
     for slug in ("hidden", "no-such-gallery"):
         with pytest.raises(InvalidInputError) as caught:
-            search_images(user=cast.viewer, text="red", mode="topk", filters={"gallery": [slug]})
+            search_images(
+                user=cast.viewer,
+                request=SearchRequest(text="red", mode="topk", filters={"gallery": [slug]}),
+            )
         answers.append(caught.value.message.replace(slug, "X"))
     assert answers[0] == answers[1]
 
@@ -124,7 +140,8 @@ def test_filters_never_add_invisible_images(cast, photos):
     secret = upload(hidden, png_bytes((250, 0, 0)), name="secret.png", user=cast.editor)
     images_embed(image_ids=[secret.pk])
     result = search_images(
-        user=cast.viewer, text="red", mode="topk", k=10, filters={"uploader": "editor"}
+        user=cast.viewer,
+        request=SearchRequest(text="red", mode="topk", k=10, filters={"uploader": "editor"}),
     )
     assert "secret.png" not in names(result)
 

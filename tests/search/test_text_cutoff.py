@@ -13,8 +13,10 @@ from indexing.embedding import images_embed
 from indexing.encoders.fake import FakeEncoder
 from indexing.models import Embedding
 from indexing.querybank_store import query_bank
+from search.request import Mode, SearchRequest
 from search.services import search_images
 from search.statistics import gallery_statistics_update
+from search.text_cut_methods import expected_f1_cut, z_scores
 from tests.factories import GalleryFactory, png_bytes, upload
 
 pytestmark = pytest.mark.django_db
@@ -116,15 +118,44 @@ def test_the_selected_method_decides_which_images_pass(cast, client_for, world, 
     assert {r["image"]["id"] for r in strict["closest"]} >= reds
 
 
+@pytest.mark.parametrize("centre", [0.0, 5.0, 12.0])
+def test_expected_f1_keeps_the_best_expected_f1_depth_of_the_ranking(  # type: ignore[no-untyped-def]
+    cast, world, settings, centre
+):
+    settings.CBIR_TEXT_F1_CENTRE = centre
+    ranked = search_images(
+        user=cast.viewer, request=SearchRequest(mode=Mode.TOPK, k=50, text="red")
+    ).ranked
+    scores = np.asarray([s for _, s in ranked])
+    stats = expected_statistics([i for i, _ in ranked])
+    means, spreads = np.asarray([stats[i] for i, _ in ranked]).T
+    count = expected_f1_cut(scores, z_scores(scores, means, spreads), centre=centre)
+    result = search_images(
+        user=cast.viewer,
+        request=SearchRequest(mode=Mode.AUTO, text="red", text_cutoff="expected_f1"),
+    )
+    assert {t.source for t in result.thresholds} == {"expected_f1"}
+    assert [i for i, _ in result.ranked] == [i for i, _ in ranked[:count]]
+    assert count >= 1
+
+
+def test_expected_f1_is_the_default_text_cutoff():
+    from cbir_site import settings as shipped
+
+    assert shipped.CBIR_TEXT_CUTOFF == "expected_f1"
+
+
 def test_image_queries_keep_the_image_statistic(cast, world, settings):  # type: ignore[no-untyped-def]
     settings.CBIR_TEXT_CUTOFF = "autocut"
-    result = search_images(user=cast.viewer, mode="auto", image_ids=[world[0].pk])
+    result = search_images(
+        user=cast.viewer, request=SearchRequest(mode="auto", image_ids=[world[0].pk])
+    )
     assert {t.source for t in result.thresholds} == {"dynamic"}
 
 
 def test_a_text_querys_static_mode_is_not_calibrated(cast, world, settings):  # type: ignore[no-untyped-def]
     settings.CBIR_TEXT_CUTOFF = "autocut"
-    result = search_images(user=cast.viewer, mode="static", text="red")
+    result = search_images(user=cast.viewer, request=SearchRequest(mode="static", text="red"))
     assert {t.source for t in result.thresholds} == {"static"}
 
 
@@ -140,7 +171,7 @@ def test_the_service_refuses_an_unknown_method(cast, world):  # type: ignore[no-
     from cbir_site.errors import InvalidInputError
 
     with pytest.raises(InvalidInputError, match="text_cutoff"):
-        search_images(user=cast.viewer, text="red", text_cutoff="magic")
+        search_images(user=cast.viewer, request=SearchRequest(text="red", text_cutoff="magic"))
 
 
 def test_an_outsider_never_sees_another_gallery_through_a_calibrated_cutoff(  # type: ignore[no-untyped-def]
@@ -149,7 +180,7 @@ def test_an_outsider_never_sees_another_gallery_through_a_calibrated_cutoff(  # 
     other = GalleryFactory(slug="others", owner=cast.outsider)
     secret = upload(other, png_bytes((255, 0, 0)), name="secret.png")
     images_embed(image_ids=[secret.pk], encoder=FakeEncoder())
-    for method in ("qbnorm", "autocut", "mixture"):
+    for method in ("expected_f1", "qbnorm", "autocut", "mixture"):
         body = post(client_for(cast.viewer), text_cutoff=method)
         seen = set(ids(body)) | {r["image"]["id"] for r in body["closest"]}
         assert secret.pk not in seen
@@ -157,6 +188,8 @@ def test_an_outsider_never_sees_another_gallery_through_a_calibrated_cutoff(  # 
 
 def test_a_composed_query_gets_the_calibrated_cutoff(cast, world, settings):  # type: ignore[no-untyped-def]
     settings.CBIR_TEXT_CUTOFF = "mixture"
-    result = search_images(user=cast.viewer, mode="auto", text="red", image_ids=[world[0].pk])
+    result = search_images(
+        user=cast.viewer, request=SearchRequest(mode="auto", text="red", image_ids=[world[0].pk])
+    )
     assert "text" in result.query_kinds and len(result.query_kinds) == 2  # words + an example
     assert {t.source for t in result.thresholds} == {"mixture"}

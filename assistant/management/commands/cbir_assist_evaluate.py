@@ -18,6 +18,7 @@ from assistant.evaluation import evaluate_assist, latency, subset, summary_table
 from assistant.providers import assistant_config, get_provider
 from evaluation.datasets import DatasetError, coco_captions
 from indexing.runtime import get_encoder
+from search.request import Fusion, values
 
 
 class Command(BaseCommand):
@@ -29,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--max-queries", type=int, default=60)
         parser.add_argument("--k", type=int, default=3, help="rephrasings per query")
         parser.add_argument("--max-tokens", type=int, default=64)
-        parser.add_argument("--fusion", choices=["log_vote", "rrf"], default="log_vote")
+        parser.add_argument("--fusion", choices=values(Fusion), default=Fusion.LOG_VOTE.value)
         parser.add_argument("--out", type=Path, default=Path("docs/evaluation/assistant"))
 
     def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
