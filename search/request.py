@@ -67,7 +67,7 @@ def values(enum: Iterable[StrEnum]) -> list[str]:
     return [member.value for member in enum]
 
 
-def _member(enum: type[StrEnum], value: object, message: str) -> Any:
+def _member(enum: type[StrEnum], value: Any, message: str) -> Any:
     try:
         return enum(value)
     except ValueError:

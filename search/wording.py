@@ -25,7 +25,7 @@ BEST_MATCHES = MODE_LABELS[Mode.TOPK]
 
 
 def mode_label(mode: str) -> str:
-    return MODE_LABELS.get(mode, mode)
+    return MODE_LABELS.get(mode, mode)  # type: ignore[call-overload]  # a str finds its StrEnum key
 
 
 def unchecked_galleries(thresholds: Iterable[Any]) -> set[str]:

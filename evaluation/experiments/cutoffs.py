@@ -178,7 +178,7 @@ def _platform(ctx: Context, part: list[_Ranked], mode: str, **extra: Any) -> lis
             request=SearchRequest(
                 gallery_slugs=ctx.loaded.slugs,
                 k=ctx.k,
-                mode=mode,
+                mode=Mode(mode),
                 strict=True,
                 **ctx.request(r.query),
                 **extra,

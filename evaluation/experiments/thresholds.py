@@ -191,7 +191,10 @@ def _platform(
                 user=ctx.loaded.user,
                 load_hits=False,  # scored by `ranked` alone: no image rows
                 request=SearchRequest(
-                    gallery_slugs=[asked.gallery.slug], k=ctx.k, mode=mode, image_ids=[asked.own]
+                    gallery_slugs=[asked.gallery.slug],
+                    k=ctx.k,
+                    mode=Mode(mode),
+                    image_ids=[asked.own],
                 ),
             )
             returned.append([i for i, _ in result.ranked])
