@@ -116,6 +116,6 @@ def test_api_deletes_one_session_or_all_its_repeats_and_lists_distinct(cast, red
 @pytest.mark.parametrize(("value", "rows"), [("yes", 1), ("TRUE", 1), ("1", 1), ("no", 2), ("", 2)])
 def test_api_session_list_distinct_takes_yes_in_any_spelling(cast, red, value, rows):
     for _ in range(2):
-        search_session_start(user=cast.viewer, text="red", mode="topk", k=5)
+        search_session_start(user=cast.viewer, request=SearchRequest(text="red", mode="topk", k=5))
     listed = signed_in(cast.viewer).get("/api/v1/search/sessions/", {"distinct": value}).json()
     assert listed["count"] == rows
