@@ -35,8 +35,8 @@ class Reply:
 
     @property
     def detail(self) -> str:
-        if self.is_json:
-            return str(self.body.get("detail", ""))  # type: ignore[union-attr]
+        if self.is_json and isinstance(self.body, dict):
+            return str(self.body.get("detail", ""))
         return self.error
 
 
