@@ -5,7 +5,6 @@ The search endpoint itself is feedback/search_apis.py: a signed-in search opens 
 
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -16,6 +15,7 @@ from rest_framework.views import APIView
 from cbir_site import bounds
 from galleries.serializers import ImageOutput
 from indexing.runtime import encoder_status
+from search.config import search_config
 from search.fallback import CLOSEST_MAX
 from search.result_filters import SORT_CHOICES
 
@@ -57,7 +57,7 @@ class SearchInput(serializers.Serializer):
     image_weight = serializers.FloatField(required=False, default=1.0, **bounds.WEIGHT.limits)
     negative_weight = serializers.FloatField(
         required=False,
-        default=lambda: settings.CBIR_NEGATIVE_WEIGHT,
+        default=lambda: search_config().negative_weight,
         help_text='Weight of the "not like this" parts (default CBIR_NEGATIVE_WEIGHT).',
         **bounds.WEIGHT.limits,
     )

@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.urls import reverse
 
 from cbir_site.bounds import parse_image_id
 from galleries.models import Image
+from search.config import search_config
 
 # Carried as they are, in this order; "like" and "unlike" come after them.
 CARRIED = (
@@ -37,7 +37,7 @@ CARRIED = (
 DEFAULT_WEIGHTS = {
     "text_weight": 1.0,
     "image_weight": 1.0,
-    "negative_weight": settings.CBIR_NEGATIVE_WEIGHT,
+    "negative_weight": search_config().negative_weight,
 }
 DEFAULT_CHOICES = {"composition": "sum", "fusion": "log_vote"}
 

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from cbir_site import bounds
@@ -25,6 +24,7 @@ from indexing.encoders.base import Encoder
 from indexing.models import Embedding
 from indexing.runtime import encode_query_texts
 from search.compose import Part, weighted_sum
+from search.config import search_config
 
 MAX_QUERY_CHARS = 1000
 MAX_EXAMPLES = 16
@@ -42,7 +42,7 @@ class QuerySpec:
     text_weight: float = 1.0
     image_weight: float = 1.0  # shared by all example images
     # Shared by all negative parts; default CBIR_NEGATIVE_WEIGHT.
-    negative_weight: float = field(default_factory=lambda: settings.CBIR_NEGATIVE_WEIGHT)
+    negative_weight: float = field(default_factory=lambda: search_config().negative_weight)
     composition: str = "sum"  # sum | two_phase
     fusion: str = "log_vote"  # two_phase: log_vote | rrf
     first_phase: int | None = None  # two_phase: M, the text results re-ranked

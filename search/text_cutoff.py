@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
-from django.conf import settings
 from django.db.models import F, Min
 
 from galleries.models import Gallery
@@ -38,6 +37,7 @@ from indexing.calibration import (
 from indexing.encoders.base import Encoder
 from indexing.models import Embedding
 from indexing.querybank_store import QueryBank, bank_statistics_for, query_bank, stale_rows
+from search.config import search_config
 from search.statistics import TEXT, GalleryThreshold, thresholds_for
 from search.thresholds import distance_from_similarity
 
@@ -52,7 +52,7 @@ class TextCut:
 
 
 def text_cutoff_method(requested: str | None) -> str:
-    return requested or settings.CBIR_TEXT_CUTOFF
+    return requested or search_config().text_cutoff
 
 
 def valid_methods() -> tuple[str, ...]:
@@ -66,7 +66,7 @@ def text_cut(
     if method == QBNORM:
         return _qbnorm(encoder, galleries)
     if method in (AUTOCUT, MIXTURE):
-        top = top_k(settings.CBIR_TEXT_CUTOFF_TOP_N)
+        top = top_k(search_config().text_cutoff_top_n)
         if not top:
             return None
         scores = np.asarray([h.score for h in top])
@@ -96,7 +96,7 @@ def _thresholds(
 
 def _qbnorm(encoder: Encoder, galleries: list[Gallery]) -> TextCut:
     bank = query_bank(encoder)
-    z = settings.CBIR_QBNORM_Z
+    z = search_config().qbnorm_z
     floors = _raw_floors(encoder.name, bank, galleries, z)
     thresholds = _thresholds(encoder.name, galleries, floors, QBNORM)
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 from django.test.utils import override_settings
 
 from evaluation.datasets import IMAGE, Query
@@ -36,6 +35,7 @@ from indexing.calibration import z_scores
 from indexing.models import Embedding
 from indexing.querybank_store import query_bank
 from indexing.runtime import get_encoder
+from search.config import search_config
 from search.services import search_images
 from search.thresholds import distance_from_similarity
 
@@ -128,7 +128,7 @@ def _rows(
     add("query-time", _platform(ctx, test, "query"), "deployment w, n")
     if kind == IMAGE:
         return rows, figures
-    z_default = settings.CBIR_QBNORM_Z
+    z_default = search_config().qbnorm_z
     z_fit = _fit_z(fit, stats)
     add(
         "qbnorm (shipped z)", _platform(ctx, test, "auto", text_cutoff="qbnorm"), f"z > {z_default}"
@@ -139,11 +139,11 @@ def _rows(
             _platform(ctx, test, "auto", text_cutoff="qbnorm"),
             f"z > {z_fit:.2f}",
         )
-    n = settings.CBIR_TEXT_CUTOFF_TOP_N
+    n = search_config().text_cutoff_top_n
     for method in ("autocut", "mixture"):
         add(method, _platform(ctx, test, "auto", text_cutoff=method), f"top {n}")
     add(
-        f"auto (default: {settings.CBIR_TEXT_CUTOFF})",
+        f"auto (default: {search_config().text_cutoff})",
         _platform(ctx, test, "auto"),
         "as shipped",
     )
