@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 
 def spool_root() -> Path:
-    return Path(site_config().data_dir) / "upload-spool"
+    return site_config().data_dir / "upload-spool"
 
 
 def _alive(pid: int) -> bool:

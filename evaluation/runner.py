@@ -81,7 +81,7 @@ def run_evaluation(config: EvaluationConfig, *, log: Log = print) -> EvaluationR
     if retrieval:
         sections.insert(0, retrieval_section(retrieval, collection_sizes=sizes))
     # Not docs/evaluation/ (tracked): a run is published there only when --out names it.
-    out_dir = config.out_dir or Path(site_config().data_dir) / "evaluation" / "reports" / (
+    out_dir = config.out_dir or site_config().data_dir / "evaluation" / "reports" / (
         f"{dataset.name}-{'+'.join(e['label'] for e in encoders)}"
     )
     header = _header(config, dataset, loaded, encoders, notes, time.perf_counter() - started)

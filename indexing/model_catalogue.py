@@ -165,7 +165,7 @@ def model_unregister(key: str) -> None:
 
 
 def models_dir() -> Path:
-    return Path(site_config().data_dir) / "models"
+    return site_config().data_dir / "models"
 
 
 def hub_cache_dir() -> Path:
