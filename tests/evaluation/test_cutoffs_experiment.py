@@ -6,11 +6,11 @@ import json
 
 import pytest
 from django.core.management.base import CommandError
+from evaluation.management.commands.cbir_evaluate import _templates
 
 from evaluation import EvaluationConfig, run_evaluation
 from evaluation.datasets import TEXT, DatasetSpec
 from evaluation.datasets_images import class_text, folder_of_classes
-from evaluation.management.commands.cbir_evaluate import _templates
 from tests.evaluation.fixtures import make_classes, solid
 
 
