@@ -70,7 +70,7 @@ def setting_of(config: object, setting: str) -> Any:
 
 
 def configs_snapshot() -> dict[str, Any]:
-    """Every built config's knobs by setting name (for reports); builds any not built yet."""
+    """Every registered config's knobs by setting name (for reports); builds those not built."""
     out: dict[str, Any] = {}
     for builder in _builders:
         config = builder()
