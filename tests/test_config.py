@@ -31,14 +31,16 @@ def test_a_knob_comes_from_the_environment(monkeypatch, fresh_configs):
     assert search_config().default_k == 7
 
 
-def test_a_django_setting_of_the_same_name_wins_and_is_forgotten_after(monkeypatch, settings):
+def test_a_django_setting_of_the_same_name_wins_and_is_forgotten_after(
+    monkeypatch, settings, fresh_configs
+):
     monkeypatch.setenv("CBIR_SEARCH_DEFAULT_K", "7")
     configs_clear()
-    settings.CBIR_SEARCH_DEFAULT_K = 11
-    assert search_config().default_k == 11
-    del settings.CBIR_SEARCH_DEFAULT_K
+    with override_settings(CBIR_SEARCH_DEFAULT_K=11):
+        assert search_config().default_k == 11
     assert search_config().default_k == 7
-    configs_clear()
+    settings.CBIR_SEARCH_DEFAULT_K = 12  # pytest-django's fixture, as most tests do it
+    assert search_config().default_k == 12
 
 
 def test_override_settings_reaches_a_built_config(fresh_configs):
