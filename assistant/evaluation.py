@@ -16,12 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from django.conf import settings
 from PIL import Image as PILImage
 
 from assistant.core import ProviderError, parse_suggestions, rephrase_prompt
 from evaluation.datasets import Dataset, Query
 from evaluation.ranking import first_relevant_rank, rank_summary
+from search.config import search_config
 from search.fusion import METHODS as FUSION_METHODS
 from search.request import Fusion
 
@@ -102,7 +102,7 @@ def evaluate_assist(
         vector = vectors[0]
         if negatives:
             negative = encoder.encode_texts([", ".join(negatives)])[0]
-            vector = _unit(vector - settings.CBIR_NEGATIVE_WEIGHT * negative)  # the API default
+            vector = _unit(vector - search_config().negative_weight * negative)  # the API default
         order = np.argsort(-(images @ vector), kind="stable")
         run.rows["original - negatives"].append(
             first_relevant_rank([keys[i] for i in order], relevant)

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from assistant.config import AssistantConfig, assistant_config
 from assistant.core import Completion, Prompt, ProviderError
 
 
@@ -27,41 +25,6 @@ class Provider(Protocol):
     def remote(self) -> bool: ...
 
     def complete(self, prompt: Prompt, *, max_tokens: int) -> Completion: ...
-
-
-@dataclass(frozen=True)
-class AssistantConfig:
-    """The assistant's settings, read once from django.conf.settings."""
-
-    provider: str
-    llm_url: str
-    llm_model: str
-    llm_api_key: str
-    timeout_s: float
-    max_retries: int
-    rephrasings: int
-    max_tokens: int
-    cache_s: int
-    model_dir: Path
-
-    @property
-    def enabled(self) -> bool:
-        return self.provider != "off"
-
-
-def assistant_config() -> AssistantConfig:
-    return AssistantConfig(
-        provider=settings.CBIR_ASSISTANT,
-        llm_url=settings.CBIR_LLM_URL,
-        llm_model=settings.CBIR_LLM_MODEL,
-        llm_api_key=settings.CBIR_LLM_API_KEY,
-        timeout_s=settings.CBIR_ASSIST_TIMEOUT_S,
-        max_retries=settings.CBIR_ASSIST_MAX_RETRIES,
-        rephrasings=settings.CBIR_ASSIST_REPHRASINGS,
-        max_tokens=settings.CBIR_ASSIST_MAX_TOKENS,
-        cache_s=settings.CBIR_ASSIST_CACHE_S,
-        model_dir=Path(settings.CBIR_ASSIST_MODEL_DIR),
-    )
 
 
 def _off(config: AssistantConfig) -> Provider:

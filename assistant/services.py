@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import transaction
@@ -30,6 +29,7 @@ from assistant.describe import image_describe
 from assistant.models import AssistRequest
 from assistant.providers import AssistantConfig, assistant_config, get_provider
 from cbir_site import bounds
+from cbir_site.config import site_config
 from cbir_site.errors import InvalidInputError, NotFoundError
 from galleries.selectors import images_visible_to
 
@@ -57,7 +57,7 @@ def assist_request_start(
     row = AssistRequest.objects.create(
         user=user, kind=kind, text=text, image_id=image_id, k=k, provider=config.provider
     )
-    if settings.CBIR_BACKGROUND_TASKS:
+    if site_config().background_tasks:
         from assistant.tasks import assist_compute
 
         transaction.on_commit(lambda: assist_compute.delay(str(row.pk)))

@@ -501,9 +501,9 @@ class PgCorpus:
         The statement is captured from the backend itself (a Django execute wrapper),
         so the plan is the product's whatever shape its query has.
         """
-        from django.conf import settings
         from django.db import connection, transaction
 
+        from indexing.config import indexing_config
         from indexing.pgvector_backend import PgvectorBackend
 
         captured: list[tuple[str, Any]] = []
@@ -520,10 +520,11 @@ class PgCorpus:
                 PgvectorBackend().top_k(self.model, q, k, [g.pk for g in galleries])
             sql, params = captured[-1]
             with transaction.atomic(), connection.cursor() as cur:
-                cur.execute("SET LOCAL hnsw.ef_search = %s", [settings.CBIR_PGVECTOR_EF_SEARCH])
+                cur.execute("SET LOCAL hnsw.ef_search = %s", [indexing_config().pgvector_ef_search])
                 cur.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
                 cur.execute(
-                    "SET LOCAL hnsw.max_scan_tuples = %s", [settings.CBIR_PGVECTOR_MAX_SCAN_TUPLES]
+                    "SET LOCAL hnsw.max_scan_tuples = %s",
+                    [indexing_config().pgvector_max_scan_tuples],
                 )
                 cur.execute("EXPLAIN " + sql, params)
                 plans[label] = "\n".join(r[0] for r in cur.fetchall())

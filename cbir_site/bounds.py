@@ -14,10 +14,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 
+from cbir_site.config import site_config
 from cbir_site.errors import InvalidInputError
 
 
@@ -88,7 +88,7 @@ ASSIST_K = Bound(1, 8, integer=True)
 
 def k_bound() -> Bound:
     """Results per search (and page size): up to the deployment's CBIR_SEARCH_MAX_K."""
-    return Bound(1, settings.CBIR_SEARCH_MAX_K, integer=True)
+    return Bound(1, site_config().search_max_k, integer=True)
 
 
 MAX_IMAGE_ID = 2**63 - 1  # a bigint primary key: larger numbers would fail in the query

@@ -14,11 +14,13 @@ from __future__ import annotations
 import logging
 import time
 
-from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from cbir_site.config import site_config
+from indexing.config import indexing_config
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +76,7 @@ def _database() -> str:
 
 
 def _broker() -> str:
-    if not settings.CBIR_BACKGROUND_TASKS:
+    if not site_config().background_tasks:
         return "background tasks are off"
     from cbir_site.celery import app
 
@@ -97,7 +99,7 @@ def _index() -> str:
     from indexing.models import IndexEvent
     from indexing.runtime import active_model_name
 
-    if settings.CBIR_INDEX_BACKEND == "pgvector":
+    if indexing_config().index_backend == "pgvector":
         return "pgvector backend: no in-memory index"
     model = active_model_name()
     state = manager.loaded().get(model)

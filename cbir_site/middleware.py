@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.response import Response
 
+from cbir_site.config import site_config
 from cbir_site.error_views import KEPT_HEADERS, api_error, is_api
 
 
@@ -32,7 +32,7 @@ class RequestSizeLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         length = _content_length(request)
-        limit = settings.CBIR_MAX_REQUEST_BYTES
+        limit = site_config().max_request_bytes
         if length is not None and length > limit:
             return _too_large(request, limit)
         return self.get_response(request)

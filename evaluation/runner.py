@@ -21,12 +21,14 @@ from typing import Any
 from django.conf import settings
 from django.test.utils import override_settings
 
+from cbir_site.config import configs_snapshot, site_config
 from evaluation.datasets import Dataset, DatasetSpec, load_dataset
 from evaluation.experiments import EXPERIMENTS
 from evaluation.experiments.common import MAX_K, Context, Options, Scored
 from evaluation.experiments.retrieval import retrieval_scores, retrieval_section
 from evaluation.loading import LoadedDataset, Log, dataset_load, embeddings_ensure
 from evaluation.report import Section, write_outputs
+from indexing.config import indexing_config
 from indexing.encoders.base import EncoderUnavailable, registered_kinds, resolve_kind
 from indexing.runtime import encoder_config, get_encoder
 from search.request import Fusion
@@ -71,7 +73,7 @@ def run_evaluation(config: EvaluationConfig, *, log: Log = print) -> EvaluationR
     started = time.perf_counter()
     dataset = load_dataset(config.dataset)
     choices = encoder_choices(config)
-    max_k = max(settings.CBIR_SEARCH_MAX_K, min(len(dataset.items), MAX_K))
+    max_k = max(site_config().search_max_k, min(len(dataset.items), MAX_K))
     # Every query must hit the backend under test: no pgvector answers while an index builds.
     with override_settings(
         CBIR_BACKGROUND_TASKS=False, CBIR_SEARCH_MAX_K=max_k, CBIR_INDEX_BUILD_IN_BACKGROUND=False
@@ -82,7 +84,7 @@ def run_evaluation(config: EvaluationConfig, *, log: Log = print) -> EvaluationR
     if retrieval:
         sections.insert(0, retrieval_section(retrieval, collection_sizes=sizes))
     # Not docs/evaluation/ (tracked): a run is published there only when --out names it.
-    out_dir = config.out_dir or Path(settings.CBIR_DATA_DIR) / "evaluation" / "reports" / (
+    out_dir = config.out_dir or site_config().data_dir / "evaluation" / "reports" / (
         f"{dataset.name}-{'+'.join(e['label'] for e in encoders)}"
     )
     header = _header(config, dataset, loaded, encoders, notes, time.perf_counter() - started)
@@ -214,7 +216,7 @@ def _context(
 
 
 def encoder_choices(config: EvaluationConfig) -> list[EncoderChoice]:
-    names = list(dict.fromkeys(config.encoders or (settings.CBIR_ENCODER,)))
+    names = list(dict.fromkeys(config.encoders or (indexing_config().encoder,)))
     if config.random_floor and RANDOM_FLOOR not in names:
         names.append(RANDOM_FLOOR)
     choices = []
@@ -286,10 +288,12 @@ def _header(
 def settings_snapshot() -> dict[str, Any]:
     """The product settings (CBIR_*) as the run sees them, minus anything credential-like."""
     private = ("URL", "PASSWORD", "SECRET", "TOKEN")
+    values = {key: getattr(settings, key) for key in dir(settings) if key.startswith("CBIR_")}
+    values.update(configs_snapshot())  # the knobs of every app's config.py
     return {
-        key: getattr(settings, key)
-        for key in dir(settings)
-        if key.startswith("CBIR_") and not any(word in key for word in private)
+        key: value
+        for key, value in sorted(values.items())
+        if not any(word in key for word in private)
     }
 
 

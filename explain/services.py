@@ -12,16 +12,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from PIL.Image import Image as PILImage
 
+from cbir_site.config import site_config
 from cbir_site.errors import ApplicationError, ConflictError, InvalidInputError
+from explain.config import explain_config
 from explain.heatmaps import METHODS, Budget, MethodUnavailable, explain_heatmap, methods_for
 from explain.models import Explanation
 from explain.session_words import concepts_of, parts_of
@@ -29,6 +29,7 @@ from feedback.models import SearchIteration, SearchSession
 from galleries.decoding import image_decode
 from galleries.imaging import ImageRejected
 from galleries.models import Image
+from indexing.config import indexing_config
 from indexing.encoders.base import EncoderUnavailable
 from indexing.runtime import active_model_name, get_encoder
 
@@ -38,25 +39,9 @@ AUTO = "auto"
 WORKING_SIDE = 1024  # pictures are reduced to this longer side before any method runs
 
 
-@dataclass(frozen=True)
-class ExplainSettings:
-    max_passes: int
-    time_s: float
-    grid: int
-    cache_size: int
-
-    @property
-    def budget(self) -> Budget:
-        return Budget(max_passes=self.max_passes, time_s=self.time_s, grid=self.grid)
-
-
-def explain_settings() -> ExplainSettings:
-    return ExplainSettings(
-        max_passes=settings.CBIR_EXPLAIN_MAX_PASSES,
-        time_s=settings.CBIR_EXPLAIN_TIME_BUDGET_S,
-        grid=settings.CBIR_EXPLAIN_GRID,
-        cache_size=settings.CBIR_EXPLAIN_CACHE_SIZE,
-    )
+def explain_budget() -> Budget:
+    config = explain_config()
+    return Budget(max_passes=config.max_passes, time_s=config.time_budget_s, grid=config.grid)
 
 
 def method_checked(method: str | None) -> str:
@@ -116,7 +101,7 @@ def explanation_request(
 def _retried_if_stale(row: Explanation, iteration: SearchIteration) -> Explanation | None:
     """A row failed or pending for CBIR_PENDING_RETRY_AFTER_S is queued again (a lost task,
     a busy decoder); the conditional UPDATE lets one request of many do it."""
-    cutoff = timezone.now() - timedelta(seconds=settings.CBIR_PENDING_RETRY_AFTER_S)
+    cutoff = timezone.now() - timedelta(seconds=indexing_config().pending_retry_after_s)
     if row.status == Explanation.Status.READY or row.updated_at > cutoff:
         return None
     claimed = Explanation.objects.filter(pk=row.pk, updated_at=row.updated_at).update(
@@ -131,7 +116,7 @@ def _retried_if_stale(row: Explanation, iteration: SearchIteration) -> Explanati
 def _enqueue(explanation_id: int, iteration_id: int) -> None:
     from explain.tasks import explain_compute
 
-    if settings.CBIR_BACKGROUND_TASKS:
+    if site_config().background_tasks:
         transaction.on_commit(lambda: explain_compute.delay(explanation_id, iteration_id))
 
 
@@ -158,7 +143,7 @@ def explanation_compute(*, explanation_id: int, iteration_id: int) -> Explanatio
         status=Explanation.Status.READY, **fields
     )
     if updated:
-        explanations_evict(keep=explain_settings().cache_size)
+        explanations_evict(keep=explain_config().cache_size)
     row.refresh_from_db()
     return row
 
@@ -176,7 +161,7 @@ def _computed(row: Explanation, iteration: SearchIteration) -> dict:
         encoder,
         picture,
         query,
-        budget=explain_settings().budget,
+        budget=explain_budget(),
         text=session.query_text or None,
     )
     words = {

@@ -13,7 +13,6 @@ from dataclasses import asdict
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 from PIL.Image import Image as PILImage
 
 from explain.words import (
@@ -26,6 +25,7 @@ from feedback.models import SearchIteration, SearchSession
 from indexing.runtime import encode_query_texts
 from indexing.vector_io import load_vectors
 from search.compose import Part, weighted_sum
+from search.config import search_config
 from search.request import Composition, Fusion
 
 TOP_CONCEPTS = 5
@@ -49,7 +49,7 @@ def session_parts(encoder: Any, session: SearchSession) -> list[QueryPart]:
     params = session.params or {}
     text_w = float(params.get("text_weight", 1.0))
     image_w = float(params.get("image_weight", 1.0))
-    neg_w = float(params.get("negative_weight", settings.CBIR_NEGATIVE_WEIGHT))
+    neg_w = float(params.get("negative_weight", search_config().negative_weight))
     texts = [t for t in (session.query_text, session.negative_text) if t]
     encoded = dict(zip(texts, encode_query_texts(encoder, texts), strict=True)) if texts else {}
     stored = _vectors(encoder.name, [*session.example_image_ids, *session.negative_image_ids])
@@ -113,7 +113,7 @@ def _two_phase(
     kept = [i for i in ids if i in stored]
     if image_id not in kept:
         return {}
-    neg_w = float((session.params or {}).get("negative_weight", settings.CBIR_NEGATIVE_WEIGHT))
+    neg_w = float((session.params or {}).get("negative_weight", search_config().negative_weight))
     # As search/query.py `text_side`: the unwanted words weigh the whole negative weight here.
     text_side = weighted_sum(
         [

@@ -13,12 +13,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from cbir_site.config import site_config
 from cbir_site.debounce import clear, debounce
 from cbir_site.errors import InvalidInputError
+from feedback.config import feedback_config
 from feedback.expansion import (
     AdmissionRules,
     Tally,
@@ -32,6 +33,7 @@ from feedback.expansion import (
 from feedback.models import Expansion, Judgement, RefinedVector
 from galleries.models import Image
 from indexing.announce import vectors_changed
+from indexing.config import indexing_config
 from indexing.encoders.base import Encoder
 from indexing.vector_io import load_vectors
 
@@ -40,11 +42,12 @@ STICKY = (Expansion.Status.APPROVED, Expansion.Status.REMOVED)  # a manager's de
 
 
 def rules() -> AdmissionRules:
+    config = feedback_config()
     return AdmissionRules(
-        min_support=settings.CBIR_EXPANSION_MIN_SUPPORT,
-        min_supporters=settings.CBIR_EXPANSION_MIN_SUPPORTERS,
-        max_per_image=settings.CBIR_EXPANSION_MAX_PER_IMAGE,
-        half_life_days=settings.CBIR_EXPANSION_HALF_LIFE_DAYS,
+        min_support=config.expansion_min_support,
+        min_supporters=config.expansion_min_supporters,
+        max_per_image=indexing_config().expansion_max_per_image,
+        half_life_days=config.expansion_half_life_days,
     )
 
 
@@ -97,17 +100,17 @@ def expansions_update(*, image_ids: Sequence[int], encoder: Encoder) -> list[int
 def _update_image(
     image: Image, votes: list[tuple[Vote, str]], vectors: dict[str, np.ndarray], encoder: Encoder
 ) -> bool:
-    plain = tally([v for v, _ in votes], settings.CBIR_EXPANSION_HALF_LIFE_DAYS)
+    plain = tally([v for v, _ in votes], feedback_config().expansion_half_life_days)
     order = sorted(plain, key=lambda key: (-plain[key].support, key))
     canonical = (
         merge_near_duplicates(
-            order, np.stack([vectors[k] for k in order]), settings.CBIR_EXPANSION_MERGE_COSINE
+            order, np.stack([vectors[k] for k in order]), feedback_config().expansion_merge_cosine
         )
         if order
         else {}
     )
     merged_votes = [Vote(v.user_id, canonical[v.key], v.relevant, v.age_days) for v, _ in votes]
-    tallies = tally(merged_votes, settings.CBIR_EXPANSION_HALF_LIFE_DAYS)
+    tallies = tally(merged_votes, feedback_config().expansion_half_life_days)
     raw = {canonical[v.key]: text for v, text in votes if canonical[v.key] == v.key}
     existing = {e.text_key: e for e in image.expansions.filter(model_name=encoder.name)}
     reserved = sum(1 for e in existing.values() if e.status == Expansion.Status.APPROVED)
@@ -118,7 +121,7 @@ def _update_image(
         for key, counts in tallies.items()
         if key not in existing or existing[key].status not in STICKY
     }
-    chosen = set(admitted(open_keys, rules(), reserved)) if settings.CBIR_EXPANSION else set()
+    chosen = set(admitted(open_keys, rules(), reserved)) if indexing_config().expansion else set()
     changed = False
     with transaction.atomic():
         for key, counts in tallies.items():
@@ -239,7 +242,7 @@ def refined_vectors_update(*, image_ids: Sequence[int], encoder: Encoder) -> lis
             "image_id", flat=True
         )
     )
-    if not settings.CBIR_HOT_REFINEMENT:
+    if not indexing_config().hot_refinement:
         RefinedVector.objects.filter(image_id__in=image_ids, model_name=encoder.name).delete()
         _announce(sorted(existing))
         return sorted(existing)
@@ -249,7 +252,7 @@ def refined_vectors_update(*, image_ids: Sequence[int], encoder: Encoder) -> lis
     for image_id, original in zip(originals.image_ids.tolist(), originals.vectors, strict=True):
         image_votes = [v for v, _ in votes.get(image_id, [])]
         confirmed_users = {v.user_id for v in image_votes if v.relevant}
-        if len(confirmed_users) < settings.CBIR_HOT_MIN_CONFIRMATIONS:
+        if len(confirmed_users) < feedback_config().hot_min_confirmations:
             if image_id in existing:
                 RefinedVector.objects.filter(image_id=image_id, model_name=encoder.name).delete()
                 changed.append(image_id)
@@ -261,9 +264,9 @@ def refined_vectors_update(*, image_ids: Sequence[int], encoder: Encoder) -> lis
             original,
             np.array([vectors[k] for k in good]).reshape(-1, len(original)),
             np.array([vectors[k] for k in bad]).reshape(-1, len(original)),
-            beta=settings.CBIR_HOT_BETA,
-            gamma=settings.CBIR_HOT_GAMMA,
-            min_cosine=settings.CBIR_HOT_MIN_COSINE,
+            beta=feedback_config().hot_beta,
+            gamma=feedback_config().hot_gamma,
+            min_cosine=feedback_config().hot_min_cosine,
         )
         RefinedVector.objects.update_or_create(
             image_id=image_id,
@@ -282,11 +285,11 @@ def refined_vectors_update(*, image_ids: Sequence[int], encoder: Encoder) -> lis
 
 def expansion_schedule(*, image_ids: Sequence[int]) -> list[int]:
     """Recompute these images after a quiet period (debounced like gallery statistics)."""
-    if not settings.CBIR_BACKGROUND_TASKS:
+    if not site_config().background_tasks:
         return []
     from feedback.tasks import update_expansions
 
-    delay = settings.CBIR_EXPANSION_DEBOUNCE_S
+    delay = feedback_config().expansion_debounce_s
     return debounce(
         image_ids,
         mark=_pending_key,

@@ -6,7 +6,6 @@ results can then be judged); the request and result shapes are search's.
 
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -15,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from cbir_site.config import site_config
 from cbir_site.errors import PayloadTooLargeError
 from feedback.services import search_session_start
 from galleries.imaging import ImageRejected, read_limited
@@ -43,7 +43,7 @@ class SearchApi(APIView):
         image_data = None
         if upload is not None:
             try:
-                image_data = read_limited(upload, settings.CBIR_MAX_UPLOAD_BYTES)
+                image_data = read_limited(upload, site_config().max_upload_bytes)
             except ImageRejected as exc:
                 raise PayloadTooLargeError(exc.message, code=exc.code) from exc
         search = data.to_request(image_data=image_data)

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import replace
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from cbir_site.config import site_config
 from cbir_site.errors import ApplicationError
 from cbir_site.throttling import throttled
 from feedback.services import search_session_example_set, search_session_start
@@ -23,6 +23,7 @@ from feedback.viewer import viewer_items
 from galleries import selectors
 from galleries.imaging import ImageRejected, read_limited
 from indexing.runtime import candidate_model_name
+from search.config import search_config
 from search.example_store import example_keep, example_load
 from search.forms import MAX_WEB_EXAMPLES, SearchForm
 from search.links import DEFAULT_CHOICES, DEFAULT_WEIGHTS, Example, SearchParams
@@ -50,7 +51,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
     if set(data.getlist("galleries")) == {slug for slug, _ in choices}:
         data.setlist("galleries", [])  # every gallery ticked: the same as none, "all you can see"
     if data:  # a bound form shows its data, not the initial values: show the defaults
-        defaults = {"k": settings.CBIR_SEARCH_DEFAULT_K, **DEFAULT_CHOICES, **DEFAULT_WEIGHTS}
+        defaults = {"k": search_config().default_k, **DEFAULT_CHOICES, **DEFAULT_WEIGHTS}
         for name, value in defaults.items():
             if not data.get(name):
                 data[name] = str(value)
@@ -98,7 +99,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
         "scale": MatchScale.of(s for _, s in result.ranked) if result else None,
         "unchecked": _unchecked(form, result),
         "none_checked": _none_checked(form, result),
-        "min_images": settings.CBIR_THRESHOLD_MIN_IMAGES,
+        "min_images": search_config().threshold_min_images,
         "viewer": viewer_items(request.user, [h.image for h in _shown(result)]),
     }
     status = 400 if form.errors or not filters_ok else 200
@@ -110,7 +111,7 @@ def _kept_example(request: HttpRequest, form: SearchForm, data) -> bytes | None:
     upload = request.FILES.get("image")
     if upload is not None:
         try:
-            image_data = read_limited(upload, settings.CBIR_MAX_UPLOAD_BYTES)
+            image_data = read_limited(upload, site_config().max_upload_bytes)
         except ImageRejected as exc:
             form.add_error("image", exc.message)
             return None
@@ -131,7 +132,7 @@ def _none_checked(form: SearchForm, result: SearchResult | None) -> bool:
     if result is None or result.mode != Mode.TOPK or not form.is_bound:
         return False
     asked = form.cleaned_data.get("mode") if form.is_valid() else ""
-    return (asked or settings.CBIR_SEARCH_DEFAULT_MODE) != Mode.TOPK
+    return (asked or search_config().default_mode) != Mode.TOPK
 
 
 def _unchecked(form: SearchForm, result: SearchResult | None) -> set[str]:

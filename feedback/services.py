@@ -15,12 +15,12 @@ from dataclasses import asdict
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from cbir_site import bounds
 from cbir_site.errors import ConflictError, InvalidInputError, NotFoundError
+from feedback.config import feedback_config
 from feedback.expansion_service import expansion_schedule
 from feedback.history import session_query_key
 from feedback.models import Judgement, SearchIteration, SearchSession
@@ -44,10 +44,11 @@ QUERY_PARAMS = (
 
 
 def rocchio_defaults() -> RocchioParams:
+    config = feedback_config()
     return RocchioParams(
-        alpha=settings.CBIR_ROCCHIO_ALPHA,
-        beta=settings.CBIR_ROCCHIO_BETA,
-        gamma=settings.CBIR_ROCCHIO_GAMMA,
+        alpha=config.rocchio_alpha,
+        beta=config.rocchio_beta,
+        gamma=config.rocchio_gamma,
     )
 
 

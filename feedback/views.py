@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -17,6 +16,7 @@ from feedback import selectors, services
 from feedback.forms import RefineForm
 from feedback.history import history_entry_delete, history_of, history_thumbnails
 from feedback.viewer import viewer_items
+from search.config import search_config
 from search.example_store import example_available
 from search.fallback import closest_notice
 from search.match import MatchScale
@@ -82,7 +82,7 @@ def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
             "scale": MatchScale.of(score for _, _, score in rows),
             "unchecked": unchecked,
             "none_checked": none_checked,
-            "min_images": settings.CBIR_THRESHOLD_MIN_IMAGES,
+            "min_images": search_config().threshold_min_images,
             "small_galleries": [t["gallery"] for t in thresholds if t.get("distance") is None],
             "viewer": viewer_items(request.user, [s.image for s in on_page]),
         },

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import IO
 
-from django.conf import settings
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 
 from cbir_site.errors import InvalidInputError, NotFoundError, PayloadTooLargeError
+from galleries.config import galleries_config
 from galleries.models import Gallery, Image
 from galleries.signals import images_removed
 
@@ -29,7 +29,7 @@ def images_pick(*, gallery: Gallery, image_ids: Sequence[int]) -> list[Image]:
     wanted = list(dict.fromkeys(int(i) for i in image_ids))
     if not wanted:
         raise InvalidInputError("Select at least one image.")
-    limit = settings.CBIR_BULK_MAX_IMAGES
+    limit = galleries_config().bulk_max_images
     if len(wanted) > limit:
         raise InvalidInputError(f"At most {limit} images at a time; {len(wanted)} were selected.")
     found = Image.objects.filter(gallery=gallery, pk__in=wanted).in_bulk()
@@ -59,7 +59,7 @@ def images_zip(*, images: Sequence[Image]) -> IO[bytes]:
     Returned rewound, in a temporary file that disappears when closed.
     """
     total = sum(i.byte_size for i in images)
-    limit = settings.CBIR_BULK_DOWNLOAD_MAX_BYTES
+    limit = galleries_config().bulk_download_max_bytes
     if total > limit:
         raise PayloadTooLargeError(
             f"The selection ({_images(len(images))}) is {filesizeformat(total)}; a download "

@@ -15,22 +15,24 @@ import threading
 import time
 from collections.abc import Iterator
 
-from django.conf import settings
 from PIL.Image import Image as PILImage
 
+from cbir_site.config import site_config
 from cbir_site.errors import ServiceUnavailableError
+from galleries.config import galleries_config
 from galleries.imaging import ImageLimits, decode, read_header
 
 
 def image_limits() -> ImageLimits:
+    config = galleries_config()
     return ImageLimits(
-        max_bytes=settings.CBIR_MAX_UPLOAD_BYTES,
-        max_pixels=settings.CBIR_MAX_IMAGE_PIXELS,
-        allowed_formats=tuple(settings.CBIR_ALLOWED_FORMATS),
-        min_side=settings.CBIR_MIN_IMAGE_SIDE,
-        max_side=settings.CBIR_MAX_IMAGE_SIDE,
-        max_aspect_ratio=settings.CBIR_MAX_ASPECT_RATIO,
-        max_frames=settings.CBIR_MAX_IMAGE_FRAMES,
+        max_bytes=site_config().max_upload_bytes,
+        max_pixels=config.max_image_pixels,
+        allowed_formats=config.allowed_formats,
+        min_side=config.min_image_side,
+        max_side=config.max_image_side,
+        max_aspect_ratio=config.max_aspect_ratio,
+        max_frames=config.max_image_frames,
     )
 
 
@@ -38,7 +40,7 @@ def image_decode(data: bytes, *, min_side: int) -> PILImage:
     """The guarded decode inside this process's pixel gate (encoders, examples, import)."""
     limits = image_limits()
     header = read_header(data, limits)
-    with decode_gate().hold(header.pixels, timeout=settings.CBIR_DECODE_WAIT_S):
+    with decode_gate().hold(header.pixels, timeout=galleries_config().decode_wait_s):
         return decode(data, limits, min_side=min_side)
 
 
@@ -79,7 +81,7 @@ _gate_lock = threading.Lock()
 def decode_gate() -> DecodeGate:
     global _gate
     with _gate_lock:
-        capacity = settings.CBIR_DECODE_PIXELS_PER_PROCESS
+        capacity = galleries_config().decode_pixels_per_process
         if _gate is None or _gate.capacity != capacity:
             _gate = DecodeGate(capacity)
         return _gate

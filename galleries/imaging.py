@@ -85,7 +85,7 @@ class ImageLimits:
     max_frames: int = 1000
 
 
-# The product's defaults (cbir_site/settings.py reads the same numbers from the environment).
+# The product's defaults (galleries/config.py reads the same numbers from the environment).
 DEFAULT_LIMITS = ImageLimits(
     max_bytes=50 * 1024 * 1024,
     max_pixels=80_000_000,

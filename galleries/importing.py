@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 
+from cbir_site.config import site_config
 from cbir_site.errors import InvalidInputError
 from galleries.models import Gallery, Image
 from galleries.services import UploadOutcome, image_upload
@@ -61,7 +61,7 @@ def gallery_import(
             report.skipped.append(source.name)
             on_progress(None)
             continue
-        if source.size > settings.CBIR_MAX_UPLOAD_BYTES:
+        if source.size > site_config().max_upload_bytes:
             outcome = UploadOutcome(
                 source.name,
                 "rejected",
@@ -78,7 +78,7 @@ def gallery_import(
             report.rejected.append(outcome)
         elif outcome.status == "created" and outcome.image is not None:
             batch.append(outcome.image.pk)
-            if len(batch) >= settings.CBIR_EMBED_BATCH_SIZE:
+            if len(batch) >= site_config().embed_batch_size:
                 images_stored.send(Image, image_ids=batch)
                 batch = []
         on_progress(outcome)

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import BinaryIO
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from cbir_site.config import site_config
 from cbir_site.errors import (
     ConflictError,
     InvalidInputError,
@@ -27,6 +27,7 @@ from cbir_site.errors import (
     ServiceUnavailableError,
 )
 from galleries import selectors
+from galleries.config import galleries_config
 from galleries.decoding import decode_gate, image_limits
 from galleries.imaging import (
     ImageRejected,
@@ -236,7 +237,7 @@ def image_upload(
     """
     name = _display_name(filename)
     try:
-        data = read_limited(stream, settings.CBIR_MAX_UPLOAD_BYTES)
+        data = read_limited(stream, site_config().max_upload_bytes)
         if data:
             existing = Image.objects.filter(gallery=gallery, sha256=sha256_of(data)).first()
             if existing is not None:
@@ -244,12 +245,12 @@ def image_upload(
         header = read_header(data, image_limits())
         if budget is not None:
             budget.charge(header.pixels)
-        with decode_gate().hold(header.pixels, timeout=settings.CBIR_DECODE_WAIT_S):
+        with decode_gate().hold(header.pixels, timeout=galleries_config().decode_wait_s):
             validated = validate_image(
-                data, image_limits(), decode_side=settings.CBIR_THUMBNAIL_SIZE
+                data, image_limits(), decode_side=galleries_config().thumbnail_size
             )
             assert validated.picture is not None
-            thumbnail = thumbnail_jpeg(validated.picture, settings.CBIR_THUMBNAIL_SIZE)
+            thumbnail = thumbnail_jpeg(validated.picture, galleries_config().thumbnail_size)
     except (ImageRejected, BudgetExceeded) as exc:
         return UploadOutcome(name, "rejected", code=exc.code, message=exc.message)
     except ServiceUnavailableError as exc:

@@ -26,10 +26,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.cache import cache
 
 from cbir_site.errors import RateLimitedError
+from galleries.config import galleries_config
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def upload_slot(user_id: int) -> Iterator[None]:
     slots with it, where a counter in Redis would lock the user out until it expired. Each
     process has a few threads, so N slots per process still keep one user from taking them all.
     """
-    limit = settings.CBIR_UPLOAD_CONCURRENCY_PER_USER
+    limit = galleries_config().upload_concurrency_per_user
     with _slots_lock:
         if _slots.get(user_id, 0) >= limit:
             raise RateLimitedError(
@@ -83,29 +83,30 @@ class UploadBudget:
 
     @classmethod
     def for_request(cls, user_id: int | None) -> UploadBudget:
-        return cls(user_id=user_id, request_pixels_left=settings.CBIR_MAX_PIXELS_PER_REQUEST)
+        return cls(user_id=user_id, request_pixels_left=galleries_config().max_pixels_per_request)
 
     def check_user_quota(self) -> None:
         """Before any work: a user who used up this minute's quota gets a 429 at once."""
         files, pixels = self._used()
         if (
-            files >= settings.CBIR_UPLOAD_FILES_PER_MINUTE
-            or pixels >= settings.CBIR_UPLOAD_PIXELS_PER_MINUTE
+            files >= galleries_config().upload_files_per_minute
+            or pixels >= galleries_config().upload_pixels_per_minute
         ):
             raise RateLimitedError(self._quota_message(), retry_after=self._retry_after())
 
     def charge(self, pixels: int) -> None:
         if pixels > self.request_pixels_left:
+            share = galleries_config().max_pixels_per_request
             raise BudgetExceeded(
                 "request_pixel_budget",
                 f"This request already decoded its share of pixels "
-                f"({settings.CBIR_MAX_PIXELS_PER_REQUEST:,}); send this file in another request.",
+                f"({share:,}); send this file in another request.",
             )
         if self.user_id is not None:
             files, used = self._used()
             if (
-                files + 1 > settings.CBIR_UPLOAD_FILES_PER_MINUTE
-                or used + pixels > settings.CBIR_UPLOAD_PIXELS_PER_MINUTE
+                files + 1 > galleries_config().upload_files_per_minute
+                or used + pixels > galleries_config().upload_pixels_per_minute
             ):
                 raise BudgetExceeded("rate_limited", self._quota_message())
             window = self._window()
@@ -131,8 +132,8 @@ class UploadBudget:
 
     def _quota_message(self) -> str:
         return (
-            f"Upload limit reached ({settings.CBIR_UPLOAD_FILES_PER_MINUTE:,} files or "
-            f"{settings.CBIR_UPLOAD_PIXELS_PER_MINUTE / 1e6:,.0f} megapixels a minute); "
+            f"Upload limit reached ({galleries_config().upload_files_per_minute:,} files or "
+            f"{galleries_config().upload_pixels_per_minute / 1e6:,.0f} megapixels a minute); "
             f"try again in {self._retry_after()} s."
         )
 

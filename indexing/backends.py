@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-from django.conf import settings
 
+from indexing.config import indexing_config
 from indexing.index.base import IndexOptions
 
 MEMORY_BACKENDS = {"faiss-flat", "faiss-hnsw", "faiss-binary", "faiss-binary-hnsw"}
@@ -67,7 +67,7 @@ class MemoryBackend:
             # An image counts once, at its best vector: k distinct images may need
             # up to k * (expansions per image) expansion hits.
             allowed_expansions = state.expansion_galleries.allowed_ids(gallery_ids)
-            wanted = k * max(settings.CBIR_EXPANSION_MAX_PER_IMAGE, 1)
+            wanted = k * max(indexing_config().expansion_max_per_image, 1)
             extra = state.expansions.search(vector, wanted, allowed_expansions).row(0)
             pairs = _best_per_image(pairs, extra, state.expansion_image)[:k]
         return self._hits(state, pairs)
@@ -147,16 +147,17 @@ def index_options(model_name: str) -> IndexOptions:
                 out[row] = loaded.vectors[order[image_id]]
         return out
 
-    binary = settings.CBIR_INDEX_BACKEND.startswith("faiss-binary")
+    config = indexing_config()
+    binary = config.index_backend.startswith("faiss-binary")
     return IndexOptions(
-        hnsw_m=settings.CBIR_HNSW_M,
-        hnsw_ef_construction=settings.CBIR_HNSW_EF_CONSTRUCTION,
-        hnsw_ef_search=settings.CBIR_HNSW_EF_SEARCH,
-        exact_below=settings.CBIR_HNSW_EXACT_BELOW,
-        max_graph_ef=settings.CBIR_HNSW_MAX_GRAPH_EF,
+        hnsw_m=config.hnsw_m,
+        hnsw_ef_construction=config.hnsw_ef_construction,
+        hnsw_ef_search=config.hnsw_ef_search,
+        exact_below=config.hnsw_exact_below,
+        max_graph_ef=config.hnsw_max_graph_ef,
         binary_thresholds=hashing_thresholds_for(model_name) if binary else None,
-        rerank_source=rerank_source if binary and settings.CBIR_BINARY_RERANK else None,
-        rerank_factor=settings.CBIR_BINARY_RERANK_FACTOR,
+        rerank_source=rerank_source if binary and config.binary_rerank else None,
+        rerank_factor=config.binary_rerank_factor,
     )
 
 
@@ -168,7 +169,7 @@ def _model_dim(model_name: str) -> int:
 
 
 def get_backend() -> SearchBackend:
-    name = settings.CBIR_INDEX_BACKEND
+    name = indexing_config().index_backend
     if name in MEMORY_BACKENDS:
         return MemoryBackend(name)
     if name == "pgvector":

@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import numpy as np
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from cbir_site.config import site_config
 from galleries.decoding import image_decode
 from galleries.imaging import ImageRejected
 from galleries.models import Image
+from indexing.config import indexing_config
 from indexing.encoders.base import Encoder
 from indexing.hashing_store import hash_codes, hashing_thresholds_for
 from indexing.models import Embedding, IndexEvent, IndexFeedState
@@ -166,9 +167,9 @@ def _mark_ready(image_ids: Iterable[int]) -> None:
 def embedding_enqueue(image_ids: Sequence[int]) -> None:
     """Queue embedding work in batches, once the current transaction has committed."""
     ids = list(image_ids)
-    if not ids or not settings.CBIR_BACKGROUND_TASKS:
+    if not ids or not site_config().background_tasks:
         return
-    size = settings.CBIR_EMBED_BATCH_SIZE
+    size = site_config().embed_batch_size
 
     def send() -> None:
         from indexing.tasks import embed_images
@@ -199,11 +200,11 @@ def images_pending_sweep(*, model_name: str, limit: int = 5000) -> list[int]:
     Images that used up their attempts are marked failed instead.
     """
     now = timezone.now()
-    cutoff = now - timedelta(seconds=settings.CBIR_PENDING_RETRY_AFTER_S)
+    cutoff = now - timedelta(seconds=indexing_config().pending_retry_after_s)
     stale = Image.objects.filter(status=Image.Status.PENDING, updated_at__lt=cutoff)
-    stale.filter(attempts__gte=settings.CBIR_EMBED_MAX_ATTEMPTS).update(
+    stale.filter(attempts__gte=indexing_config().embed_max_attempts).update(
         status=Image.Status.FAILED,
-        failure_reason=f"Gave up after {settings.CBIR_EMBED_MAX_ATTEMPTS} attempts.",
+        failure_reason=f"Gave up after {indexing_config().embed_max_attempts} attempts.",
         updated_at=now,
     )
     retry = list(stale.values_list("id", flat=True)[:limit])
@@ -222,7 +223,7 @@ def images_pending_sweep(*, model_name: str, limit: int = 5000) -> list[int]:
 
 def index_events_prune(*, older_than_s: int | None = None) -> int:
     """Delete old feed events; processes with older cursors rebuild (see index_sync)."""
-    age = older_than_s if older_than_s is not None else settings.CBIR_INDEX_EVENT_RETENTION_S
+    age = older_than_s if older_than_s is not None else indexing_config().index_event_retention_s
     cutoff = timezone.now() - timedelta(seconds=age)
     with transaction.atomic():
         last = (

@@ -10,11 +10,11 @@ rebuilt by every process afterwards (the feed generation moves).
 from __future__ import annotations
 
 import numpy as np
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from pgvector import Bit
 
+from indexing.config import indexing_config
 from indexing.hashing import encode, fit_thresholds
 from indexing.models import Embedding, HashingThresholds
 from indexing.vector_io import iter_embeddings
@@ -47,7 +47,7 @@ def hashing_refit_if_stale(*, model_name: str) -> HashingThresholds | None:
         return None
     current = (
         fitted is not None
-        and fitted.method == settings.CBIR_HASHING_METHOD
+        and fitted.method == indexing_config().hashing_method
         and abs(count - fitted.image_count) < REFIT_CHANGE * max(fitted.image_count, 1)
     )
     return None if current else hashing_fit(model_name=model_name)
@@ -57,7 +57,7 @@ def hashing_fit(*, model_name: str, method: str | None = None) -> HashingThresho
     """Fit the model's thresholds over its stored vectors and re-code every embedding."""
     from indexing.index_sync import feed_generation_bump
 
-    method = method or settings.CBIR_HASHING_METHOD
+    method = method or indexing_config().hashing_method
     count = Embedding.objects.filter(model_name=model_name).count()
     if count == 0:
         return None
@@ -79,7 +79,7 @@ def hashing_fit(*, model_name: str, method: str | None = None) -> HashingThresho
                 "WHERE model_name = %s",
                 [_vector_literal(thresholds), model_name],
             )
-        if settings.CBIR_INDEX_BACKEND.startswith("faiss-binary"):
+        if indexing_config().index_backend.startswith("faiss-binary"):
             feed_generation_bump()  # binary indexes hash with the thresholds: rebuild them
     return row
 

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import numpy as np
-from django.conf import settings
 from django.db import connection
 from django.db.models import F, Max
 from django.utils import timezone
 
 from indexing import providers
+from indexing.config import indexing_config
 from indexing.feed import ChangeCursor
 from indexing.gallery_map import GalleryMap
 from indexing.index.base import IndexOptions, VectorIndex, create_index
@@ -145,7 +145,7 @@ class IndexManager:
         A process that starts cold then answers from pgvector (the caller's
         fallback) instead of making the first searches wait for the build.
         """
-        if model_name not in self._indexes and settings.CBIR_INDEX_BUILD_IN_BACKGROUND:
+        if model_name not in self._indexes and indexing_config().index_build_in_background:
             self.rebuild_in_background(model_name)
             return None
         return self.get(model_name)
@@ -210,7 +210,7 @@ class IndexManager:
 def build_model_index(model_name: str, options: IndexOptions | None = None) -> ModelIndex:
     """Load every embedding of `model_name` from pgvector into a fresh index."""
     started = time.perf_counter()
-    gap_timeout = settings.CBIR_INDEX_FEED_GAP_TIMEOUT_S
+    gap_timeout = indexing_config().index_feed_gap_timeout_s
     feed = feed_state()
     # Start the cursor before the events that may still belong to open transactions:
     # replaying them later is harmless, missing them is not.
@@ -218,7 +218,7 @@ def build_model_index(model_name: str, options: IndexOptions | None = None) -> M
     position = IndexEvent.objects.filter(created_at__lt=settled).aggregate(m=Max("id"))["m"] or 0
     state = ModelIndex(
         model_name=model_name,
-        backend=settings.CBIR_INDEX_BACKEND,
+        backend=indexing_config().index_backend,
         options=options or IndexOptions(),
         cursor=ChangeCursor(max(position, feed.pruned_through), gap_timeout=gap_timeout),
         generation=feed.generation,
@@ -260,7 +260,7 @@ def apply_feed(state: ModelIndex) -> int:
 
 def _load_feedback_vectors(state: ModelIndex, image_ids: list[int] | None) -> None:
     """Hot images' refined vectors replace their embeddings; expansions join their own index."""
-    if settings.CBIR_HOT_REFINEMENT:
+    if indexing_config().hot_refinement:
         refined = providers.refined(state.model_name, image_ids=image_ids)
         if refined:
             ids = np.fromiter(refined, np.int64, len(refined))
@@ -269,7 +269,7 @@ def _load_feedback_vectors(state: ModelIndex, image_ids: list[int] | None) -> No
                 galleries = state.galleries.galleries_of(present)
                 vectors = np.stack([refined[int(i)] for i in present])
                 state.upsert(present, galleries, vectors)
-    if settings.CBIR_EXPANSION:
+    if indexing_config().expansion:
         touched = image_ids if image_ids is not None else []
         state.set_expansions(touched, providers.expansions(state.model_name, image_ids=image_ids))
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-
+from cbir_site.config import site_config
+from indexing.config import indexing_config
 from indexing.encoders.bundled import bundled_model_name
 
 
@@ -61,7 +61,7 @@ class KnownModel:
         """The model_name its embeddings are stored under (encoders/openclip.py's naming)."""
         if self.kind == "bundled":
             return bundled_model_name(
-                settings.CBIR_BUNDLED_TOP_CLASSES, settings.CBIR_BUNDLED_PROMPTS
+                indexing_config().bundled_top_classes, indexing_config().bundled_prompts
             )
         if self.kind == "fake":
             from indexing.encoders.fake import FakeEncoder
@@ -165,7 +165,7 @@ def model_unregister(key: str) -> None:
 
 
 def models_dir() -> Path:
-    return Path(settings.CBIR_DATA_DIR) / "models"
+    return site_config().data_dir / "models"
 
 
 def hub_cache_dir() -> Path:

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.utils import timezone
 
+from indexing.config import indexing_config
 from indexing.model_catalogue import KnownModel, hub_cache_dir, models_dir
 
 logger = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def hub_probe(*, timeout: float | None = None) -> str | None:
     import httpx2 as httpx
     from huggingface_hub import get_session
 
-    timeout = settings.CBIR_MODEL_HUB_TIMEOUT_S if timeout is None else timeout
+    timeout = indexing_config().model_hub_timeout_s if timeout is None else timeout
     url = f"{hub_endpoint()}/api/models"
     try:
         response = get_session().head(url, timeout=timeout, follow_redirects=True)
@@ -197,7 +197,7 @@ def _metadata(model: KnownModel, names: tuple[str, ...]) -> tuple[str, Any] | No
         url = hf_hub_url(model.repo_id, name, revision=model.revision, endpoint=hub_endpoint())
         try:
             meta = get_hf_file_metadata(
-                url, timeout=settings.CBIR_MODEL_HUB_TIMEOUT_S, endpoint=hub_endpoint()
+                url, timeout=indexing_config().model_hub_timeout_s, endpoint=hub_endpoint()
             )
         except EntryNotFoundError:
             continue

@@ -15,11 +15,11 @@ import hashlib
 import logging
 
 import numpy as np
-from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from psycopg import sql
 
 from indexing.backends import Hit
+from indexing.config import indexing_config
 from indexing.models import Embedding
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def embedding_index_ensure(model_name: str, dim: int) -> str:
         with transaction.atomic(), connection.cursor() as cursor:
             # SET LOCAL: the build's memory, for this transaction only.
             cursor.execute(
-                "SET LOCAL maintenance_work_mem = %s", [settings.CBIR_PGVECTOR_BUILD_MEMORY]
+                "SET LOCAL maintenance_work_mem = %s", [indexing_config().pgvector_build_memory]
             )
             cursor.execute(statement.as_string(connection.connection))
     _ensured.add((model_name, dim))
@@ -111,12 +111,12 @@ class PgvectorBackend:
         branches = [
             _branch(_embeddings_sql(), dim, literal, model_name, gallery_ids, min_score, limit)
         ]
-        if settings.CBIR_EXPANSION:
-            wanted = limit * max(settings.CBIR_EXPANSION_MAX_PER_IMAGE, 1)
+        if indexing_config().expansion:
+            wanted = limit * max(indexing_config().expansion_max_per_image, 1)
             branches.append(
                 _branch(_EXPANSIONS_SQL, dim, literal, model_name, gallery_ids, min_score, wanted)
             )
-        if settings.CBIR_HOT_REFINEMENT:
+        if indexing_config().hot_refinement:
             branches.append(
                 _branch(_REFINED_SQL, dim, literal, model_name, gallery_ids, min_score, limit)
             )
@@ -124,10 +124,10 @@ class PgvectorBackend:
         params = [p for b in branches for p in b[1]]
         with transaction.atomic(), connection.cursor() as cursor:
             # SET LOCAL: these apply to this transaction only.
-            cursor.execute("SET LOCAL hnsw.ef_search = %s", [settings.CBIR_PGVECTOR_EF_SEARCH])
+            cursor.execute("SET LOCAL hnsw.ef_search = %s", [indexing_config().pgvector_ef_search])
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             cursor.execute(
-                "SET LOCAL hnsw.max_scan_tuples = %s", [settings.CBIR_PGVECTOR_MAX_SCAN_TUPLES]
+                "SET LOCAL hnsw.max_scan_tuples = %s", [indexing_config().pgvector_max_scan_tuples]
             )
             cursor.execute(sql, params)
             rows = cursor.fetchall()
@@ -144,7 +144,7 @@ class PgvectorBackend:
 # Each branch selects (image_id, gallery_id, vector) rows of the model in the galleries.
 def _embeddings_sql() -> str:
     sql = f"SELECT image_id, gallery_id, vector FROM {_TABLE} e WHERE e.model_name = %s"
-    if settings.CBIR_HOT_REFINEMENT:
+    if indexing_config().hot_refinement:
         # A hot image's refined vector replaces its embedding.
         sql += (
             " AND NOT EXISTS (SELECT 1 FROM feedback_refinedvector r "

@@ -19,8 +19,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 
+from cbir_site.config import site_config
+from indexing.config import indexing_config
 from indexing.encoders.base import (
     Encoder,
     EncoderConfig,
@@ -136,20 +137,22 @@ def _selection_load() -> ModelSelection:
 
 def settings_encoder_config() -> EncoderConfig:
     """The encoder the settings describe (CBIR_ENCODER, CBIR_OPENCLIP_*...)."""
+    config = indexing_config()
+    site = site_config()
     return EncoderConfig(
-        kind=settings.CBIR_ENCODER,
-        openclip_model=settings.CBIR_OPENCLIP_MODEL,
-        openclip_pretrained=settings.CBIR_OPENCLIP_PRETRAINED,
-        openclip_cache_dir=settings.CBIR_OPENCLIP_CACHE_DIR,
-        text_prompt=settings.CBIR_TEXT_PROMPT,
-        device=settings.CBIR_ENCODER_DEVICE,
-        batch_size=settings.CBIR_EMBED_BATCH_SIZE,
-        bundled_top_classes=settings.CBIR_BUNDLED_TOP_CLASSES,
-        bundled_prompts=settings.CBIR_BUNDLED_PROMPTS,
-        cache_dir=str(settings.CBIR_DATA_DIR / "encoder-cache"),
-        runtime=settings.CBIR_ENCODER_RUNTIME,
-        threads=settings.CBIR_ENCODER_THREADS,
-        onnx_cache_dir=str(settings.CBIR_DATA_DIR / "models" / "onnx"),
+        kind=config.encoder,
+        openclip_model=config.openclip_model,
+        openclip_pretrained=config.openclip_pretrained,
+        openclip_cache_dir=config.openclip_cache_dir,
+        text_prompt=config.text_prompt,
+        device=config.encoder_device,
+        batch_size=site.embed_batch_size,
+        bundled_top_classes=config.bundled_top_classes,
+        bundled_prompts=config.bundled_prompts,
+        cache_dir=str(site.data_dir / "encoder-cache"),
+        runtime=config.encoder_runtime,
+        threads=config.encoder_threads,
+        onnx_cache_dir=str(site.data_dir / "models" / "onnx"),
     )
 
 
@@ -225,7 +228,7 @@ def encode_query_texts(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
     of a text search's time on the server (14 of ~40 ms, benchmarks/README.md).
     Exact text only: "Cat" and "cat" are two entries, as they may be two vectors.
     """
-    size = settings.CBIR_TEXT_CACHE_SIZE
+    size = indexing_config().text_cache_size
     if size <= 0 or not texts:
         return encoder.encode_texts(texts)
     found: dict[str, np.ndarray] = {}
@@ -250,7 +253,7 @@ def encode_query_texts(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
 
 def fusion_encoders() -> list[Encoder]:
     """The encoders whose rankings are fused (CBIR_FUSION_ENCODERS), active first; [] if < 2."""
-    kinds = list(dict.fromkeys(settings.CBIR_FUSION_ENCODERS))
+    kinds = list(dict.fromkeys(indexing_config().fusion_encoders))
     if len(kinds) < 2:
         return []
     active = get_encoder()
@@ -316,8 +319,8 @@ def _configure_threads() -> None:
     process: left at torch's default (every core), W processes x their request threads
     each start a team per core, and concurrent searches queue behind spinning threads.
     """
-    if settings.CBIR_ENCODER_THREADS:
+    if indexing_config().encoder_threads:
         import torch
 
-        torch.set_num_threads(settings.CBIR_ENCODER_THREADS)
-        logger.info("Encoder threads per process: %d", settings.CBIR_ENCODER_THREADS)
+        torch.set_num_threads(indexing_config().encoder_threads)
+        logger.info("Encoder threads per process: %d", indexing_config().encoder_threads)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from django.conf import settings
 from PIL import Image
+
+from indexing.config import indexing_config
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def warm() -> None:
 
 
 def warm_in_background() -> threading.Thread | None:
-    if not settings.CBIR_WARM_ON_START:
+    if not indexing_config().warm_on_start:
         return None
     thread = threading.Thread(target=warm, name="cbir-warmup", daemon=True)
     thread.start()

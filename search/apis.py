@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -19,6 +18,7 @@ from cbir_site import bounds
 from cbir_site.errors import InvalidInputError
 from galleries.serializers import ImageOutput
 from indexing.runtime import encoder_status
+from search.config import search_config
 from search.fallback import CLOSEST_MAX
 from search.request import Composition, Fusion, Mode, ModelRole, SearchRequest, values
 from search.result_filters import SORT_CHOICES
@@ -62,7 +62,7 @@ class SearchInput(serializers.Serializer):
     image_weight = serializers.FloatField(required=False, default=1.0, **bounds.WEIGHT.limits)
     negative_weight = serializers.FloatField(
         required=False,
-        default=lambda: settings.CBIR_NEGATIVE_WEIGHT,
+        default=lambda: search_config().negative_weight,
         help_text='Weight of the "not like this" parts (default CBIR_NEGATIVE_WEIGHT).',
         **bounds.WEIGHT.limits,
     )

@@ -10,6 +10,8 @@ class SearchConfig(AppConfig):
         from galleries.signals import images_removed
         from indexing.signals import embeddings_stored
         from search import receivers
+        from search.config import search_config
 
         embeddings_stored.connect(receivers.on_embeddings_stored, dispatch_uid="search.stats")
         images_removed.connect(receivers.on_images_removed, dispatch_uid="search.removed")
+        search_config()  # a typo in the environment fails at start-up (cbir_site/config.py)

@@ -29,12 +29,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from search import mark_sources
+from search.config import search_config
 from search.cutoff_models import CutoffCalibration, CutoffSource
 from search.cutoffs import (
     IMAGE,
@@ -151,7 +151,7 @@ class Marks:
     def enough(self) -> bool:
         positives = int(self.relevant.sum())
         return (
-            len(self) >= settings.CBIR_CUTOFF_FIT_MIN_MARKS
+            len(self) >= search_config().cutoff_fit_min_marks
             and positives >= MIN_MARKS_PER_LABEL
             and len(self) - positives >= MIN_MARKS_PER_LABEL
         )

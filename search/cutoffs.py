@@ -19,13 +19,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from cbir_site import bounds
+from cbir_site.config import setting_of
 from cbir_site.errors import InvalidInputError
 from galleries.models import Gallery
+from search.config import search_config
 from search.cutoff_models import CutoffCalibration, CutoffSource, GalleryCutoffOverride
 from search.thresholds import ThresholdParams
 
@@ -43,12 +44,12 @@ FITTED_ORDER = (CutoffSource.FITTED_JUDGEMENTS, CutoffSource.FITTED_COLLECTION)
 @dataclass(frozen=True)
 class Parameter:
     name: str
-    setting: str  # the deployment's default, in cbir_site/settings.py
+    setting: str  # the deployment's default, a field of search/config.py
     bound: bounds.Bound
     description: str
 
     def default(self) -> float:
-        return float(getattr(settings, self.setting))
+        return float(setting_of(search_config(), self.setting))
 
     def cast(self, value: float) -> float | int:
         return round(value) if self.bound.integer else float(value)

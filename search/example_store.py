@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import secrets
 
-from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import cache
+
+from search.config import search_config
 
 SESSION_KEY = "cbir_query_examples"
 MAX_KEPT = 5  # per browser session: the oldest goes first
@@ -29,7 +30,7 @@ def _key(token: str) -> str:
 def example_keep(*, session: SessionBase, data: bytes) -> str:
     """Keep an uploaded example; the token that names it."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    cache.set(_key(token), data, timeout=settings.CBIR_QUERY_EXAMPLE_TTL)
+    cache.set(_key(token), data, timeout=search_config().query_example_ttl)
     kept = [*session.get(SESSION_KEY, []), token]
     for old in kept[:-MAX_KEPT]:
         cache.delete(_key(old))

@@ -3,10 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.conf import settings
 
 from cbir_site import bounds
 from cbir_site.bounds import MAX_IMAGE_ID, parse_image_id
+from search.config import search_config
 from search.links import DEFAULT_WEIGHTS, is_default
 from search.request import MAX_EXAMPLES, Composition, Fusion, Mode, ModelRole, SearchRequest
 from search.wording import MODE_CHOICES
@@ -99,7 +99,7 @@ class SearchForm(forms.Form):
     def __init__(self, *args, gallery_choices, candidate: str | None = None, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.fields["galleries"].choices = gallery_choices
-        self.fields["k"].initial = settings.CBIR_SEARCH_DEFAULT_K
+        self.fields["k"].initial = search_config().default_k
         if candidate is None:
             del self.fields["model"]
         else:

@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.urls import reverse
 
 from cbir_site.bounds import parse_image_id
 from galleries.models import Image
+from search.config import search_config
 from search.request import SearchRequest
 
 # Carried as they are, in this order; "like" and "unlike" come after them.
@@ -39,7 +39,7 @@ _DEFAULT = SearchRequest()
 DEFAULT_WEIGHTS = {
     "text_weight": _DEFAULT.text_weight,
     "image_weight": _DEFAULT.image_weight,
-    "negative_weight": settings.CBIR_NEGATIVE_WEIGHT,
+    "negative_weight": search_config().negative_weight,
 }
 DEFAULT_CHOICES = {"composition": _DEFAULT.composition, "fusion": _DEFAULT.fusion}
 

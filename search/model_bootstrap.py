@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from indexing.model_catalogue import RECOMMENDED, known_model, models_dir
 from indexing.model_models import ManagedModel
 from indexing.model_store import hub_probe, manual_instructions, model_files_present
+from search.config import search_config
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def bootstrap_plan(*, offline: bool) -> BootstrapPlan:
             f"Models: {model.key} is here; search switches to it once the workers have "
             "embedded the collection with it.",
         )
-    if offline or not settings.CBIR_MODEL_AUTO_PULL:
+    if offline or not search_config().model_auto_pull:
         why = "--offline" if offline else "CBIR_MODEL_AUTO_PULL is off"
         return BootstrapPlan(
             False, model.key, f"Models: {why}: serving with what is here; no download."

@@ -23,12 +23,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
+from cbir_site.config import site_config
 from galleries.models import Gallery, Image
 from indexing.encoders.base import EncoderUnavailable
 from indexing.model_catalogue import KnownModel, catalogue, known_model
@@ -40,6 +40,7 @@ from indexing.runtime import (
     selection_invalidate,
     settings_encoder_config,
 )
+from search.config import search_config
 from search.cutoff_models import CutoffCalibration, GalleryCutoffOverride
 from search.models import GalleryStatistics
 
@@ -209,12 +210,12 @@ def candidate_readiness(row: ManagedModel) -> Readiness:
     covered = Embedding.objects.filter(model_name=name, image__status=Image.Status.READY).count()
     coverage = 1.0 if total == 0 else covered / total
     result = Readiness(name, total, covered, coverage)
-    if coverage + 1e-9 < settings.CBIR_MODEL_SWITCH_COVERAGE:
+    if coverage + 1e-9 < search_config().model_switch_coverage:
         result.waiting.append(
             f"coverage {covered}/{total} ({coverage:.1%}; needs "
-            f"{settings.CBIR_MODEL_SWITCH_COVERAGE:.0%})"
+            f"{search_config().model_switch_coverage:.0%})"
         )
-    minimum = max(settings.CBIR_THRESHOLD_MIN_IMAGES, 2)
+    minimum = max(search_config().threshold_min_images, 2)
     sized = (
         Embedding.objects.filter(model_name=name)
         .values("gallery_id")
@@ -281,7 +282,7 @@ def model_switch_if_ready() -> ManagedModel | None:
 
 def catch_up_start(*, force: bool = False) -> bool:
     """Queue the candidate's re-embedding chain unless one is running; True if queued."""
-    if not settings.CBIR_BACKGROUND_TASKS:
+    if not site_config().background_tasks:
         return False
     if not force and not cache.add(CATCH_UP_MARK, 1, timeout=CATCH_UP_MARK_S):
         return False
@@ -306,7 +307,7 @@ def catch_up_batch() -> dict[str, Any]:
         Image.objects.filter(status=Image.Status.READY)
         .exclude(embeddings__model_name=candidate.model_name)
         .order_by("id")
-        .values_list("id", flat=True)[: settings.CBIR_MODEL_REEMBED_BATCH]
+        .values_list("id", flat=True)[: search_config().model_reembed_batch]
     )
     if not ids:
         cache.delete(CATCH_UP_MARK)
@@ -505,7 +506,7 @@ def models_status() -> dict[str, Any]:
         "retired": list(
             ManagedModel.objects.filter(role=Role.RETIRED).values_list("key", flat=True)
         ),
-        "switch_coverage": settings.CBIR_MODEL_SWITCH_COVERAGE,
+        "switch_coverage": search_config().model_switch_coverage,
     }
     if candidate is not None:
         readiness = candidate_readiness(candidate)

@@ -15,11 +15,11 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
 from cbir_site.errors import InvalidInputError
+from galleries.config import galleries_config
 from galleries.models import Gallery, Image
 from galleries.selectors import galleries_visible_to, gallery_labels, images_visible_to
 
@@ -38,7 +38,7 @@ _DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 def format_choices() -> list[tuple[str, str]]:
-    return [(f, f) for f in settings.CBIR_ALLOWED_FORMATS]
+    return [(f, f) for f in galleries_config().allowed_formats]
 
 
 class ResultFilter(django_filters.FilterSet):

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
+from cbir_site.config import site_config
 from cbir_site.errors import (
     InvalidInputError,
     NotFoundError,
@@ -45,6 +45,7 @@ from indexing.runtime import (
 )
 from indexing.vector_io import load_vectors
 from search.compose import two_phase
+from search.config import search_config
 from search.fallback import closest_count, closest_notice, closest_wanted
 from search.fusion import METHODS as FUSION_METHODS
 from search.hit_rows import images_with_owners
@@ -139,14 +140,14 @@ def search_images(
             return search_images(user=user, request=each, vector=vector, hide_ids=hide_ids)
 
         return search_rephrased(search=search, request=request, vector_given=vector is not None)
-    default_negative = settings.CBIR_NEGATIVE_WEIGHT
+    default_negative = search_config().negative_weight
     spec = (
         request.cleaned(default_negative_weight=default_negative)
         if vector is None
         else SearchRequest(negative_weight=default_negative)
     )
     k = _check_k(request.k)
-    mode = request.mode or Mode(settings.CBIR_SEARCH_DEFAULT_MODE)
+    mode = request.mode or Mode(search_config().default_mode)
     if spec.composition == Composition.TWO_PHASE and mode not in (Mode.TOPK, Mode.AUTO):
         raise InvalidInputError("two_phase ranks a fixed set of candidates: use mode topk.")
     page = request.page
@@ -260,7 +261,7 @@ def _metric(spec: SearchRequest, top_k: bool) -> str:
     if spec.composition == Composition.TWO_PHASE:
         return f"fusion:{spec.fusion}"
     if top_k and fusion_encoders():
-        return f"fusion:{settings.CBIR_FUSION_METHOD}"
+        return f"fusion:{search_config().fusion_method}"
     return METRIC
 
 
@@ -277,7 +278,7 @@ def _fused_models(
         hits = _Query(encoder.name, vector, q.galleries, q.exclude).top_k(k)
         rankings.append([h.image_id for h in hits])
         galleries.update({h.image_id: h.gallery_id for h in hits})
-    fused = FUSION_METHODS[settings.CBIR_FUSION_METHOD](rankings)
+    fused = FUSION_METHODS[search_config().fusion_method](rankings)
     return [Hit(int(i), galleries[i], float(score)) for i, score in fused[:k]]
 
 
@@ -289,7 +290,7 @@ def _encode_for(
 
 def _two_phase(q: _Query, spec: SearchRequest, encoded: EncodedQuery, k: int) -> list[Hit]:
     """Top M by the words, re-ranked by the example images, the two rankings fused."""
-    first = spec.first_phase or max(settings.CBIR_TWO_PHASE_CANDIDATES, k)
+    first = spec.first_phase or max(search_config().two_phase_candidates, k)
     text_only = _Query(q.model_name, encoded.text_side(spec), q.galleries, q.exclude)
     candidates = text_only.top_k(first)
     if not candidates:
@@ -334,7 +335,7 @@ class _Query:
         """Every hit above its gallery's cutoff; galleries without one (auto mode) add their
         best k. Best first."""
         cutoffs = {g: similarity_cutoff(t.distance) for g, t in thresholds.items()}
-        limit = settings.CBIR_THRESHOLD_MAX_RESULTS + len(self.exclude)
+        limit = search_config().threshold_max_results + len(self.exclude)
         # One search at the loosest cutoff, then each gallery's own cutoff.
         hits = get_backend().above(
             self.model_name, self.vector, min(cutoffs.values()), list(cutoffs), limit
@@ -347,7 +348,7 @@ class _Query:
         if rest:
             kept += _Query(self.model_name, self.vector, rest, self.exclude).top_k(k)
             kept.sort(key=lambda h: -h.score)
-        return kept[: settings.CBIR_THRESHOLD_MAX_RESULTS], truncated
+        return kept[: search_config().threshold_max_results], truncated
 
 
 def _resolve_mode(query: _Query, mode: Mode, kind: str) -> dict[int, GalleryThreshold] | None:
@@ -438,9 +439,9 @@ def _load(hits: list[Hit], offset: int, *, below_cutoff: bool = False) -> list[S
 
 def _check_k(k: int | None) -> int:
     if k is None:
-        return settings.CBIR_SEARCH_DEFAULT_K
-    if not 1 <= k <= settings.CBIR_SEARCH_MAX_K:
-        raise InvalidInputError(f"k must be between 1 and {settings.CBIR_SEARCH_MAX_K}.")
+        return search_config().default_k
+    if not 1 <= k <= site_config().search_max_k:
+        raise InvalidInputError(f"k must be between 1 and {site_config().search_max_k}.")
     return k
 
 

@@ -11,15 +11,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from cbir_site.config import site_config
 from cbir_site.debounce import clear, debounce
 from galleries.models import Gallery
 from indexing.models import Embedding
 from indexing.vector_io import load_vectors
+from search.config import search_config
 from search.cutoffs import CutoffValue, cutoff_parameters, cutoff_parameters_for
 from search.models import GalleryStatistics
 from search.thresholds import (
@@ -65,9 +66,9 @@ def gallery_statistics_schedule(*, gallery_ids: list[int], model_name: str) -> l
     """
     from search.tasks import update_gallery_statistics
 
-    if not settings.CBIR_BACKGROUND_TASKS:
+    if not site_config().background_tasks:
         return []
-    delay = settings.CBIR_THRESHOLD_DEBOUNCE_S
+    delay = search_config().threshold_debounce_s
 
     def send(scheduled: list[int]) -> None:
         for gallery_id in scheduled:
@@ -94,12 +95,12 @@ def gallery_statistics_update(*, gallery_id: int, model_name: str) -> GallerySta
         return None
     loaded = load_vectors(model_name, gallery_ids=[gallery_id])
     count = len(loaded.image_ids)
-    if count < max(settings.CBIR_THRESHOLD_MIN_IMAGES, 2):
+    if count < max(search_config().threshold_min_images, 2):
         GalleryStatistics.objects.filter(gallery=gallery, model_name=model_name).delete()
         thresholds_refresh(model_name=model_name)
         return None
     params = threshold_params(gallery, IMAGE, model_name=model_name)
-    sample = settings.CBIR_THRESHOLD_SAMPLE
+    sample = search_config().threshold_sample
     m_g = mean_neighbour_distance(
         loaded.vectors, params.neighbours, sample=sample if count > sample else None
     )
@@ -170,7 +171,7 @@ def stale_statistics(*, model_name: str) -> list[int]:
         for r in rows
         if r.neighbours != params[r.gallery_id].threshold_params(IMAGE).neighbours
     }
-    minimum = max(settings.CBIR_THRESHOLD_MIN_IMAGES, 2)
+    minimum = max(search_config().threshold_min_images, 2)
     stale = {g for g, n in counts.items() if n >= minimum and covered.get(g) != n}
     stale |= {g for g in covered if counts.get(g, 0) < minimum}  # shrank below the minimum
     stale |= {g for g in other_n if counts.get(g, 0) >= minimum}

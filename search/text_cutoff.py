@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
-from django.conf import settings
 from django.db.models import F, Min
 
 from galleries.models import Gallery
@@ -31,6 +30,7 @@ from indexing.backends import Hit
 from indexing.encoders.base import Encoder
 from indexing.models import Embedding
 from indexing.querybank_store import QueryBank, bank_statistics_for, query_bank, stale_rows
+from search.config import search_config
 from search.statistics import TEXT, GalleryThreshold, thresholds_for
 from search.text_cut_methods import (
     AUTOCUT,
@@ -57,7 +57,7 @@ class TextCut:
 
 
 def text_cutoff_method(requested: str | None) -> str:
-    return requested or settings.CBIR_TEXT_CUTOFF
+    return requested or search_config().text_cutoff
 
 
 def valid_methods() -> tuple[str, ...]:
@@ -71,9 +71,9 @@ def text_cut(
     if method == QBNORM:
         return _qbnorm(encoder, galleries)
     if method == EXPECTED_F1:
-        return _expected_f1(encoder, galleries, top_k(settings.CBIR_TEXT_F1_TOP_N))
+        return _expected_f1(encoder, galleries, top_k(search_config().text_f1_top_n))
     if method in (AUTOCUT, MIXTURE):
-        top = top_k(settings.CBIR_TEXT_CUTOFF_TOP_N)
+        top = top_k(search_config().text_cutoff_top_n)
         if not top:
             return None
         scores = np.asarray([h.score for h in top])
@@ -103,7 +103,7 @@ def _thresholds(
 
 def _qbnorm(encoder: Encoder, galleries: list[Gallery]) -> TextCut:
     bank = query_bank(encoder)
-    z = settings.CBIR_QBNORM_Z
+    z = search_config().qbnorm_z
     floors = _raw_floors(encoder.name, bank, galleries, z)
     thresholds = _thresholds(encoder.name, galleries, floors, QBNORM)
 
@@ -133,7 +133,7 @@ def _expected_f1(encoder: Encoder, galleries: list[Gallery], top: list[Hit]) -> 
     unknown = (np.nan, 1.0)  # no statistics yet: probability 0 (search/calibration.py)
     means, spreads = np.asarray([stats.get(h.image_id, unknown) for h in top]).T
     z = z_scores(scores, means, spreads)
-    count = expected_f1_cut(scores, z, centre=settings.CBIR_TEXT_F1_CENTRE)
+    count = expected_f1_cut(scores, z, centre=search_config().text_f1_centre)
     cut = dict.fromkeys(ids(galleries), cut_score(scores, count))
     return TextCut(_thresholds(encoder.name, galleries, cut, EXPECTED_F1))
 

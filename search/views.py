@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
+from galleries.config import galleries_config
 from galleries.imaging import ImageRejected, make_thumbnail
 from search.example_store import example_load
 
@@ -19,7 +19,7 @@ def example_thumbnail(request: HttpRequest, token: str) -> HttpResponse:
     if data is None:
         raise Http404("No such example image.")
     try:
-        jpeg = make_thumbnail(data, settings.CBIR_THUMBNAIL_SIZE)
+        jpeg = make_thumbnail(data, galleries_config().thumbnail_size)
     except ImageRejected as exc:
         raise Http404("The example image cannot be shown.") from exc
     response = HttpResponse(jpeg, content_type="image/jpeg")

@@ -26,7 +26,12 @@ COMPOSE = DOCKER / "compose.yaml"
 COMPOSE_FILES = sorted(DOCKER.glob("compose*.yaml"))
 ENV_EXAMPLE = DOCKER / ".env.example"
 DOCKERFILE = DOCKER / "Dockerfile"
-SETTINGS_SOURCES = [ROOT / "cbir_site" / "settings.py", ROOT / "cbir_site" / "gunicorn_conf.py"]
+# settings.py, then each app's typed configuration (cbir_site/config.py) and gunicorn's file.
+SETTINGS_SOURCES = [
+    ROOT / "cbir_site" / "settings.py",
+    *sorted(ROOT.glob("*/config.py")),
+    ROOT / "cbir_site" / "gunicorn_conf.py",
+]
 
 # Read by Compose itself (${...} in the compose files), not by the application.
 COMPOSE_ONLY = {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "HTTP_PORT", "TORCH_INDEX_URL"}
@@ -42,7 +47,8 @@ APP_SERVICES = {"migrate", "web", "worker", "maintenance", "beat"}
 WORKERS = ("worker", "maintenance")
 
 _ENV_READ = re.compile(
-    r"""(?:\benv_[a-z]+|os\.environ\.get|os\.getenv)\(\s*["']([A-Z][A-Z0-9_]*)["']"""
+    r"""(?:\benv_[a-z]+|\bknob|\bderived_knob|os\.environ\.get|os\.getenv)"""
+    r"""\(\s*["']([A-Z][A-Z0-9_]*)["']"""
     r"""|os\.environ\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]"""
 )
 _ENV_LINE = re.compile(r"^\s*(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$")

@@ -6,10 +6,10 @@ import io
 import json
 
 import pytest
-from django.conf import settings as django_settings
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 
+from cbir_site.config import site_config
 from cbir_site.middleware import RequestSizeLimitMiddleware
 from tests.factories import png_bytes
 
@@ -22,8 +22,8 @@ class _Unreadable(io.RawIOBase):
 
 
 def test_the_limit_defaults_to_a_gibibyte_and_admits_the_largest_file():
-    assert django_settings.CBIR_MAX_REQUEST_BYTES >= 1024**3
-    assert django_settings.CBIR_MAX_REQUEST_BYTES > django_settings.CBIR_MAX_UPLOAD_BYTES
+    assert site_config().max_request_bytes >= 1024**3
+    assert site_config().max_request_bytes > site_config().max_upload_bytes
 
 
 def test_an_oversized_upload_gets_413_before_its_body_is_read(settings):

@@ -111,6 +111,6 @@ def example_for(query: Query, examples: dict[str, str]) -> str | None:
 
 
 def _first_phase(k: int) -> int:
-    from django.conf import settings
+    from search.config import search_config
 
-    return max(settings.CBIR_TWO_PHASE_CANDIDATES, k)
+    return max(search_config().two_phase_candidates, k)

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 from django.test.utils import override_settings
 
 from evaluation.datasets import IMAGE, Query
@@ -36,6 +35,7 @@ from evaluation.report import Section, Table
 from indexing.models import Embedding
 from indexing.querybank_store import query_bank
 from indexing.runtime import get_encoder
+from search.config import search_config
 from search.request import Mode, SearchRequest
 from search.services import search_images
 from search.text_cut_methods import expected_f1_cut, z_scores
@@ -134,7 +134,7 @@ def _rows(
     add("query-time", _platform(ctx, test, "query"), "deployment w, n")
     if kind == IMAGE:
         return rows, figures
-    z_default = settings.CBIR_QBNORM_Z
+    z_default = search_config().qbnorm_z
     z_fit = _fit_z(fit, stats)
     add(
         "qbnorm (shipped z)", _platform(ctx, test, "auto", text_cutoff="qbnorm"), f"z > {z_default}"
@@ -145,10 +145,10 @@ def _rows(
             _platform(ctx, test, "auto", text_cutoff="qbnorm"),
             f"z > {z_fit:.2f}",
         )
-    n = settings.CBIR_TEXT_CUTOFF_TOP_N
+    n = search_config().text_cutoff_top_n
     for method in ("autocut", "mixture"):
         add(method, _platform(ctx, test, "auto", text_cutoff=method), f"top {n}")
-    centre, f1_top = settings.CBIR_TEXT_F1_CENTRE, settings.CBIR_TEXT_F1_TOP_N
+    centre, f1_top = search_config().text_f1_centre, search_config().text_f1_top_n
     add(
         "expected_f1 (shipped centre)",
         _platform(ctx, test, "auto", text_cutoff="expected_f1"),
@@ -162,7 +162,7 @@ def _rows(
             f"c = {centre_fit:.2f}",
         )
     add(
-        f"auto (default: {settings.CBIR_TEXT_CUTOFF})",
+        f"auto (default: {search_config().text_cutoff})",
         _platform(ctx, test, "auto"),
         "as shipped",
     )

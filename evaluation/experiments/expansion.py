@@ -20,10 +20,10 @@ import contextlib
 from collections import defaultdict
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test.utils import override_settings
 
+from cbir_site.config import site_config
 from cbir_site.errors import InvalidInputError
 from evaluation.datasets import TEXT, Query
 from evaluation.experiments.common import RANK_COLUMNS, Context, Scored, rank_row, score
@@ -118,7 +118,7 @@ def run(ctx: Context) -> Section:
                 f"{CONFIRMED_PER_IMAGE} captions per image were confirmed, each by {SUPPORTERS} "
                 f"simulated users (a search session and a 'relevant' judgement each: "
                 f"{judged} of {len(confirmed) * len(users)} judgements written, the others' "
-                f"images were not within the top {settings.CBIR_SEARCH_MAX_K}); the other "
+                f"images were not within the top {site_config().search_max_k}); the other "
                 f"captions are the "
                 f"{len(tests)} test queries. N = {ctx.collection_size}.",
             ],
@@ -173,7 +173,7 @@ def _write_feedback(ctx: Context, confirmed: list[tuple[int, Query]], users: lis
     whose image is not among them is not confirmed. Returns the judgements written.
     """
     SearchSession.objects.filter(user__in=users).delete()  # a re-run starts from a clean log
-    k = settings.CBIR_SEARCH_MAX_K
+    k = site_config().search_max_k
     for user in users:
         for image_id, query in ctx.bar(confirmed, f"feedback of {user.username}"):
             session, _, _ = search_session_start(

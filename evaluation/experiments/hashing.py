@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.test.utils import override_settings
 
 from evaluation.experiments.common import (
@@ -31,8 +30,10 @@ from evaluation.experiments.common import (
 from evaluation.experiments.retrieval import KIND_TITLES, recall_plot, retrieval_scores
 from evaluation.ranking import MAP_KS, RANK_KS
 from evaluation.report import Section, Table
+from indexing.config import indexing_config
 from indexing.hashing_store import hashing_fit
 from indexing.index_sync import manager
+from search.config import search_config
 
 # (label, backend, hashing method, re-rank)
 CONFIGS = (
@@ -47,7 +48,7 @@ CONFIGS = (
 def run(ctx: Context) -> Section:
     section = Section(name="hashing", title="Semantic hashing: binary codes vs float vectors")
     needed = max(MAP_KS) if "image" in ctx.kinds() else max(RANK_KS)
-    rerank_k = min(max(settings.CBIR_SEARCH_DEFAULT_K, needed), ctx.k)
+    rerank_k = min(max(search_config().default_k, needed), ctx.k)
     results: dict[str, dict[str, Scored]] = {}
     ks: dict[str, int] = {}
     for label, backend, method, rerank in CONFIGS:
@@ -94,7 +95,7 @@ def run(ctx: Context) -> Section:
             {"label": label, "backend": b, "method": m, "rerank": r, "k": ks[label]}
             for label, b, m, r in CONFIGS
         ],
-        "rerank_factor": settings.CBIR_BINARY_RERANK_FACTOR,
+        "rerank_factor": indexing_config().binary_rerank_factor,
         "results": {
             label: {kind: {"ranks": s.ranks, "precision": s.precision} for kind, s in per.items()}
             for label, per in results.items()
@@ -116,7 +117,7 @@ def _precision(k: int, full: int, summary: Any) -> list[Any]:
 
 
 def _notes(rerank_k: int, k: int, size: int) -> list[str]:
-    factor = settings.CBIR_BINARY_RERANK_FACTOR
+    factor = indexing_config().binary_rerank_factor
     notes = [
         f"Re-rank rows ask for k = {rerank_k} (a real request): the Hamming top {rerank_k} x "
         f"{factor} = {rerank_k * factor} of N = {size} are re-scored with the float vectors."

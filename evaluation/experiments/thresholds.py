@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 from django.test.utils import override_settings
 
 from evaluation.datasets import Query
 from evaluation.experiments.common import Context
 from evaluation.metrics import MacroPRF, macro_prf
 from evaluation.report import Plot, Section, Series, Table
+from search.config import search_config
 from search.models import GalleryStatistics
 from search.request import Mode, SearchRequest
 from search.services import search_images
@@ -55,7 +55,7 @@ def run(ctx: Context) -> Section:
     if not fit_part or not test_part or overall is None:
         section.notes.append("Needs image queries in galleries of 2+ images on both splits.")
         return section
-    n = settings.CBIR_THRESHOLD_NEIGHBOURS
+    n = search_config().threshold_neighbours
     fit_ranked, test_ranked = _ranked(fit_part), _ranked(test_part)
     stats = {
         "static": (None, None),

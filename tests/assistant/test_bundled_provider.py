@@ -6,12 +6,10 @@ the float weights under CBIR_ASSIST_MODEL_DIR; later runs load them in seconds.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 
 from assistant.bundled import BundledProvider, gguf_path
+from assistant.config import assistant_config
 from assistant.core import parse_suggestions, rephrase_prompt
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -23,7 +21,7 @@ def test_the_wheel_ships_the_gguf():
 
 
 def test_it_loads_caches_and_answers_in_plain_bounded_lines():
-    cache_dir = Path(settings.CBIR_ASSIST_MODEL_DIR)
+    cache_dir = assistant_config().model_dir
     provider = BundledProvider(cache_dir=cache_dir, timeout_s=60)
     completion = provider.complete(rephrase_prompt(query="a dog on a beach", k=3), max_tokens=24)
     assert (cache_dir / "smollm2-135m-instruct" / "model.safetensors").is_file()

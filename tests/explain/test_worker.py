@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
+from explain.config import explain_config
 from indexing.embedding import images_embed
 from tests.factories import png_bytes, upload
 from tests.services import celery_worker, database_url, wait_for
@@ -47,4 +48,4 @@ def test_the_worker_turns_a_pending_explanation_ready(cast, client_for, worker, 
         interval=0.5,
     )
     assert ready["status"] == "ready" and ready["method"] == "occlusion", ready
-    assert ready["passes"] <= settings.CBIR_EXPLAIN_MAX_PASSES and ready["overlay_url"]
+    assert ready["passes"] <= explain_config().max_passes and ready["overlay_url"]

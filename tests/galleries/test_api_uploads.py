@@ -19,6 +19,7 @@ from django.urls import reverse
 from PIL import Image as PILImage
 
 from galleries import services
+from galleries.config import galleries_config
 from galleries.models import Image
 from tests.factories import jpeg_bytes, png_bytes, upload
 
@@ -114,7 +115,7 @@ def test_one_valid_file_creates_an_image_with_stored_file_and_thumbnail(cast, po
     with default_storage.open(image.thumbnail.name, "rb") as fh:
         thumb = PILImage.open(io.BytesIO(fh.read()))
         assert thumb.format == "JPEG"
-        assert max(thumb.size) == django_settings.CBIR_THUMBNAIL_SIZE
+        assert max(thumb.size) == galleries_config().thumbnail_size
 
 
 def test_uploaded_file_is_served_back_unchanged(cast, post_files, client_for):

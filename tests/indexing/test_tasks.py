@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from galleries.models import Image
 from indexing import tasks
+from indexing.config import indexing_config
 from indexing.embedding import images_embed, images_pending_sweep
 from indexing.encoders.fake import FakeEncoder
 from indexing.models import Embedding
@@ -73,7 +74,7 @@ def test_sweep_requeues_images_stuck_in_pending(
     settings.CBIR_EMBED_BATCH_SIZE = 2
     stuck = [upload(cast.gallery, png_bytes((i, 0, 0)), name=f"{i}.png") for i in range(3)]
     fresh = upload(cast.gallery, png_bytes((0, 0, 200)), name="fresh.png")
-    age(stuck, settings.CBIR_PENDING_RETRY_AFTER_S + 5)
+    age(stuck, indexing_config().pending_retry_after_s + 5)
     with django_capture_on_commit_callbacks(execute=True):
         requeued = images_pending_sweep(model_name=FakeEncoder.name)
     assert sorted(requeued) == sorted(i.pk for i in stuck)
@@ -87,8 +88,8 @@ def test_sweep_requeues_images_stuck_in_pending(
 
 def test_sweep_gives_up_after_the_maximum_attempts(cast, settings):
     image = upload(cast.gallery)
-    Image.objects.filter(pk=image.pk).update(attempts=settings.CBIR_EMBED_MAX_ATTEMPTS)
-    age([image], settings.CBIR_PENDING_RETRY_AFTER_S + 5)
+    Image.objects.filter(pk=image.pk).update(attempts=indexing_config().embed_max_attempts)
+    age([image], indexing_config().pending_retry_after_s + 5)
     images_pending_sweep(model_name=FakeEncoder.name)
     image.refresh_from_db()
     assert image.status == "failed" and "Gave up" in image.failure_reason

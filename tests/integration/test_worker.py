@@ -14,6 +14,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
+from cbir_site.config import site_config
 from galleries.models import Image
 from galleries.samples import sample_photos
 from indexing.runtime import get_encoder
@@ -43,7 +44,7 @@ def test_the_worker_runs_below_the_web_servers_priority(worker, settings):
     parent = psutil.Process(worker.pid)
     wait_for(lambda: parent.children(), timeout=30, what="the worker's pool child")
     for process in [parent, *parent.children()]:
-        assert process.nice() >= settings.CBIR_WORKER_NICE > os.getpriority(os.PRIO_PROCESS, 0)
+        assert process.nice() >= site_config().worker_nice > os.getpriority(os.PRIO_PROCESS, 0)
 
 
 def test_uploaded_photos_are_embedded_by_the_worker_and_found_by_text(cast, client_for, worker):

@@ -139,10 +139,19 @@ def test_expected_f1_keeps_the_best_expected_f1_depth_of_the_ranking(  # type: i
     assert count >= 1
 
 
-def test_expected_f1_is_the_default_text_cutoff():
-    from cbir_site import settings as shipped
+def test_expected_f1_is_the_default_text_cutoff(monkeypatch):
+    from django.conf import settings as django_settings
 
-    assert shipped.CBIR_TEXT_CUTOFF == "expected_f1"
+    from cbir_site.config import configs_clear
+    from search.config import search_config
+
+    monkeypatch.delenv("CBIR_TEXT_CUTOFF", raising=False)
+    assert not hasattr(django_settings, "CBIR_TEXT_CUTOFF")  # a product knob, not Django's
+    configs_clear()
+    try:
+        assert search_config().text_cutoff == "expected_f1"
+    finally:
+        configs_clear()
 
 
 def test_image_queries_keep_the_image_statistic(cast, world, settings):  # type: ignore[no-untyped-def]

@@ -11,12 +11,12 @@ expansions          recompute collection expansion and hot-image refinement from
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Count
 from tqdm import tqdm
 
 from galleries.models import Gallery
+from indexing.config import indexing_config
 from indexing.hashing_store import hashing_fit
 from indexing.index_sync import feed_generation_bump
 from indexing.models import Embedding, HashingThresholds
@@ -52,7 +52,7 @@ class Command(BaseCommand):
         getattr(self, f"_{action}")(model, options)
 
     def _status(self, model: str, options: dict) -> None:
-        self.stdout.write(f"backend: {settings.CBIR_INDEX_BACKEND}; active model: {model}")
+        self.stdout.write(f"backend: {indexing_config().index_backend}; active model: {model}")
         rows = Embedding.objects.values("model_name").annotate(n=Count("id")).order_by("model_name")
         for row in rows:
             name = row["model_name"]

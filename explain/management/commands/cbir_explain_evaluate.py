@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from cbir_site.config import site_config
+from explain.config import explain_config
 from explain.heatmaps import Budget, explain_heatmap, methods_for
 from explain.pointing import Pair, Tally, by_image, coco_pairs, hits, peak_pixel, random_hit_rate
 from galleries.decoding import image_decode
@@ -38,10 +39,8 @@ class Command(BaseCommand):
         parser.add_argument("--encoders", default="bundled,random-vit")
         parser.add_argument("--methods", default="", help="default: every method per encoder")
         parser.add_argument("--max-images", type=int, default=0, help="0: all")
-        parser.add_argument("--max-passes", type=int, default=settings.CBIR_EXPLAIN_MAX_PASSES)
-        parser.add_argument(
-            "--time-budget", type=float, default=settings.CBIR_EXPLAIN_TIME_BUDGET_S
-        )
+        parser.add_argument("--max-passes", type=int, default=explain_config().max_passes)
+        parser.add_argument("--time-budget", type=float, default=explain_config().time_budget_s)
         parser.add_argument("--work-dir", type=Path, default=Path(".cbir/evaluation/explain"))
         parser.add_argument("--out", type=Path, default=Path("docs/evaluation/explanations"))
 
@@ -83,7 +82,7 @@ class Command(BaseCommand):
         if name not in ENCODERS:
             raise CommandError(f"--encoders: one of {', '.join(ENCODERS)}.")
         if name == "bundled":
-            cache = str(settings.CBIR_DATA_DIR / "encoder-cache")
+            cache = str(site_config().data_dir / "encoder-cache")
             return create_encoder(EncoderConfig(kind="bundled", cache_dir=cache))
         from indexing.encoders.random_openclip import write_random_openclip
 
