@@ -79,7 +79,7 @@ class ManagedModelAdmin(StaffRecordsAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context=None):  # type: ignore[no-untyped-def]
         from indexing.model_store import hub_endpoint, hub_offline
-        from search.model_switch import models_overview, models_status
+        from search.model_overview import models_overview, models_status
 
         context = {
             **self.admin_site.each_context(request),
@@ -96,7 +96,8 @@ class ManagedModelAdmin(StaffRecordsAdmin):
     def action_view(self, request: HttpRequest, key: str, action: str) -> HttpResponse:
         from indexing.model_store import ModelPullError, model_verify
         from search.model_jobs import model_pull_queue
-        from search.model_switch import ModelError, model_activate, models_prune
+        from search.model_prune import models_prune
+        from search.model_switch import ModelError, model_activate
 
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])

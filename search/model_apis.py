@@ -12,8 +12,10 @@ from rest_framework.views import APIView
 from cbir_site.errors import ConflictError, InvalidInputError, NotFoundError
 from indexing.model_catalogue import catalogue, known_model
 from indexing.model_store import hub_offline, model_verify, offline_message
-from search.model_switch import ModelError, model_activate, models_overview, models_prune
-from search.model_switch import models_status as _models_status
+from search.model_overview import models_overview
+from search.model_overview import models_status as _models_status
+from search.model_prune import models_prune
+from search.model_switch import ModelError, model_activate
 
 
 class IsStaff(BasePermission):

@@ -33,15 +33,15 @@ from galleries.models import Gallery, Image
 from indexing.encoders.base import EncoderUnavailable
 from indexing.model_catalogue import KnownModel, catalogue, known_model
 from indexing.model_models import ManagedModel
-from indexing.model_store import files_size, model_files_present, model_files_remove
-from indexing.models import Embedding, HashingThresholds, IndexFeedState
+from indexing.model_store import model_files_present
+from indexing.models import Embedding, IndexFeedState
 from indexing.runtime import (
     active_model_name,
     selection_invalidate,
     settings_encoder_config,
 )
 from search.config import search_config
-from search.cutoff_models import CutoffCalibration, GalleryCutoffOverride
+from search.cutoff_models import CutoffCalibration
 from search.models import GalleryStatistics
 
 logger = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def active_row() -> ManagedModel:
     name = active_model_name()
     by_name = ManagedModel.objects.filter(model_name=name).first()
     if by_name is None:
-        entry = next((m for m in catalogue().values() if _identity(m) == name), None)
+        entry = next((m for m in catalogue().values() if model_identity(m) == name), None)
         config = settings_encoder_config()
         if entry is not None:
             key, overrides = entry.key, entry.encoder_overrides()
@@ -115,7 +115,7 @@ def active_row() -> ManagedModel:
     return by_name
 
 
-def _identity(model: KnownModel) -> str | None:
+def model_identity(model: KnownModel) -> str | None:
     try:
         return model.identity()
     except EncoderUnavailable:
@@ -131,7 +131,7 @@ def _concrete_kind(config: Any) -> str:
         return config.kind
 
 
-def _epoch_bump() -> None:
+def epoch_bump() -> None:
     IndexFeedState.objects.get_or_create(pk=1)
     IndexFeedState.objects.filter(pk=1).update(model_epoch=F("model_epoch") + 1)
     selection_invalidate()  # this process at once; the others through the feed's epoch
@@ -168,7 +168,7 @@ def model_activate(*, key: str, row_config: bool = False) -> ManagedModel:
         if row.pk == current.pk:
             cancelled = ManagedModel.objects.filter(role=Role.CANDIDATE)
             cancelled.update(role=Role.RETIRED, role_since=timezone.now(), switch_note="")
-            _epoch_bump()
+            epoch_bump()
             return current
         ManagedModel.objects.filter(role=Role.CANDIDATE).exclude(pk=row.pk).update(
             role=Role.RETIRED, role_since=timezone.now(), switch_note=""
@@ -176,7 +176,7 @@ def model_activate(*, key: str, row_config: bool = False) -> ManagedModel:
         row.role, row.role_since = Role.CANDIDATE, timezone.now()
         row.switch_note = "embedding the collection"
         row.save(update_fields=["role", "role_since", "switch_note"])
-        _epoch_bump()
+        epoch_bump()
         transaction.on_commit(lambda: catch_up_start(force=True), robust=True)
     return row
 
@@ -191,7 +191,7 @@ def model_activate_config(*, config: Any, model_name: str) -> ManagedModel:
     }
     row = ManagedModel.objects.filter(model_name=model_name).first()
     if row is None:
-        entry = next((m for m in catalogue().values() if _identity(m) == model_name), None)
+        entry = next((m for m in catalogue().values() if model_identity(m) == model_name), None)
         key = entry.key if entry else f"configured-{ManagedModel.objects.count() + 1}"
         row = ManagedModel.objects.create(key=key, model_name=model_name, config=overrides)
     else:
@@ -270,7 +270,7 @@ def model_switch_if_ready() -> ManagedModel | None:
             "statistics and fitted cutoffs"
         )
         candidate.save(update_fields=["role", "role_since", "switch_note"])
-        _epoch_bump()
+        epoch_bump()
     logger.info(
         "Search switched from %s to %s", current.model_name if current else "-", candidate.key
     )
@@ -334,193 +334,3 @@ def catch_up_batch() -> dict[str, Any]:
         return {"candidate": candidate.key, "embedded": 0, "failed": len(report.failed)}
     cache.set(CATCH_UP_MARK, 1, timeout=CATCH_UP_MARK_S)
     return {"candidate": candidate.key, "embedded": len(report.embedded), "more": True}
-
-
-def candidate_progress() -> list[dict[str, Any]]:
-    """Per gallery: ready images and how many the candidate has embedded."""
-    candidate = ManagedModel.objects.filter(role=Role.CANDIDATE).first()
-    if candidate is None:
-        return []
-    ready = dict(
-        Image.objects.filter(status=Image.Status.READY)
-        .values_list("gallery_id")
-        .annotate(n=Count("id"))
-        .values_list("gallery_id", "n")
-    )
-    done = dict(
-        Embedding.objects.filter(model_name=candidate.model_name, image__status="ready")
-        .values_list("gallery_id")
-        .annotate(n=Count("id"))
-        .values_list("gallery_id", "n")
-    )
-    slugs = dict(Gallery.objects.filter(pk__in=ready).values_list("pk", "slug"))
-    return [
-        {
-            "gallery": slugs.get(g, str(g)),
-            "ready": n,
-            "embedded": done.get(g, 0),
-            "progress": round(min(done.get(g, 0) / n, 1.0), 4) if n else 1.0,
-        }
-        for g, n in sorted(ready.items(), key=lambda item: slugs.get(item[0], ""))
-    ]
-
-
-# ---------------------------------------------------------------- prune
-
-
-@dataclass
-class PruneReport:
-    model_name: str
-    embeddings: int = 0
-    statistics: int = 0
-    calibrations: int = 0
-    overrides: int = 0
-    file_bytes: int = 0
-
-
-def models_prune(*, keys: list[str] | None = None) -> list[PruneReport]:
-    """Delete retired models' embeddings, statistics, cutoffs, hashing and downloaded files.
-
-    Never touches the active model or the candidate; afterwards a pruned model can
-    only come back through a full re-embedding.
-    """
-    kept = ManagedModel.objects.filter(role__in=[Role.ACTIVE, Role.CANDIDATE])
-    kept_names = set(kept.values_list("model_name", flat=True)) | {active_model_name()}
-    kept_repos = {
-        known_model(k).repo_id for k in kept.values_list("key", flat=True) if k in catalogue()
-    }
-    rows = ManagedModel.objects.filter(role=Role.RETIRED)
-    if keys:
-        rows = ManagedModel.objects.filter(key__in=keys)
-        refused = [r.key for r in rows if r.role in (Role.ACTIVE, Role.CANDIDATE)]
-        if refused:
-            raise ModelError(f"{', '.join(refused)} is in use (active or candidate): not pruned.")
-    reports = []
-    for row in rows:
-        if row.model_name in kept_names:
-            continue
-        report = PruneReport(row.model_name)
-        while True:  # in batches: a large collection is millions of rows
-            batch = list(
-                Embedding.objects.filter(model_name=row.model_name).values_list("id", flat=True)[
-                    :5000
-                ]
-            )
-            if not batch:
-                break
-            report.embeddings += Embedding.objects.filter(id__in=batch).delete()[0]
-        with transaction.atomic():
-            report.statistics = GalleryStatistics.objects.filter(
-                model_name=row.model_name
-            ).delete()[0]
-            report.calibrations = CutoffCalibration.objects.filter(
-                model_name=row.model_name
-            ).delete()[0]
-            report.overrides = GalleryCutoffOverride.objects.filter(
-                model_name=row.model_name
-            ).delete()[0]
-            HashingThresholds.objects.filter(model_name=row.model_name).delete()
-            _feedback_rows_delete(row.model_name)
-            row.role, row.role_since, row.switch_note = Role.NONE, timezone.now(), "pruned"
-            row.save(update_fields=["role", "role_since", "switch_note"])
-            _epoch_bump()  # processes drop the model's in-memory index
-        if row.key in catalogue():
-            report.file_bytes = model_files_remove(known_model(row.key), keep_repos=kept_repos)
-        reports.append(report)
-    return reports
-
-
-def _feedback_rows_delete(model_name: str) -> None:
-    """Per-model derived rows of other apps (refined vectors, cached explanations)."""
-    from django.apps import apps
-
-    # Expansions are people's words: kept (their vectors are recomputed per model).
-    for label in ("feedback.RefinedVector", "explain.Explanation"):
-        try:
-            model = apps.get_model(label)
-        except LookupError:
-            continue
-        if any(f.name == "model_name" for f in model._meta.fields):
-            model.objects.filter(model_name=model_name).delete()
-
-
-# ---------------------------------------------------------------- overview
-
-
-def models_overview() -> list[dict[str, Any]]:
-    """Every known model with its size, presence, identity, role, pull and coverage."""
-    rows = {r.key: r for r in ManagedModel.objects.all()}
-    if not any(r.role == Role.ACTIVE for r in rows.values()):
-        active_name = active_model_name()
-    else:
-        active_name = next(r.model_name for r in rows.values() if r.role == Role.ACTIVE)
-    counts = dict(
-        Embedding.objects.values_list("model_name")
-        .annotate(n=Count("id"))
-        .values_list("model_name", "n")
-    )
-    out = []
-    keys = list(catalogue()) + [k for k in rows if k not in catalogue()]
-    for key in keys:
-        entry = catalogue().get(key)
-        row = rows.get(key)
-        identity = row.model_name if row else (_identity(entry) if entry else None)
-        role = row.role if row else ""
-        if not role and identity == active_name:
-            role = "active"
-        out.append(
-            {
-                "key": key,
-                "title": entry.title if entry else key,
-                "kind": entry.kind if entry else (row.config.get("kind") if row else ""),
-                "recommended": bool(entry and entry.recommended),
-                "download_bytes": entry.download_bytes if entry else 0,
-                "stored_bytes": files_size(entry) if entry else 0,
-                "present": model_files_present(entry) if entry else True,
-                "identity": identity,
-                "role": role,
-                "embeddings": counts.get(identity, 0) if identity else 0,
-                "pull_state": row.pull_state if row else "idle",
-                "pull_done": row.pull_done if row else 0,
-                "pull_total": row.pull_total if row else None,
-                "pull_message": row.pull_message if row else "",
-                "switch_note": row.switch_note if row else "",
-                "note": entry.note if entry else "",
-            }
-        )
-    return out
-
-
-def models_status() -> dict[str, Any]:
-    """The active model, the candidate with its readiness and per-gallery progress."""
-    active = ManagedModel.objects.filter(role=Role.ACTIVE).first()
-    candidate = ManagedModel.objects.filter(role=Role.CANDIDATE).first()
-    status: dict[str, Any] = {
-        "active": {
-            "key": active.key if active else None,
-            "model_name": active.model_name if active else active_model_name(),
-            "since": active.role_since if active else None,
-            "source": "managed" if active else "settings",
-        },
-        "candidate": None,
-        "retired": list(
-            ManagedModel.objects.filter(role=Role.RETIRED).values_list("key", flat=True)
-        ),
-        "switch_coverage": search_config().model_switch_coverage,
-    }
-    if candidate is not None:
-        readiness = candidate_readiness(candidate)
-        status["candidate"] = {
-            "key": candidate.key,
-            "model_name": candidate.model_name,
-            "since": candidate.role_since,
-            "ready_images": readiness.ready_images,
-            "embedded": readiness.covered,
-            "coverage": round(readiness.coverage, 4),
-            "cutoffs": readiness.cutoffs or "missing",
-            "statistics_missing": readiness.statistics_missing,
-            "waiting_for": readiness.waiting,
-            "note": candidate.switch_note,
-            "galleries": candidate_progress(),
-        }
-    return status

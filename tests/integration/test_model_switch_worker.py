@@ -20,7 +20,8 @@ from indexing.model_models import ManagedModel
 from indexing.models import Embedding
 from indexing.runtime import active_model_name
 from search.cutoff_models import CutoffCalibration
-from search.model_switch import model_activate, models_prune
+from search.model_prune import models_prune
+from search.model_switch import model_activate
 from search.models import GalleryStatistics
 from search.request import SearchRequest
 from search.services import search_images

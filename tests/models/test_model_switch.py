@@ -10,14 +10,14 @@ from indexing.index_sync import feed_state, manager
 from indexing.model_models import ManagedModel
 from indexing.models import Embedding, IndexFeedState
 from indexing.runtime import active_model_name, candidate_model_name, model_selection
+from search.model_overview import models_status
+from search.model_prune import models_prune
 from search.model_switch import (
     ModelError,
     candidate_readiness,
     catch_up_batch,
     model_activate,
     model_switch_if_ready,
-    models_prune,
-    models_status,
 )
 from search.models import GalleryStatistics
 from search.request import SearchRequest

@@ -22,14 +22,13 @@ from django.core.serializers.json import DjangoJSONEncoder
 from galleries.models import Image
 from indexing.model_catalogue import catalogue, known_model
 from indexing.model_store import ModelPullError, model_verify
+from search.model_overview import models_overview, models_status
+from search.model_prune import models_prune
 from search.model_switch import (
     ModelError,
     candidate_readiness,
     model_activate,
     model_switch_if_ready,
-    models_overview,
-    models_prune,
-    models_status,
 )
 
 
