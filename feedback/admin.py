@@ -10,11 +10,15 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from cbir_site.errors import ApplicationError
 from feedback.expansion_service import caption_add, expansion_delete, expansion_set_status
 from feedback.models import Expansion, Judgement, SearchSession
-from galleries.admin import ImageAdmin, ManagedOnlyMixin, thumbnail_html
+from galleries.admin import ManagedOnlyMixin, thumbnail_html
+from galleries.models import Image
+from search.gallery_admin import ImageAdmin as IndexedImageAdmin
 
 
 @admin.register(Expansion)
@@ -276,5 +280,26 @@ def _staff(request: HttpRequest) -> bool:
     return request.user.is_active and request.user.is_staff
 
 
-# The image page lists its captions and expansions (feedback depends on galleries, not back).
-ImageAdmin.inlines = [*ImageAdmin.inlines, CaptionInline, QueryExpansionInline]
+# The image page, as search extended it, gains its captions, expansions and judgement history
+# (feedback depends on galleries and search, not back).
+admin.site.unregister(Image)
+
+
+@admin.register(Image)
+class ImageAdmin(IndexedImageAdmin):
+    inlines = [*IndexedImageAdmin.inlines, CaptionInline, QueryExpansionInline]
+    readonly_fields = [*IndexedImageAdmin.readonly_fields, "feedback"]
+    fields = [*IndexedImageAdmin.fields, "feedback"]
+
+    @admin.display(description="Feedback")
+    def feedback(self, obj: Image) -> str:
+        judgements = reverse("admin:feedback_judgement_changelist")
+        expansions = reverse("admin:feedback_expansion_changelist")
+        return format_html(
+            '<a href="{}?image__id__exact={}">judgement history</a> · '
+            '<a href="{}?image__id__exact={}">review expansions</a>',
+            judgements,
+            obj.pk,
+            expansions,
+            obj.pk,
+        )

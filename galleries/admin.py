@@ -229,7 +229,6 @@ class ImageAdmin(ManagedOnlyMixin, admin.ModelAdmin):
         "created_at",
         "updated_at",
         "embedded_at",
-        "feedback",
     ]
     fields = ["preview", "original_filename", *readonly_fields[1:]]
 
@@ -251,19 +250,6 @@ class ImageAdmin(ManagedOnlyMixin, admin.ModelAdmin):
     def preview(self, obj: Image) -> str:
         url = reverse("api:image-thumbnail", args=[obj.pk])
         return format_html('<img src="{}" style="max-height:240px" alt="">', url)
-
-    @admin.display(description="Feedback")
-    def feedback(self, obj: Image) -> str:
-        judgements = reverse("admin:feedback_judgement_changelist")
-        expansions = reverse("admin:feedback_expansion_changelist")
-        return format_html(
-            '<a href="{}?image__id__exact={}">judgement history</a> · '
-            '<a href="{}?image__id__exact={}">review expansions</a>',
-            judgements,
-            obj.pk,
-            expansions,
-            obj.pk,
-        )
 
 
 @admin.register(Membership)
