@@ -113,7 +113,9 @@ def test_a_caption_cannot_be_readmitted_by_support(cast, staff, blue):
 
 def test_a_manager_adds_edits_and_deletes_captions_on_the_image_page(cast, staff, blue):
     page = reverse("admin:galleries_image_change", args=[blue.pk])
-    assert "captions (shown to everyone" in staff.get(page).content.decode().lower()
+    shown = staff.get(page).content.decode().lower()
+    assert "captions (shown to everyone" in shown
+    assert "judgement history" in shown and "re-embed" in shown  # feedback's and search's parts
     response = staff.post(page, _image_form(blue, captions=["a blue square"]))
     assert response.status_code == 302
     caption = Expansion.objects.get(image=blue, source="caption")
