@@ -40,7 +40,7 @@ def derived_knob(setting: str, read: Callable[[dict[str, Any]], Any]) -> Any:
 def build[T](cls: type[T]) -> T:
     """An instance of the dataclass `cls`, each knob from Django's settings or the environment."""
     values: dict[str, Any] = {}
-    for spec in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for spec in dataclasses.fields(cls):  # type: ignore[arg-type]  # any dataclass; T is not bound to one
         value = getattr(settings, spec.metadata["setting"], _MISSING)
         if value is _MISSING:
             value = spec.metadata["read"](values)
@@ -63,7 +63,7 @@ def configs_clear(**_: object) -> None:
 
 def setting_of(config: object, setting: str) -> Any:
     """The value a config object holds for the setting named `setting` (CBIR_...)."""
-    for spec in dataclasses.fields(config):  # type: ignore[arg-type]
+    for spec in dataclasses.fields(config):  # type: ignore[arg-type]  # config objects are dataclasses
         if spec.metadata.get("setting") == setting:
             return getattr(config, spec.name)
     raise KeyError(setting)

@@ -10,6 +10,7 @@ from django.http import QueryDict
 
 from cbir_site.errors import InvalidInputError
 from search.apis import SearchInput
+from search.config import search_config
 from search.forms import SearchForm
 from search.request import Composition, Fusion, Mode, ModelRole, SearchRequest, values
 
@@ -110,4 +111,4 @@ def test_the_api_and_the_form_build_the_same_request(settings):
     from_form = form.to_request()
     assert from_api.filters == {}  # the API's result filters: none given
     assert dataclasses.replace(from_api, filters=None) == from_form
-    assert from_form.negative_weight == settings.CBIR_NEGATIVE_WEIGHT
+    assert from_form.negative_weight == search_config().negative_weight
