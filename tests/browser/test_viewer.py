@@ -132,8 +132,12 @@ def test_viewer_steps_through_results_marks_downloads_and_closes_where_it_was(
     view.keyboard.press("Escape")
     expect(viewer).to_be_hidden()
     assert view.evaluate("window.scrollY") == scroll_before
-    focused = view.evaluate("document.activeElement.closest('figure.tile').dataset.imageId")
-    assert int(focused) == ids[0]  # back on the tile the viewer last showed
+    # Back on the tile the viewer last showed (focus moves once the viewer has closed: wait).
+    view.wait_for_function(
+        "id => document.activeElement?.closest('figure.tile')?.dataset.imageId === String(id)",
+        arg=ids[0],
+        timeout=5000,
+    )
 
 
 def test_image_page_leads_back_to_the_results_and_never_elsewhere(page, live_server, login, cast):
