@@ -77,7 +77,7 @@ def finish(stack: Stack, account: Account, outcome: Outcome, accepted: set[int])
 # ---------------------------------------------------------------- worker kill -9
 
 _TASK = re.compile(
-    r"Task search\.tasks\.embed_images\[([0-9a-f-]+)\] (received|succeeded|retry|raised)"
+    r"Task indexing\.tasks\.embed_images\[([0-9a-f-]+)\] (received|succeeded|retry|raised)"
 )
 
 
