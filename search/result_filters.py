@@ -116,9 +116,11 @@ def filters_given(data: Mapping[str, Any] | None) -> bool:
     getlist = getattr(data, "getlist", None)
     for name in FILTER_FIELDS:
         values = getlist(name) if getlist else data.get(name)
-        if isinstance(values, str | int | float):
-            values = [values]
-        if any(str(v).strip() for v in values or []):
+        if values is None:
+            continue
+        if not isinstance(values, list | tuple | set):
+            values = [values]  # one value: a string, a number, a date from the serializer
+        if any(v is not None and str(v).strip() for v in values):
             return True
     return False
 

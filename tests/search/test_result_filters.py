@@ -166,6 +166,22 @@ def test_search_api_takes_filters_and_sort(cast, photos):
     assert bad.status_code == 400 and "file_format" in bad.json()["detail"]
 
 
+def test_search_api_takes_a_date_range(cast, photos):
+    """The serializer hands the dates over as dates (a fuzzed request once got a 500)."""
+    client = Client()
+    client.force_login(cast.viewer)
+    since = (timezone.now() - dt.timedelta(days=15)).date().isoformat()
+    for field, expected in (("uploaded_after", ["b.jpg", "d.jpg"]), ("uploaded_before", None)):
+        response = client.post(
+            "/api/v1/search/",
+            {"text": "red", "mode": "topk", "k": 10, field: since},
+            content_type="application/json",
+        )
+        assert response.status_code == 200, response.content
+        found = sorted(r["image"]["original_filename"] for r in response.json()["results"])
+        assert found == (expected or ["a.png", "c.png"])
+
+
 def test_iteration_api_filters_the_stored_ranking(cast, photos):
     client = Client()
     client.force_login(cast.viewer)
