@@ -13,7 +13,7 @@ applies the same rule to the whole model:
 w is a ratio of distances and n a count, so a collection says nothing new about
 them; text similarities live on another scale than image neighbours, so the
 text T_static is not derived from M either (the text calibration measures its
-own scale, indexing/calibration.py).
+own scale, search/text_cut_methods.py).
 
 Judgements (labelled). Each current relevant / not-relevant mark of a search
 under the model, with the score it was shown with, is a labelled distance. The

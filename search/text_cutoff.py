@@ -1,4 +1,4 @@
-"""Cutoffs of text and composed queries in auto/dynamic mode (issue 13, indexing/calibration.py).
+"""Cutoffs of text and composed queries in auto/dynamic mode (search/text_cut_methods.py).
 
 The image statistic m_g measures distances between images; text-to-image
 similarities are on another scale, per model and per query. So a text query's
@@ -130,7 +130,7 @@ def _expected_f1(encoder: Encoder, galleries: list[Gallery], top: list[Hit]) -> 
         model_name=encoder.name, bank=query_bank(encoder), image_ids=[h.image_id for h in top]
     )
     scores = np.asarray([h.score for h in top])
-    unknown = (np.nan, 1.0)  # no statistics yet: probability 0 (search/calibration.py)
+    unknown = (np.nan, 1.0)  # no statistics yet: probability 0 (search/text_cut_methods.py)
     means, spreads = np.asarray([stats.get(h.image_id, unknown) for h in top]).T
     z = z_scores(scores, means, spreads)
     count = expected_f1_cut(scores, z, centre=search_config().text_f1_centre)
