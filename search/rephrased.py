@@ -18,6 +18,7 @@ from typing import Any
 from cbir_site.errors import InvalidInputError
 from search.fusion import METHODS as FUSION_METHODS
 from search.request import Composition, Mode, QueryKind, SearchRequest
+from search.results import SearchHit
 
 MAX_REPHRASINGS = 8
 
@@ -63,7 +64,6 @@ def search_rephrased(
     first = results[0]
     size = page_size or first.k
     start = (page - 1) * size
-    from search.services import SearchHit  # search_images' module: imported when used
 
     hits = [
         SearchHit(rank=start + n, image=images[i], score=s, distance=closest[i])

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,7 @@ from cbir_site.errors import (
     ServiceUnavailableError,
 )
 from galleries import selectors
-from galleries.models import Gallery, Image
+from galleries.models import Gallery
 from indexing.backends import Hit, get_backend
 from indexing.encoders.base import Encoder, EncoderUnavailable
 from indexing.index.base import cosine_to_euclidean
@@ -50,57 +50,13 @@ from search.fallback import closest_count, closest_notice, closest_wanted
 from search.fusion import METHODS as FUSION_METHODS
 from search.hit_rows import images_with_owners
 from search.query import EncodedQuery, encode_query
+from search.rephrased import search_rephrased
 from search.request import Composition, Mode, ModelRole, QueryKind, SearchRequest
 from search.result_filters import filters_given, ranking_narrow
+from search.results import METRIC, SearchHit, SearchResult, ThresholdUsed
 from search.statistics import IMAGE, TEXT, GalleryThreshold, global_mean_for, thresholds_for
 from search.text_cutoff import CALIBRATED, TextCut, text_cut, text_cutoff_method, valid_methods
 from search.thresholds import dynamic_threshold, query_statistic, similarity_cutoff
-
-METRIC = "cosine_similarity"
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    rank: int
-    image: Image
-    score: float  # cosine similarity
-    distance: float  # Euclidean distance between unit vectors
-    below_cutoff: bool = False  # a closest result: shown because nothing passed the cutoff
-
-
-@dataclass(frozen=True)
-class ThresholdUsed:
-    gallery: Gallery
-    distance: float | None  # hits have a Euclidean distance below this
-    similarity: float | None  # ... that is, a cosine similarity above this
-    source: str  # dynamic, static, query, or topk (auto mode: no statistic, its best k)
-    # static, weight, neighbours: each value and where it came from (search/cutoffs.py).
-    parameters: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    hits: list[SearchHit]  # this page
-    model_name: str
-    k: int
-    galleries: list[Gallery]
-    query_kinds: list[QueryKind]
-    encode_ms: float
-    search_ms: float
-    mode: str = Mode.TOPK
-    total: int = 0  # every hit of the search (threshold modes: above the cutoff)
-    page: int = 1
-    page_size: int = 0
-    truncated: bool = False  # threshold modes: stopped at CBIR_THRESHOLD_MAX_RESULTS
-    thresholds: list[ThresholdUsed] = field(default_factory=list)
-    # Every hit of the search as (image id, score), best first: all pages of a thresholded search.
-    ranked: list[tuple[int, float]] = field(default_factory=list)
-    metric: str = METRIC  # what `score` is: cosine_similarity, or fusion:<method> for two_phase
-    vector: np.ndarray | None = None  # the query vector used (sessions store it)
-    composition: str = Composition.SUM
-    # Cutoff modes, when no image passed: the best of the same ranking without the cutoff.
-    closest: list[SearchHit] = field(default_factory=list)
-    notice: str | None = None
 
 
 def search_images(
@@ -134,7 +90,6 @@ def search_images(
     if text_cutoff is not None and text_cutoff not in valid_methods():
         raise InvalidInputError(f"text_cutoff must be one of {', '.join(valid_methods())}.")
     if request.rephrasings:  # accepted suggestions, fused with the original: search/rephrased.py
-        from search.rephrased import search_rephrased
 
         def search(each: SearchRequest) -> SearchResult:
             return search_images(user=user, request=each, vector=vector, hide_ids=hide_ids)
