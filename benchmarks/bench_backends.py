@@ -531,7 +531,7 @@ class PgCorpus:
         return plans
 
     def fetch_source(self) -> Any:
-        """The product's re-rank source (indexing.backends.index_options), on row numbers."""
+        """The product's re-rank source (indexing.index_options.index_options), on row numbers."""
         import numpy as np
 
         from indexing.vector_io import load_vectors

@@ -10,41 +10,14 @@ the caller's galleries inside the search.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
-
 import numpy as np
 
+from indexing.backend_base import Hit, SearchBackend
 from indexing.config import indexing_config
-from indexing.index.base import IndexOptions
+from indexing.index_sync import manager
+from indexing.pgvector_backend import PgvectorBackend
 
 MEMORY_BACKENDS = {"faiss-flat", "faiss-hnsw", "faiss-binary", "faiss-binary-hnsw"}
-
-
-@dataclass(frozen=True)
-class Hit:
-    image_id: int
-    gallery_id: int
-    score: float  # cosine similarity
-
-
-class SearchBackend(Protocol):
-    name: str
-
-    def top_k(
-        self, model_name: str, vector: np.ndarray, k: int, gallery_ids: list[int]
-    ) -> list[Hit]: ...
-
-    def above(
-        self,
-        model_name: str,
-        vector: np.ndarray,
-        min_score: float,
-        gallery_ids: list[int],
-        limit: int,
-    ) -> list[Hit]:
-        """Every hit with score > min_score, best first, at most `limit`."""
-        ...
 
 
 class MemoryBackend:
@@ -56,9 +29,9 @@ class MemoryBackend:
     def top_k(
         self, model_name: str, vector: np.ndarray, k: int, gallery_ids: list[int]
     ) -> list[Hit]:
-        state = _manager().get_ready(model_name)
+        state = manager.get_ready(model_name)
         if state is None:  # the in-memory index is still being built: ask PostgreSQL
-            return _pgvector().top_k(model_name, vector, k, gallery_ids)
+            return PgvectorBackend().top_k(model_name, vector, k, gallery_ids)
         if state.index is None or not gallery_ids:
             return []
         allowed = state.allowed_ids(gallery_ids)
@@ -80,9 +53,9 @@ class MemoryBackend:
         gallery_ids: list[int],
         limit: int,
     ) -> list[Hit]:
-        state = _manager().get_ready(model_name)
+        state = manager.get_ready(model_name)
         if state is None:
-            return _pgvector().above(model_name, vector, min_score, gallery_ids, limit)
+            return PgvectorBackend().above(model_name, vector, min_score, gallery_ids, limit)
         if state.index is None or not gallery_ids:
             return []
         allowed = state.allowed_ids(gallery_ids)
@@ -118,62 +91,10 @@ def _best_per_image(
     return sorted(best.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
-def _pgvector():  # type: ignore[no-untyped-def]
-    from indexing.pgvector_backend import PgvectorBackend
-
-    return PgvectorBackend()
-
-
-def _manager():  # type: ignore[no-untyped-def]
-    from indexing.index_sync import manager
-
-    return manager
-
-
-def index_options(model_name: str) -> IndexOptions:
-    """Options for a new in-memory index of `model_name` (binary thresholds, re-rank source)."""
-    from indexing.hashing_store import hashing_thresholds_for
-    from indexing.vector_io import load_vectors
-
-    def rerank_source(image_ids: np.ndarray) -> np.ndarray:
-        loaded = load_vectors(model_name, image_ids=image_ids.tolist())
-        order = {int(i): n for n, i in enumerate(loaded.image_ids)}
-        dim = loaded.vectors.shape[1] if len(loaded) else _model_dim(model_name)
-        # NaN rows mark ids deleted meanwhile: the re-ranker skips them (a zero vector would
-        # score 0 and take a place among the k).
-        out = np.full((len(image_ids), dim), np.nan, dtype=np.float32)
-        for row, image_id in enumerate(image_ids.tolist()):
-            if image_id in order:
-                out[row] = loaded.vectors[order[image_id]]
-        return out
-
-    config = indexing_config()
-    binary = config.index_backend.startswith("faiss-binary")
-    return IndexOptions(
-        hnsw_m=config.hnsw_m,
-        hnsw_ef_construction=config.hnsw_ef_construction,
-        hnsw_ef_search=config.hnsw_ef_search,
-        exact_below=config.hnsw_exact_below,
-        max_graph_ef=config.hnsw_max_graph_ef,
-        binary_thresholds=hashing_thresholds_for(model_name) if binary else None,
-        rerank_source=rerank_source if binary and config.binary_rerank else None,
-        rerank_factor=config.binary_rerank_factor,
-    )
-
-
-def _model_dim(model_name: str) -> int:
-    from indexing.models import Embedding
-
-    dim = Embedding.objects.filter(model_name=model_name).values_list("dim", flat=True).first()
-    return int(dim or 0)
-
-
 def get_backend() -> SearchBackend:
     name = indexing_config().index_backend
     if name in MEMORY_BACKENDS:
         return MemoryBackend(name)
     if name == "pgvector":
-        from indexing.pgvector_backend import PgvectorBackend
-
         return PgvectorBackend()
     raise ValueError(f"Unknown CBIR_INDEX_BACKEND {name!r}")

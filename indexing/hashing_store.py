@@ -15,6 +15,7 @@ from django.utils import timezone
 from pgvector import Bit
 
 from indexing.config import indexing_config
+from indexing.feed_control import feed_generation_bump
 from indexing.hashing import encode, fit_thresholds
 from indexing.models import Embedding, HashingThresholds
 from indexing.vector_io import iter_embeddings
@@ -55,8 +56,6 @@ def hashing_refit_if_stale(*, model_name: str) -> HashingThresholds | None:
 
 def hashing_fit(*, model_name: str, method: str | None = None) -> HashingThresholds | None:
     """Fit the model's thresholds over its stored vectors and re-code every embedding."""
-    from indexing.index_sync import feed_generation_bump
-
     method = method or indexing_config().hashing_method
     count = Embedding.objects.filter(model_name=model_name).count()
     if count == 0:

@@ -20,7 +20,7 @@ from datetime import timedelta
 
 import numpy as np
 from django.db import connection
-from django.db.models import F, Max
+from django.db.models import Max
 from django.utils import timezone
 
 from indexing import providers
@@ -28,6 +28,7 @@ from indexing.config import indexing_config
 from indexing.feed import ChangeCursor
 from indexing.gallery_map import GalleryMap
 from indexing.index.base import IndexOptions, VectorIndex, create_index
+from indexing.index_options import index_options
 from indexing.models import IndexEvent, IndexFeedState
 from indexing.vector_io import iter_embeddings
 
@@ -300,17 +301,4 @@ def _forget_unused_models() -> None:
     manager.forget(set(unused))
 
 
-def feed_generation_bump() -> int:
-    """Tell every process to rebuild its indexes from pgvector (in the background)."""
-    IndexFeedState.objects.get_or_create(pk=1)
-    IndexFeedState.objects.filter(pk=1).update(generation=F("generation") + 1)
-    return feed_state().generation
-
-
-def _default_options(model_name: str) -> IndexOptions:
-    from indexing.backends import index_options
-
-    return index_options(model_name)
-
-
-manager = IndexManager(_default_options)
+manager = IndexManager(index_options)

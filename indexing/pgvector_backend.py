@@ -18,7 +18,7 @@ import numpy as np
 from django.db import DatabaseError, connection, transaction
 from psycopg import sql
 
-from indexing.backends import Hit
+from indexing.backend_base import Hit
 from indexing.config import indexing_config
 from indexing.models import Embedding
 

@@ -34,7 +34,8 @@ from cbir_site.errors import (
 )
 from galleries import selectors
 from galleries.models import Gallery
-from indexing.backends import Hit, get_backend
+from indexing.backend_base import Hit
+from indexing.backends import get_backend
 from indexing.encoders.base import Encoder, EncoderUnavailable
 from indexing.index.base import cosine_to_euclidean
 from indexing.runtime import (

@@ -26,7 +26,7 @@ import numpy as np
 from django.db.models import F, Min
 
 from galleries.models import Gallery
-from indexing.backends import Hit
+from indexing.backend_base import Hit
 from indexing.encoders.base import Encoder
 from indexing.models import Embedding
 from indexing.querybank_store import QueryBank, bank_statistics_for, query_bank, stale_rows

@@ -17,8 +17,8 @@ from tqdm import tqdm
 
 from galleries.models import Gallery
 from indexing.config import indexing_config
+from indexing.feed_control import feed_generation_bump
 from indexing.hashing_store import hashing_fit
-from indexing.index_sync import feed_generation_bump
 from indexing.models import Embedding, HashingThresholds
 from indexing.runtime import active_model_name
 from search.models import GalleryStatistics
