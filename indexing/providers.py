@@ -49,11 +49,6 @@ def register(provider: ExtraVectorProvider) -> None:
         _providers.append(provider)
 
 
-def unregister(provider: ExtraVectorProvider) -> None:
-    if provider in _providers:
-        _providers.remove(provider)
-
-
 def expansions(
     model_name: str, *, image_ids: Sequence[int] | None = None
 ) -> Iterator[ExpansionChunk]:
