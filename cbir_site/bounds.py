@@ -77,6 +77,8 @@ PAGE = Bound(1, 1_000_000, integer=True)
 THRESHOLD_STATIC = Bound(0.0, 2.0)
 THRESHOLD_WEIGHT = Bound(0.0, 10.0)
 THRESHOLD_NEIGHBOURS = Bound(1, 1000, integer=True)
+TEXT_RELEVANCE_CENTRE = Bound(-10.0, 20.0)  # log-odds offset, z threshold
+TEXT_RELEVANCE_WEIGHT = Bound(0.0, 10.0)
 # Rocchio: q' = alpha q + beta centroid(relevant) - gamma centroid(non-relevant).
 ROCCHIO_WEIGHT = Bound(0.0, 10.0)
 # Pseudo-relevance feedback: the top P results taken as relevant (0: off).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+import numpy as np
 from django.db.models import Max
 
 from feedback.models import Judgement
@@ -35,9 +36,10 @@ class JudgementMarks:
                 "session__query_text",
                 "session__example_image_ids",
                 "session__uploaded_example",
+                "iteration__query_vector",
             )[:limit]
         )
-        for pk, session, image, label, score, gallery, text, examples, uploaded in rows:
+        for pk, session, image, label, score, gallery, text, examples, uploaded, vector in rows:
             yield Mark(
                 id=pk,
                 session=session,
@@ -48,6 +50,7 @@ class JudgementMarks:
                 score=score,
                 gallery=gallery,
                 text_query=bool(text and not examples and not uploaded),
+                query_vector=None if vector is None else np.asarray(vector, dtype=np.float32),
             )
 
 

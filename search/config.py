@@ -50,7 +50,10 @@ class SearchConfig:
     # the query's top N scores; mixture: two Gaussians fitted to the top N; querytime: the
     # query-time variant of the dynamic threshold; dynamic: the image statistic; expected_f1:
     # the depth of the top CBIR_TEXT_F1_TOP_N with the best expected F1, each hit's
-    # probability 1 / (1 + exp(-(z - CBIR_TEXT_F1_CENTRE))) from its query-bank z. expected_f1
+    # probability 1 / (1 + exp(-(b z_bank + a z_own - c))) from its query-bank z and its z
+    # against the query's own scores over the collection (b = CBIR_TEXT_F1_BANK_WEIGHT,
+    # a = CBIR_TEXT_F1_OWN_WEIGHT, c = CBIR_TEXT_F1_CENTRE: defaults per model, refitted from
+    # the judgement log, search/cutoff_fit.py). expected_f1
     # had the best macro F1 of the calibrated methods on captions and on class names, and
     # never an empty page (docs/evaluation/README.md).
     text_cutoff: str = knob("CBIR_TEXT_CUTOFF", env_choice, "expected_f1", _TEXT_CUTOFFS)
@@ -58,6 +61,12 @@ class SearchConfig:
     text_cutoff_top_n: int = knob("CBIR_TEXT_CUTOFF_TOP_N", env_int, 50, minimum=3, maximum=5000)
     text_f1_top_n: int = knob("CBIR_TEXT_F1_TOP_N", env_int, 1000, minimum=3, maximum=5000)
     text_f1_centre: float = knob("CBIR_TEXT_F1_CENTRE", env_float, 5.0, minimum=-10, maximum=20)
+    text_f1_bank_weight: float = knob(
+        "CBIR_TEXT_F1_BANK_WEIGHT", env_float, 1.0, minimum=0, maximum=10
+    )
+    text_f1_own_weight: float = knob(
+        "CBIR_TEXT_F1_OWN_WEIGHT", env_float, 0.0, minimum=0, maximum=10
+    )
     fusion_method: str = knob("CBIR_FUSION_METHOD", env_choice, "log_vote", {"rrf", "log_vote"})
     # The default weight of "not like this", chosen by measurement on COCO-MINI
     # (docs/evaluation/negative-weight.md); 0.5 let unrelated images in.

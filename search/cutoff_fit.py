@@ -22,6 +22,22 @@ pooled (every mark counts once), by search/threshold_fit.py; w too, from the
 image marks, when they come from at least two galleries with a statistic. A
 mark in gallery g is kept when d < T + w (m_g - M), that is when
 d - w (m_g - M) < T: for each w on the grid, T is a one-dimensional fit.
+
+Text marks also fit the text calibration (search/text_cut_methods.py):
+
+- expected_f1's relevance model p = 1 / (1 + exp(-(b z_bank + a z_own - c))).
+  The marks are the top of rankings (what people look at and judge): they
+  tell the rate of relevant images among well-scored ones, the intercept c,
+  well, and the slopes poorly (a full logistic fit on the top 20 of each
+  search learns a steep slope and cuts class-name queries after a few hits;
+  docs/evaluation/README.md). So the fit takes the judged shape
+  (JUDGED_OWN_WEIGHT, JUDGED_BANK_WEIGHT) and fits c by maximum likelihood:
+  a collection whose text queries name whole classes gets a low c (deep
+  cuts), one searched with precise captions a high one;
+- qbnorm's z: the z_bank cut with the best pooled F1 over the marks.
+
+Each needs the mark's query vector (kept with the search iteration), the
+image's query-bank statistics and the model's score statistics.
 """
 
 from __future__ import annotations
@@ -33,20 +49,32 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from indexing.models import Embedding
 from search import mark_sources
 from search.config import search_config
 from search.cutoff_models import CutoffCalibration, CutoffSource
 from search.cutoffs import (
     IMAGE,
     PARAMETERS,
+    QBNORM_Z,
     STATIC_IMAGE,
     STATIC_TEXT,
     TEXT,
+    TEXT_F1_BANK,
+    TEXT_F1_CENTRE,
+    TEXT_F1_OWN,
     WEIGHT,
     cutoff_parameters,
 )
 from search.models import GalleryStatistics
+from search.score_statistics import (
+    ScoreStatistics,
+    score_statistics,
+    score_statistics_due,
+    score_statistics_refresh,
+)
 from search.statistics import thresholds_refresh
+from search.text_cut_methods import best_f1_cut, fit_relevance_centre, z_scores
 from search.threshold_fit import RankedLists, ThresholdFit, fit_thresholds
 from search.thresholds import distance_from_similarity
 
@@ -58,6 +86,10 @@ COLLECTION_REFIT_CHANGE = 0.25  # refit when the images covered changed by a qua
 MIN_MARKS_PER_LABEL = 5  # with CBIR_CUTOFF_FIT_MIN_MARKS marks in all, per query kind
 MAX_MARKS = 20_000  # the most recent; keeps an hourly refit cheap
 STATIC_GRID = np.round(np.arange(0.0, 2.0 + 1e-9, 0.0025), 6)
+# The relevance model's shape under a judgement fit, chosen on COCO-MINI captions and
+# openclipart class names (docs/evaluation/README.md): the score against the query's own
+# distribution carries the fitted rate; the query-bank z adds nothing once c is fitted.
+JUDGED_OWN_WEIGHT, JUDGED_BANK_WEIGHT = 0.75, 0.0
 WEIGHT_GRID = [round(0.05 * i, 2) for i in range(61)]  # 0 to 3
 
 
@@ -85,6 +117,7 @@ def cutoffs_fit_from_collection(*, model_name: str) -> list[str]:
     images = sum(count for _, count in rows)
     if images < COLLECTION_MIN_IMAGES:
         return []
+    _score_statistics_current(model_name)  # the text relevance model's own-score statistic
     overall = float(np.mean([m for m, _ in rows]))  # M over galleries of the reference n
     parameter = PARAMETERS[STATIC_IMAGE]
     default, weight = parameter.default(), PARAMETERS[WEIGHT].default()
@@ -157,21 +190,57 @@ class Marks:
         )
 
 
-def judgement_marks(*, model_name: str) -> dict[str, Marks]:
-    """Each query kind's current marks on searches under the model (the latest per session
-    and image; withdrawn ones dropped; fused scores of two_phase skipped: not similarities)."""
+@dataclass(frozen=True)
+class TextMarks:
+    """Text marks with what the relevance model reads: the query vector and the image."""
+
+    scores: np.ndarray  # the similarity each marked image was shown with
+    relevant: np.ndarray  # bool
+    image_ids: np.ndarray
+    vectors: np.ndarray  # (n, d) the query of each mark
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def _current_marks(model_name: str) -> tuple[list[mark_sources.Mark], int]:
+    """The model's current marks (the latest per session and image; withdrawn ones dropped;
+    fused scores of two_phase skipped: not similarities), and the newest id read."""
     seen: set[tuple[object, int]] = set()
-    found: dict[str, list[tuple[float, bool, int]]] = {TEXT: [], IMAGE: []}
+    out = []
     last_id = 0
     for mark in mark_sources.newest_marks(model_name, MAX_MARKS):
         last_id = max(last_id, mark.id)
         if (mark.session, mark.image) in seen:
             continue  # an older row of a mark changed since
         seen.add((mark.session, mark.image))
-        if mark.relevant is None:
-            continue  # withdrawn
-        found[TEXT if mark.text_query else IMAGE].append((mark.score, mark.relevant, mark.gallery))
+        if mark.relevant is not None:  # None: withdrawn
+            out.append(mark)
+    return out, last_id
+
+
+def judgement_marks(*, model_name: str) -> dict[str, Marks]:
+    """Each query kind's current marks on searches under the model."""
+    marks, last_id = _current_marks(model_name)
+    found: dict[str, list[tuple[float, bool, int]]] = {TEXT: [], IMAGE: []}
+    for mark in marks:
+        found[TEXT if mark.text_query else IMAGE].append(
+            (mark.score, bool(mark.relevant), mark.gallery)
+        )
     return {kind: _marks(values, last_id) for kind, values in found.items()}
+
+
+def text_marks(*, model_name: str) -> TextMarks:
+    """The current text marks whose query vector is known."""
+    marks = [
+        m for m in _current_marks(model_name)[0] if m.text_query and m.query_vector is not None
+    ]
+    return TextMarks(
+        scores=np.asarray([m.score for m in marks], dtype=np.float64),
+        relevant=np.asarray([bool(m.relevant) for m in marks], dtype=bool),
+        image_ids=np.asarray([m.image for m in marks], dtype=np.int64),
+        vectors=np.asarray([m.query_vector for m in marks], dtype=np.float64),
+    )
 
 
 def _marks(values: list[tuple[float, bool, int]], last_id: int) -> Marks:
@@ -209,6 +278,9 @@ def cutoffs_fit_from_judgements(*, model_name: str) -> list[str]:
         fit = _fit(text, shifts, [weight])
         _store_fit(model_name, STATIC_TEXT, fit, text, fit.static)
         changed.append(STATIC_TEXT)
+        changed += text_calibration_fit(
+            model_name=model_name, marks=text_marks(model_name=model_name)
+        )
     if changed:
         thresholds_refresh(model_name=model_name)
     return changed
@@ -276,3 +348,99 @@ def _store(
                 "fitted_at": timezone.now(),
             },
         )
+
+
+# ---------------------------------------------------------------- the text calibration
+
+
+def text_calibration_fit(*, model_name: str, marks: TextMarks) -> list[str]:
+    """Fit expected_f1's centre (under the judged shape) and qbnorm's z from text marks.
+
+    Returns the parameters set: none with too few marks of either label, and
+    no relevance model without the model's score statistics (computed here
+    when missing or out of date).
+    """
+    positives = int(marks.relevant.sum())
+    if (
+        len(marks) < search_config().cutoff_fit_min_marks
+        or positives < MIN_MARKS_PER_LABEL
+        or len(marks) - positives < MIN_MARKS_PER_LABEL
+    ):
+        return []
+    changed = []
+    statistics = _score_statistics_current(model_name)
+    if statistics is not None:
+        z_own = np.concatenate(
+            [statistics.own_z(marks.scores[i : i + 1], marks.vectors[i]) for i in range(len(marks))]
+        )
+        z_bank = _bank_z(model_name, marks)
+        features = JUDGED_OWN_WEIGHT * z_own
+        if JUDGED_BANK_WEIGHT:
+            features = features + JUDGED_BANK_WEIGHT * np.nan_to_num(z_bank, nan=-10.0)
+        centre = fit_relevance_centre(features, marks.relevant)
+        p = 1.0 / (1.0 + np.exp(-(features - centre)))
+        likelihood = float(np.mean(np.where(marks.relevant, np.log(p), np.log1p(-p))))
+        detail = {
+            "rule": "maximum likelihood of c under the judged shape",
+            "own_weight": JUDGED_OWN_WEIGHT,
+            "bank_weight": JUDGED_BANK_WEIGHT,
+            "relevant": positives,
+            "not_relevant": len(marks) - positives,
+            "mean_log_likelihood": round(likelihood, 6),
+            "score_statistics_images": statistics.image_count,
+        }
+        for name, value in (
+            (TEXT_F1_CENTRE, centre),
+            (TEXT_F1_OWN, JUDGED_OWN_WEIGHT),
+            (TEXT_F1_BANK, JUDGED_BANK_WEIGHT),
+        ):
+            bound = PARAMETERS[name].bound
+            _store(
+                model_name,
+                name,
+                CutoffSource.FITTED_JUDGEMENTS,
+                float(np.clip(value, bound.minimum, bound.maximum)),
+                sample_size=len(marks),
+                detail=detail,
+            )
+            changed.append(name)
+    else:
+        z_bank = _bank_z(model_name, marks)
+    known = ~np.isnan(z_bank)
+    if known.sum() >= search_config().cutoff_fit_min_marks and marks.relevant[known].any():
+        cut, f1 = best_f1_cut(z_bank[known], marks.relevant[known])
+        bound = PARAMETERS[QBNORM_Z].bound
+        _store(
+            model_name,
+            QBNORM_Z,
+            CutoffSource.FITTED_JUDGEMENTS,
+            float(np.clip(cut, bound.minimum, bound.maximum)),
+            sample_size=int(known.sum()),
+            score=f1,
+            detail={"rule": "the z cut with the best pooled F1 over the text marks"},
+        )
+        changed.append(QBNORM_Z)
+    return changed
+
+
+def _score_statistics_current(model_name: str) -> ScoreStatistics | None:
+    images = Embedding.objects.filter(model_name=model_name).count()
+    if score_statistics_due(model_name=model_name, image_count=images):
+        return score_statistics_refresh(model_name=model_name)
+    return score_statistics(model_name=model_name)
+
+
+def _bank_z(model_name: str, marks: TextMarks) -> np.ndarray:
+    """Each mark's query-bank z (NaN where the image has no bank statistics)."""
+    rows = Embedding.objects.filter(
+        model_name=model_name, image_id__in=set(marks.image_ids.tolist()), bank_mean__isnull=False
+    ).values_list("image_id", "bank_mean", "bank_spread")
+    stats = {i: (m, s) for i, m, s in rows}
+    means, spreads = (
+        np.asarray(
+            [stats.get(i, (np.nan, 1.0)) for i in marks.image_ids.tolist()], dtype=np.float64
+        )
+        .reshape(-1, 2)
+        .T
+    )
+    return z_scores(marks.scores, means, spreads)

@@ -77,3 +77,25 @@ class GalleryCutoffOverride(models.Model):
         return (
             f"{self.parameter} = {self.value:g} for {self.model_name} in gallery {self.gallery_id}"
         )
+
+
+class ModelScoreStatistics(models.Model):
+    """The mean and covariance of a model's stored vectors (search/score_statistics.py).
+
+    With them every text query's score distribution over the collection is
+    known, q.mu and q' Sigma q, without scoring every image: the z_own of
+    expected_f1's relevance model (search/text_cut_methods.py).
+    """
+
+    model_name = models.CharField(max_length=200, unique=True)
+    image_count = models.PositiveIntegerField(help_text="vectors the statistics cover")
+    dimension = models.PositiveIntegerField()
+    mean = models.BinaryField(help_text="float32, dimension values")
+    covariance = models.BinaryField(help_text="float32, dimension x dimension, row-major")
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "model score statistics"
+
+    def __str__(self) -> str:
+        return f"score statistics of {self.model_name} ({self.image_count} images)"

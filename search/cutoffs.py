@@ -37,6 +37,14 @@ STATIC_IMAGE, STATIC_TEXT, WEIGHT, NEIGHBOURS = (
     "weight",
     "neighbours",
 )
+# The relevance model of text queries' expected_f1 cut (search/text_cut_methods.py), and
+# qbnorm's z: one cut over all searched galleries, so per model only (no gallery overrides).
+TEXT_F1_CENTRE, TEXT_F1_BANK, TEXT_F1_OWN, QBNORM_Z = (
+    "text_f1_centre",
+    "text_f1_bank_weight",
+    "text_f1_own_weight",
+    "qbnorm_z",
+)
 # Judgements beat the collection: they say what users found relevant.
 FITTED_ORDER = (CutoffSource.FITTED_JUDGEMENTS, CutoffSource.FITTED_COLLECTION)
 
@@ -47,6 +55,7 @@ class Parameter:
     setting: str  # the deployment's default, a field of search/config.py
     bound: bounds.Bound
     description: str
+    per_gallery: bool = True  # False: a model-wide value a gallery manager cannot override
 
     def default(self) -> float:
         return float(setting_of(search_config(), self.setting))
@@ -88,6 +97,34 @@ for _parameter in (
         "CBIR_THRESHOLD_NEIGHBOURS",
         bounds.THRESHOLD_NEIGHBOURS,
         "n: neighbours per image in m_g",
+    ),
+    Parameter(
+        TEXT_F1_CENTRE,
+        "CBIR_TEXT_F1_CENTRE",
+        bounds.TEXT_RELEVANCE_CENTRE,
+        "c: text queries' relevance log-odds are b z_bank + a z_own - c (expected_f1)",
+        per_gallery=False,
+    ),
+    Parameter(
+        TEXT_F1_BANK,
+        "CBIR_TEXT_F1_BANK_WEIGHT",
+        bounds.TEXT_RELEVANCE_WEIGHT,
+        "b: weight of the query-bank z in the relevance log-odds (expected_f1)",
+        per_gallery=False,
+    ),
+    Parameter(
+        TEXT_F1_OWN,
+        "CBIR_TEXT_F1_OWN_WEIGHT",
+        bounds.TEXT_RELEVANCE_WEIGHT,
+        "a: weight of the z against the query's own scores over the collection (expected_f1)",
+        per_gallery=False,
+    ),
+    Parameter(
+        QBNORM_Z,
+        "CBIR_QBNORM_Z",
+        bounds.TEXT_RELEVANCE_CENTRE,
+        "z a hit's query-bank z must exceed (text_cutoff qbnorm)",
+        per_gallery=False,
     ),
 ):
     parameter_register(_parameter)
@@ -201,6 +238,11 @@ def gallery_cutoff_overrides_set(
         parameter = PARAMETERS.get(name)
         if parameter is None:
             raise InvalidInputError(f"Unknown cutoff parameter {name!r}.")
+        if not parameter.per_gallery:
+            raise InvalidInputError(
+                f"{name!r} is one value per model (a text query's cut spans every searched "
+                "gallery): it cannot be overridden for a gallery."
+            )
         if value is not None:
             parameter.bound.check(name, value)
     current = gallery_overrides(gallery=gallery, model_name=model_name)

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Mark:
@@ -22,6 +24,7 @@ class Mark:
     score: float  # the similarity the image was shown with
     gallery: int
     text_query: bool  # words only (no example image)
+    query_vector: np.ndarray | None = None  # the query the image was scored against
 
 
 class MarkSource(Protocol):

@@ -20,7 +20,7 @@ from indexing.models import Embedding, HashingThresholds
 from indexing.runtime import (
     active_model_name,
 )
-from search.cutoff_models import CutoffCalibration, GalleryCutoffOverride
+from search.cutoff_models import CutoffCalibration, GalleryCutoffOverride, ModelScoreStatistics
 from search.model_switch import ModelError, epoch_bump
 from search.models import GalleryStatistics
 from search.signals import model_pruned
@@ -84,6 +84,7 @@ def models_prune(*, keys: list[str] | None = None) -> list[PruneReport]:
                 model_name=row.model_name
             ).delete()[0]
             HashingThresholds.objects.filter(model_name=row.model_name).delete()
+            ModelScoreStatistics.objects.filter(model_name=row.model_name).delete()
             model_pruned.send(ManagedModel, model_name=row.model_name)  # apps above: theirs
             row.role, row.role_since, row.switch_note = Role.NONE, timezone.now(), "pruned"
             row.save(update_fields=["role", "role_since", "switch_note"])

@@ -38,4 +38,8 @@ class GalleryStatistics(models.Model):
 
 
 # Per-model cutoff parameters live in a module of their own (search/cutoffs.py resolves them).
-from search.cutoff_models import CutoffCalibration, GalleryCutoffOverride  # noqa: E402, F401
+from search.cutoff_models import (  # noqa: E402, F401
+    CutoffCalibration,
+    GalleryCutoffOverride,
+    ModelScoreStatistics,
+)

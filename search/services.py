@@ -205,7 +205,9 @@ def _text_cut(q: _Query, mode: Mode, method: str | None, encoder: Encoder) -> Te
         if not galleries:
             return None
     scope = _Query(q.model_name, q.vector, galleries, q.exclude)
-    return text_cut(method=method, encoder=encoder, galleries=galleries, top_k=scope.top_k)
+    return text_cut(
+        method=method, encoder=encoder, galleries=galleries, top_k=scope.top_k, vector=q.vector
+    )
 
 
 def _text_mode(mode: Mode, method: str | None) -> Mode:

@@ -6,14 +6,18 @@ cutoff comes from one of the calibrated methods of CBIR_TEXT_CUTOFF (or the
 request's `text_cutoff`):
 
 - qbnorm: each image's score as a z-score against its similarity to the query
-  bank; a hit needs z > CBIR_QBNORM_Z. The search asks the backend for every
-  hit above the loosest raw similarity that could pass in each gallery, then
-  keeps those whose own z passes;
+  bank; a hit needs z > the model's qbnorm_z (CBIR_QBNORM_Z by default). The
+  search asks the backend for every hit above the loosest raw similarity that
+  could pass in each gallery, then keeps those whose own z passes;
 - autocut / mixture: one similarity cut, found in the query's top
   CBIR_TEXT_CUTOFF_TOP_N scores over the searched galleries;
 - expected_f1 (the default): one similarity cut, the depth of the query's top
   CBIR_TEXT_F1_TOP_N hits with the best expected F1, each hit's probability of
-  relevance read from its query-bank z (CBIR_TEXT_F1_CENTRE);
+  relevance from its query-bank z and its z against the query's own scores
+  over the collection, weighted by the model's text_f1_* parameters (the
+  settings, or fitted on the judgement log: search/cutoff_fit.py). Without the
+  model's score statistics (search/score_statistics.py) the own-score term
+  cannot be read, and the label-free defaults serve;
 - querytime / dynamic: the existing cutoff modes (search/services.py).
 """
 
@@ -31,6 +35,8 @@ from indexing.encoders.base import Encoder
 from indexing.models import Embedding
 from indexing.querybank_store import QueryBank, bank_statistics_for, query_bank, stale_rows
 from search.config import search_config
+from search.cutoffs import QBNORM_Z, TEXT_F1_BANK, TEXT_F1_CENTRE, TEXT_F1_OWN, cutoff_parameters
+from search.score_statistics import score_statistics
 from search.statistics import TEXT, GalleryThreshold, thresholds_for
 from search.text_cut_methods import (
     AUTOCUT,
@@ -42,6 +48,7 @@ from search.text_cut_methods import (
     cut_score,
     expected_f1_cut,
     mixture_cut,
+    relevance_logits,
     z_scores,
 )
 from search.thresholds import distance_from_similarity
@@ -65,13 +72,16 @@ def valid_methods() -> tuple[str, ...]:
 
 
 def text_cut(
-    *, method: str, encoder: Encoder, galleries: list[Gallery], top_k: TopK
+    *, method: str, encoder: Encoder, galleries: list[Gallery], top_k: TopK, vector: np.ndarray
 ) -> TextCut | None:
-    """The cutoff of a calibrated method; None for the others (dynamic, querytime)."""
+    """The cutoff of a calibrated method; None for the others (dynamic, querytime).
+
+    `vector` is the query's (expected_f1 reads its distribution over the collection).
+    """
     if method == QBNORM:
         return _qbnorm(encoder, galleries)
     if method == EXPECTED_F1:
-        return _expected_f1(encoder, galleries, top_k(search_config().text_f1_top_n))
+        return _expected_f1(encoder, galleries, top_k(search_config().text_f1_top_n), vector)
     if method in (AUTOCUT, MIXTURE):
         top = top_k(search_config().text_cutoff_top_n)
         if not top:
@@ -103,7 +113,7 @@ def _thresholds(
 
 def _qbnorm(encoder: Encoder, galleries: list[Gallery]) -> TextCut:
     bank = query_bank(encoder)
-    z = search_config().qbnorm_z
+    z = float(cutoff_parameters(model_name=encoder.name)[QBNORM_Z].value)
     floors = _raw_floors(encoder.name, bank, galleries, z)
     thresholds = _thresholds(encoder.name, galleries, floors, QBNORM)
 
@@ -122,7 +132,9 @@ def _qbnorm(encoder: Encoder, galleries: list[Gallery]) -> TextCut:
     return TextCut(thresholds, keep)
 
 
-def _expected_f1(encoder: Encoder, galleries: list[Gallery], top: list[Hit]) -> TextCut | None:
+def _expected_f1(
+    encoder: Encoder, galleries: list[Gallery], top: list[Hit], vector: np.ndarray
+) -> TextCut | None:
     """One similarity cut over the galleries: the depth of `top` with the best expected F1."""
     if not top:
         return None
@@ -132,10 +144,36 @@ def _expected_f1(encoder: Encoder, galleries: list[Gallery], top: list[Hit]) -> 
     scores = np.asarray([h.score for h in top])
     unknown = (np.nan, 1.0)  # no statistics yet: probability 0 (search/text_cut_methods.py)
     means, spreads = np.asarray([stats.get(h.image_id, unknown) for h in top]).T
-    z = z_scores(scores, means, spreads)
-    count = expected_f1_cut(scores, z, centre=search_config().text_f1_centre)
+    logits = relevance_logits_for(encoder.name, scores, z_scores(scores, means, spreads), vector)
+    count = expected_f1_cut(scores, logits)
     cut = dict.fromkeys(ids(galleries), cut_score(scores, count))
     return TextCut(_thresholds(encoder.name, galleries, cut, EXPECTED_F1))
+
+
+def relevance_logits_for(
+    model_name: str, scores: np.ndarray, z_bank: np.ndarray, vector: np.ndarray
+) -> np.ndarray:
+    """The model's relevance log-odds of these scores of one query (its text_f1_* values).
+
+    With an own-score weight but no score statistics yet, the label-free
+    defaults serve (the settings' values), not a model missing a term.
+    """
+    values = cutoff_parameters(model_name=model_name)
+    centre = float(values[TEXT_F1_CENTRE].value)
+    bank_weight = float(values[TEXT_F1_BANK].value)
+    own_weight = float(values[TEXT_F1_OWN].value)
+    z_own = None
+    if own_weight:
+        statistics = score_statistics(model_name=model_name)
+        if statistics is None:
+            config = search_config()
+            centre, bank_weight = config.text_f1_centre, config.text_f1_bank_weight
+            own_weight = 0.0
+        else:
+            z_own = statistics.own_z(scores, vector)
+    return relevance_logits(
+        z_bank, z_own, centre=centre, bank_weight=bank_weight, own_weight=own_weight
+    )
 
 
 def _raw_floors(

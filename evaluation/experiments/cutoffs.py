@@ -11,7 +11,12 @@ Every query searches every dataset gallery, as a user's unfiltered search does
   text_cutoff=dynamic, as before this issue);
 - text and composed queries: the calibrated cutoffs of auto mode (text_cutoff
   qbnorm at the shipped z and at a z fitted on the fit split, autocut, mixture,
-  expected_f1 at the shipped centre and at a centre fitted on the fit split).
+  expected_f1 at the shipped centre and at a centre fitted on the fit split);
+- the default after judgements: the first J results of every fit-split text
+  query marked relevant or not from the ground truth, as a user would, and the
+  model's text calibration fitted on those marks by the product's own code
+  (search/cutoff_fit.text_calibration_fit, what the judgement-log task runs);
+  then the test split searched in auto mode. J = JUDGED_DEPTHS.
 
 Searches use strict=True: the cutoff's own result, without the closest results
 a product search shows when nothing passes. Scored on the test split: macro
@@ -34,8 +39,10 @@ from evaluation.metrics import macro_prf
 from evaluation.report import Section, Table
 from indexing.models import Embedding
 from indexing.querybank_store import query_bank
-from indexing.runtime import get_encoder
+from indexing.runtime import encode_query_texts, get_encoder
 from search.config import search_config
+from search.cutoff_fit import TextMarks, text_calibration_fit
+from search.cutoff_models import CutoffCalibration, CutoffSource
 from search.request import Mode, SearchRequest
 from search.services import search_images
 from search.text_cut_methods import expected_f1_cut, z_scores
@@ -46,6 +53,7 @@ SIMILARITY_GRID = np.linspace(-0.5, 1.0, 301)
 Z_GRID = np.linspace(-2.0, 8.0, 201)
 CENTRE_GRID = np.linspace(0.0, 8.0, 33)
 PER_QUERY_ROWS = 60
+JUDGED_DEPTHS = (20, 50)  # results marked per fit-split query for the judgement fit
 
 
 @dataclass
@@ -166,7 +174,49 @@ def _rows(
         _platform(ctx, test, "auto"),
         "as shipped",
     )
+    if kind == "text":
+        for depth in JUDGED_DEPTHS:
+            fitted = _judgement_fit(ctx, fit, depth)
+            if fitted:
+                add(f"auto after judgements (top {depth})", _platform(ctx, test, "auto"), fitted)
     return rows, figures
+
+
+def _judgement_fit(ctx: Context, fit: list[_Ranked], depth: int) -> str:
+    """Mark the first `depth` results of each fit query, fit the text calibration on them
+    with the product's code; the parameter text of the row ("" when nothing was fitted).
+    The fitted rows stay until the next call replaces them (then the run ends)."""
+    _forget_judgement_fits(ctx.model_name)
+    vectors = encode_query_texts(get_encoder(), [str(r.query.text) for r in fit])
+    marks = TextMarks(
+        scores=np.concatenate([r.scores[:depth] for r in fit]),
+        relevant=np.concatenate([r.flags()[:depth] for r in fit]),
+        image_ids=np.concatenate([np.asarray(r.ids[:depth], dtype=np.int64) for r in fit]),
+        vectors=np.concatenate(
+            [
+                np.repeat(v[None, :], len(r.ids[:depth]), axis=0)
+                for v, r in zip(vectors, fit, strict=True)
+            ]
+        ),
+    )
+    if not text_calibration_fit(model_name=ctx.model_name, marks=marks):
+        return ""
+    values = {
+        row.parameter: row.value
+        for row in CutoffCalibration.objects.filter(
+            model_name=ctx.model_name, source=CutoffSource.FITTED_JUDGEMENTS
+        )
+    }
+    return (
+        f"{len(marks)} marks: c = {values.get('text_f1_centre', float('nan')):.2f}, "
+        f"a = {values.get('text_f1_own_weight', float('nan')):.2f}"
+    )
+
+
+def _forget_judgement_fits(model_name: str) -> None:
+    CutoffCalibration.objects.filter(
+        model_name=model_name, source=CutoffSource.FITTED_JUDGEMENTS
+    ).delete()
 
 
 def _platform(ctx: Context, part: list[_Ranked], mode: str, **extra: Any) -> list[list[int]]:
@@ -233,7 +283,7 @@ def _fit_centre(fit: list[_Ranked], stats: dict, top: int) -> float:
         scores, flags = r.scores[:top], r.flags()[:top]
         means, spreads = np.asarray([stats.get(i, (np.nan, 1.0)) for i in r.ids[:top]]).T
         z = z_scores(scores, means, spreads)
-        counts = np.asarray([expected_f1_cut(scores, z, centre=float(c)) for c in CENTRE_GRID])
+        counts = np.asarray([expected_f1_cut(scores, z - float(c)) for c in CENTRE_GRID])
         hits = np.asarray([flags[:count].sum() for count in counts])
         f1 += 2 * hits / (counts + len(r.relevant))  # F1 = 2 hits / (returned + relevant)
     return float(CENTRE_GRID[int(np.argmax(f1))])

@@ -71,38 +71,38 @@ def test_expected_f1_stops_after_one_standout_match():
     # A caption with one match: the best image far above its usual (z 8), the rest ordinary.
     scores = np.linspace(0.6, 0.2, 20)
     z = np.array([8.0, 1.0] + [0.0] * 18)
-    assert expected_f1_cut(scores, z, centre=5.0) == 1
+    assert expected_f1_cut(scores, z - 5.0) == 1
 
 
 def test_expected_f1_goes_as_deep_as_a_class_of_many_matches():
     # A class name: 30 images clearly above their usual (z 7), then 100 ordinary ones.
     scores = np.linspace(0.7, 0.1, 130)
     z = np.array([7.0] * 30 + [0.0] * 100)
-    assert expected_f1_cut(scores, z, centre=5.0) == 30
+    assert expected_f1_cut(scores, z - 5.0) == 30
     # Equally likely images are kept or dropped together, whatever the centre.
-    assert expected_f1_cut(scores, z, centre=12.0) == 30
+    assert expected_f1_cut(scores, z - 12.0) == 30
 
 
 def test_a_higher_centre_keeps_only_the_more_remarkable_images():
     scores = np.linspace(0.7, 0.1, 130)
     z = np.concatenate([np.linspace(9.0, 5.0, 30), np.zeros(100)])
-    kept = [expected_f1_cut(scores, z, centre=c) for c in (5.0, 7.0, 9.0, 12.0)]
+    kept = [expected_f1_cut(scores, z - c) for c in (5.0, 7.0, 9.0, 12.0)]
     assert kept == sorted(kept, reverse=True) and kept[0] == 30 and kept[-1] <= 2
 
 
 def test_expected_f1_cuts_the_raw_ranking_not_the_z_ranking():
     # The best raw score is ordinary, the next two remarkable: keeping them means keeping it.
-    assert expected_f1_cut(np.array([0.9, 0.8, 0.7]), np.array([0.0, 8.0, 8.0]), centre=5.0) == 3
+    assert expected_f1_cut(np.array([0.9, 0.8, 0.7]), np.array([0.0, 8.0, 8.0]) - 5.0) == 3
     # The input order is irrelevant: z travels with its score.
-    assert expected_f1_cut(np.array([0.7, 0.9, 0.8]), np.array([8.0, 0.0, 8.0]), centre=5.0) == 3
+    assert expected_f1_cut(np.array([0.7, 0.9, 0.8]), np.array([8.0, 0.0, 8.0]) - 5.0) == 3
 
 
 def test_expected_f1_never_empties_a_result_and_ignores_unknown_statistics():
-    assert expected_f1_cut(np.array([0.5, 0.4]), np.array([np.nan, np.nan]), centre=5.0) == 1
+    assert expected_f1_cut(np.array([0.5, 0.4]), np.array([np.nan, np.nan]) - 5.0) == 1
     # An image without statistics counts as improbable: the remarkable one after it is kept.
     z = np.array([np.nan, 9.0, 0.0, 0.0])
-    assert expected_f1_cut(np.array([0.9, 0.8, 0.3, 0.2]), z, centre=5.0) == 2
-    assert expected_f1_cut(np.array([]), np.array([]), centre=5.0) == 0
+    assert expected_f1_cut(np.array([0.9, 0.8, 0.3, 0.2]), z - 5.0) == 2
+    assert expected_f1_cut(np.array([]), np.array([]) - 5.0) == 0
 
 
 def test_cut_score_lies_between_the_last_kept_and_the_first_dropped():

@@ -74,6 +74,10 @@ def test_staff_read_each_value_and_its_source(cast, staff, client_for):
         "static_text": (0.7, "fitted_judgements"),
         "weight": (1.1, "default"),  # the override is the gallery's, not the model's
         "neighbours": (2, "default"),
+        "text_f1_centre": (5.0, "default"),
+        "text_f1_bank_weight": (1.0, "default"),
+        "text_f1_own_weight": (0.0, "default"),
+        "qbnorm_z": (2.0, "default"),
     }
     (row,) = body["calibrations"]
     assert row["parameter"] == "static_text" and row["sample_size"] == 42

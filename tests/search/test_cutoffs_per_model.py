@@ -86,6 +86,10 @@ def test_without_fits_or_overrides_every_value_is_the_setting(cast):
         "static_text": (0.9, "default"),
         "weight": (1.0, "default"),
         "neighbours": (2, "default"),
+        "text_f1_centre": (5.0, "default"),
+        "text_f1_bank_weight": (1.0, "default"),
+        "text_f1_own_weight": (0.0, "default"),
+        "qbnorm_z": (2.0, "default"),
     }
 
 

@@ -129,7 +129,7 @@ def test_expected_f1_keeps_the_best_expected_f1_depth_of_the_ranking(  # type: i
     scores = np.asarray([s for _, s in ranked])
     stats = expected_statistics([i for i, _ in ranked])
     means, spreads = np.asarray([stats[i] for i, _ in ranked]).T
-    count = expected_f1_cut(scores, z_scores(scores, means, spreads), centre=centre)
+    count = expected_f1_cut(scores, z_scores(scores, means, spreads) - centre)
     result = search_images(
         user=cast.viewer,
         request=SearchRequest(mode=Mode.AUTO, text="red", text_cutoff="expected_f1"),
