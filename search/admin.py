@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from indexing.model_catalogue import known_model
 from indexing.model_models import ManagedModel
 from search import gallery_admin  # noqa: F401  (the gallery and image pages, extended)
-from search.cutoff_models import CutoffCalibration
+from search.cutoff_models import CutoffCalibration, ModelScoreStatistics
 
 
 class StaffRecordsAdmin(admin.ModelAdmin):
@@ -49,6 +49,18 @@ class CutoffCalibrationAdmin(StaffRecordsAdmin):
     list_filter = ["source", "parameter", "model_name"]
     search_fields = ["model_name"]
     readonly_fields = [f.name for f in CutoffCalibration._meta.fields]
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(ModelScoreStatistics)
+class ModelScoreStatisticsAdmin(StaffRecordsAdmin):
+    """When each model's score statistics (text queries' own-score z) were computed, over how
+    many images; the mean and covariance themselves are not shown."""
+
+    list_display = ["model_name", "image_count", "dimension", "computed_at"]
+    fields = readonly_fields = ["model_name", "image_count", "dimension", "computed_at"]
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False

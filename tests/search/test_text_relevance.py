@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
 
 from cbir_site.errors import InvalidInputError
 from feedback.models import Judgement, SearchIteration, SearchSession
@@ -37,7 +39,7 @@ from search.text_cut_methods import (
     relevance_logits,
 )
 from search.text_cutoff import relevance_logits_for
-from tests.factories import png_bytes, upload
+from tests.factories import UserFactory, png_bytes, upload
 
 MODEL = FakeEncoder.name
 OTHER = "fake:colour-v2"
@@ -283,3 +285,16 @@ def test_pruning_a_model_removes_its_score_statistics(cast, world):  # type: ign
     ManagedModel.objects.create(key="retired-colour", model_name=OTHER, role="retired")
     models_prune(keys=["retired-colour"])
     assert list(ModelScoreStatistics.objects.values_list("model_name", flat=True)) == [MODEL]
+
+
+@pytest.mark.django_db
+def test_staff_see_when_each_models_score_statistics_were_computed(cast, world):  # type: ignore[no-untyped-def]
+    score_statistics_refresh(model_name=MODEL)
+    staff = UserFactory(username="staffer", is_staff=True)
+    page = reverse("admin:search_modelscorestatistics_changelist")
+    client = Client()
+    client.force_login(staff)
+    content = client.get(page).content.decode()
+    assert MODEL in content and f">{len(world)}<" in content
+    client.force_login(cast.viewer)
+    assert client.get(page).status_code == 302  # not staff: to the login page
