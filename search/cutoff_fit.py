@@ -74,7 +74,7 @@ from search.score_statistics import (
     score_statistics_refresh,
 )
 from search.statistics import thresholds_refresh
-from search.text_cut_methods import best_f1_cut, fit_relevance_centre, z_scores
+from search.text_cut_methods import best_f1_cut, fit_relevance_centre, own_z_rows, z_scores
 from search.threshold_fit import RankedLists, ThresholdFit, fit_thresholds
 from search.thresholds import distance_from_similarity
 
@@ -370,9 +370,7 @@ def text_calibration_fit(*, model_name: str, marks: TextMarks) -> list[str]:
     changed = []
     statistics = _score_statistics_current(model_name)
     if statistics is not None:
-        z_own = np.concatenate(
-            [statistics.own_z(marks.scores[i : i + 1], marks.vectors[i]) for i in range(len(marks))]
-        )
+        z_own = own_z_rows(marks.scores, marks.vectors, statistics.mean, statistics.covariance)
         z_bank = _bank_z(model_name, marks)
         features = JUDGED_OWN_WEIGHT * z_own
         if JUDGED_BANK_WEIGHT:

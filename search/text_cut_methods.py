@@ -166,6 +166,17 @@ def own_z(
     return np.asarray((np.asarray(scores, dtype=np.float64) - centre) / spread)
 
 
+def own_z_rows(
+    scores: np.ndarray, queries: np.ndarray, mean: np.ndarray, covariance: np.ndarray
+) -> np.ndarray:
+    """own_z of many (score, query) pairs at once: scores[i] against queries[i]'s distribution."""
+    q = np.asarray(queries, dtype=np.float64)
+    centres = q @ np.asarray(mean, dtype=np.float64)
+    variances = np.einsum("ij,ij->i", q @ np.asarray(covariance, dtype=np.float64), q)
+    spreads = np.maximum(np.sqrt(np.maximum(variances, 0.0)), _MIN_SPREAD)
+    return np.asarray((np.asarray(scores, dtype=np.float64) - centres) / spreads)
+
+
 def fit_relevance_centre(features: np.ndarray, relevant: np.ndarray) -> float:
     """The c with the highest likelihood of the marks under p = 1 / (1 + exp(-(f - c))).
 

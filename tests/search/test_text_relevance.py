@@ -36,6 +36,7 @@ from search.text_cut_methods import (
     expected_f1_cut,
     fit_relevance_centre,
     own_z,
+    own_z_rows,
     relevance_logits,
 )
 from search.text_cutoff import relevance_logits_for
@@ -66,6 +67,12 @@ def test_own_z_is_the_z_against_the_querys_scores_over_the_collection():
     expected = (scores - scores.mean()) / scores.std()
     got = own_z(scores, query, vectors.mean(axis=0), np.cov(vectors.T, bias=True))
     np.testing.assert_allclose(got, expected, rtol=1e-9)
+    # Many (score, query) pairs at once: each against its own query's distribution.
+    mean, covariance = vectors.mean(axis=0), np.cov(vectors.T, bias=True)
+    queries = vectors[:5] * 2.0
+    rows = own_z_rows(scores[:5], queries, mean, covariance)
+    for i in range(5):
+        assert rows[i] == pytest.approx(own_z(scores[i : i + 1], queries[i], mean, covariance)[0])
 
 
 def test_the_fitted_centre_recovers_the_rate_that_drew_the_marks():
