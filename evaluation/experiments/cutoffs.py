@@ -77,6 +77,9 @@ def run(ctx: Context) -> Section:
         )
     stats = _bank(ctx)
     data = {}
+    # The evaluation database outlives a run: a judgement fit left by an earlier run (of
+    # another dataset, under the same model) would pass for the shipped defaults here.
+    _forget_judgement_fits(ctx.model_name)
     for kind in ctx.kinds():
         ranked = [_rank(ctx, q) for q in ctx.bar(ctx.queries(kind), f"cutoffs: rank {kind}")]
         ranked = [r for r in ranked if r.relevant]
@@ -87,6 +90,7 @@ def run(ctx: Context) -> Section:
         section.tables.append(_table(kind, rows, len(fit), len(test)))
         section.tables.append(_per_query(kind, test))
         data[kind] = figures
+    _forget_judgement_fits(ctx.model_name)
     section.data = data
     return section
 
@@ -185,7 +189,7 @@ def _rows(
 def _judgement_fit(ctx: Context, fit: list[_Ranked], depth: int) -> str:
     """Mark the first `depth` results of each fit query, fit the text calibration on them
     with the product's code; the parameter text of the row ("" when nothing was fitted).
-    The fitted rows stay until the next call replaces them (then the run ends)."""
+    The fitted rows stay until the next call replaces them or the experiment ends."""
     _forget_judgement_fits(ctx.model_name)
     vectors = encode_query_texts(get_encoder(), [str(r.query.text) for r in fit])
     marks = TextMarks(
@@ -199,8 +203,8 @@ def _judgement_fit(ctx: Context, fit: list[_Ranked], depth: int) -> str:
             ]
         ),
     )
-    if not text_calibration_fit(model_name=ctx.model_name, marks=marks):
-        return ""
+    if "text_f1_centre" not in text_calibration_fit(model_name=ctx.model_name, marks=marks):
+        return ""  # too few marks, or too few images for the model's score statistics
     values = {
         row.parameter: row.value
         for row in CutoffCalibration.objects.filter(

@@ -11,6 +11,7 @@ from evaluation import EvaluationConfig, run_evaluation
 from evaluation.datasets import TEXT, DatasetSpec
 from evaluation.datasets_images import class_text, folder_of_classes
 from evaluation.management.commands.cbir_evaluate import _templates
+from search.cutoff_models import CutoffCalibration
 from tests.evaluation.fixtures import make_classes, solid
 
 
@@ -86,3 +87,27 @@ def test_one_gallery_says_dynamic_equals_static(tmp_path):
             solid(root / label / f"{label}-{n}.png", (rgb[0] - 9 * n, 9 * n, rgb[2] - 9 * n))
     _cutoffs, markdown = _run(tmp_path, root)
     assert "dynamic cutoff equals the static one by construction" in markdown
+
+
+@pytest.mark.django_db
+def test_the_default_after_judgements_is_fitted_on_the_fit_split_and_then_forgotten(tmp_path):
+    root = tmp_path / "many"
+    colours = {
+        "warm": {"red": (250, 0, 0), "orange": (250, 140, 0)},
+        "cold": {"blue": (0, 0, 250), "green": (0, 200, 0)},
+    }
+    for gallery, classes in colours.items():
+        for label, (r, g, b) in classes.items():
+            for n in range(6):  # 24 images: enough for the model's score statistics
+                shade = (max(r - 12 * n, 0), min(g + 7 * n, 255), max(b - 12 * n, 0))
+                solid(root / gallery / label / f"{label}-{n}.png", shade)
+    cutoffs, _markdown = _run(tmp_path, root)
+    text = cutoffs["data"]["text"]
+    judged = [label for label in text if label.startswith("auto after judgements")]
+    assert judged == ["auto after judgements (top 20)", "auto after judgements (top 50)"]
+    for label in judged:
+        assert text[label]["parameter"].endswith("a = 0.75")
+        assert text[label]["empty"] == 0
+    # Fitted on a copy of the fit split's marks, then removed: the next run starts from
+    # the shipped defaults, whatever dataset it measures under the same model.
+    assert not CutoffCalibration.objects.filter(source="fitted_judgements").exists()
