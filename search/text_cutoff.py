@@ -35,8 +35,17 @@ from indexing.encoders.base import Encoder
 from indexing.models import Embedding
 from indexing.querybank_store import QueryBank, bank_statistics_for, query_bank, stale_rows
 from search.config import search_config
-from search.cutoffs import QBNORM_Z, TEXT_F1_BANK, TEXT_F1_CENTRE, TEXT_F1_OWN, cutoff_parameters
-from search.score_statistics import score_statistics
+from search.cutoff_models import CutoffSource
+from search.cutoffs import (
+    PARAMETERS,
+    QBNORM_Z,
+    TEXT_F1_BANK,
+    TEXT_F1_CENTRE,
+    TEXT_F1_OWN,
+    CutoffValue,
+    cutoff_parameters,
+)
+from search.score_statistics import ScoreStatistics, score_statistics
 from search.statistics import TEXT, GalleryThreshold, thresholds_for
 from search.text_cut_methods import (
     AUTOCUT,
@@ -89,7 +98,7 @@ def text_cut(
         scores = np.asarray([h.score for h in top])
         count = autocut(scores) if method == AUTOCUT else mixture_cut(scores)
         cut = dict.fromkeys(ids(galleries), cut_score(scores, count))
-        return TextCut(_thresholds(encoder.name, galleries, cut, method))
+        return TextCut(_thresholds(encoder.name, galleries, cut, method, {}))
     return None
 
 
@@ -98,24 +107,31 @@ def ids(galleries: list[Gallery]) -> list[int]:
 
 
 def _thresholds(
-    model_name: str, galleries: list[Gallery], similarity: dict[int, float], source: str
+    model_name: str,
+    galleries: list[Gallery],
+    similarity: dict[int, float],
+    source: str,
+    parameters: dict[str, CutoffValue],
 ) -> dict[int, GalleryThreshold]:
-    """GalleryThresholds at these similarities, with each gallery's text parameters."""
+    """GalleryThresholds at these similarities, naming the parameters that decided them
+    (and where each came from); autocut and mixture have none."""
     static = thresholds_for(galleries, model_name=model_name, kind=TEXT, dynamic=False)
     out = {}
     for gallery_id, base in static.items():
         s = min(max(similarity.get(gallery_id, -1.0), -1.0), 1.0)
         distance = float(distance_from_similarity(s))
-        # replace(): keeps the parameters and their sources that thresholds_for reports
-        out[gallery_id] = replace(base, distance=distance, source=source, statistic=None)
+        out[gallery_id] = replace(
+            base, distance=distance, source=source, statistic=None, parameters=dict(parameters)
+        )
     return out
 
 
 def _qbnorm(encoder: Encoder, galleries: list[Gallery]) -> TextCut:
     bank = query_bank(encoder)
-    z = float(cutoff_parameters(model_name=encoder.name)[QBNORM_Z].value)
+    used = cutoff_parameters(model_name=encoder.name)[QBNORM_Z]
+    z = float(used.value)
     floors = _raw_floors(encoder.name, bank, galleries, z)
-    thresholds = _thresholds(encoder.name, galleries, floors, QBNORM)
+    thresholds = _thresholds(encoder.name, galleries, floors, QBNORM, {QBNORM_Z: used})
 
     def keep(hits: list[Hit]) -> list[Hit]:
         stats = bank_statistics_for(
@@ -144,35 +160,51 @@ def _expected_f1(
     scores = np.asarray([h.score for h in top])
     unknown = (np.nan, 1.0)  # no statistics yet: probability 0 (search/text_cut_methods.py)
     means, spreads = np.asarray([stats.get(h.image_id, unknown) for h in top]).T
-    logits = relevance_logits_for(encoder.name, scores, z_scores(scores, means, spreads), vector)
+    used, statistics = relevance_model(encoder.name)
+    logits = relevance_logits_for(
+        used, statistics, scores, z_scores(scores, means, spreads), vector
+    )
     count = expected_f1_cut(scores, logits)
     cut = dict.fromkeys(ids(galleries), cut_score(scores, count))
-    return TextCut(_thresholds(encoder.name, galleries, cut, EXPECTED_F1))
+    return TextCut(_thresholds(encoder.name, galleries, cut, EXPECTED_F1, used))
+
+
+def relevance_model(model_name: str) -> tuple[dict[str, CutoffValue], ScoreStatistics | None]:
+    """The model's relevance parameters (c, b, a with their sources) and score statistics.
+
+    With an own-score weight but no score statistics yet, the label-free
+    defaults serve (the settings' values, own weight 0), not a model missing a term.
+    """
+    values = cutoff_parameters(model_name=model_name)
+    used = {name: values[name] for name in (TEXT_F1_CENTRE, TEXT_F1_BANK, TEXT_F1_OWN)}
+    if not used[TEXT_F1_OWN].value:
+        return used, None
+    statistics = score_statistics(model_name=model_name)
+    if statistics is not None:
+        return used, statistics
+    default = CutoffSource.DEFAULT.value
+    return {
+        TEXT_F1_CENTRE: CutoffValue(PARAMETERS[TEXT_F1_CENTRE].default(), default),
+        TEXT_F1_BANK: CutoffValue(PARAMETERS[TEXT_F1_BANK].default(), default),
+        TEXT_F1_OWN: CutoffValue(0.0, default),
+    }, None
 
 
 def relevance_logits_for(
-    model_name: str, scores: np.ndarray, z_bank: np.ndarray, vector: np.ndarray
+    used: dict[str, CutoffValue],
+    statistics: ScoreStatistics | None,
+    scores: np.ndarray,
+    z_bank: np.ndarray,
+    vector: np.ndarray,
 ) -> np.ndarray:
-    """The model's relevance log-odds of these scores of one query (its text_f1_* values).
-
-    With an own-score weight but no score statistics yet, the label-free
-    defaults serve (the settings' values), not a model missing a term.
-    """
-    values = cutoff_parameters(model_name=model_name)
-    centre = float(values[TEXT_F1_CENTRE].value)
-    bank_weight = float(values[TEXT_F1_BANK].value)
-    own_weight = float(values[TEXT_F1_OWN].value)
-    z_own = None
-    if own_weight:
-        statistics = score_statistics(model_name=model_name)
-        if statistics is None:
-            config = search_config()
-            centre, bank_weight = config.text_f1_centre, config.text_f1_bank_weight
-            own_weight = 0.0
-        else:
-            z_own = statistics.own_z(scores, vector)
+    """The relevance log-odds of these scores of one query under relevance_model's answer."""
+    own_weight = float(used[TEXT_F1_OWN].value) if statistics is not None else 0.0
     return relevance_logits(
-        z_bank, z_own, centre=centre, bank_weight=bank_weight, own_weight=own_weight
+        z_bank,
+        statistics.own_z(scores, vector) if statistics is not None and own_weight else None,
+        centre=float(used[TEXT_F1_CENTRE].value),
+        bank_weight=float(used[TEXT_F1_BANK].value),
+        own_weight=own_weight,
     )
 
 

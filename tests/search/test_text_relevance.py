@@ -39,7 +39,7 @@ from search.text_cut_methods import (
     own_z_rows,
     relevance_logits,
 )
-from search.text_cutoff import relevance_logits_for
+from search.text_cutoff import relevance_logits_for, relevance_model
 from tests.factories import UserFactory, png_bytes, upload
 
 MODEL = FakeEncoder.name
@@ -239,7 +239,7 @@ def auto_red(user) -> list[int]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.django_db
-def test_a_search_cuts_with_its_models_fitted_relevance_model(cast, world):  # type: ignore[no-untyped-def]
+def test_a_search_cuts_with_its_models_fitted_relevance_model(cast, world, client_for):  # type: ignore[no-untyped-def]
     before = auto_red(cast.viewer)
     judge(cast.viewer, world)
     cutoffs_fit_from_judgements(model_name=MODEL)
@@ -251,6 +251,19 @@ def test_a_search_cuts_with_its_models_fitted_relevance_model(cast, world):  # t
     count = expected_f1_cut(scores, JUDGED_OWN_WEIGHT * stats.own_z(scores, query) - centre)
     after = auto_red(cast.viewer)
     assert after == [i for i, _ in ranked[:count]]
+    # The response names the values that decided the cut, and where each came from.
+    body = client_for(cast.viewer).post("/api/v1/search/", {"text": "red"}, format="json").json()
+    (threshold,) = body["thresholds"]
+    assert threshold["source"] == "expected_f1"
+    assert threshold["parameters"]["text_f1_centre"] == {
+        "value": centre,
+        "source": "fitted_judgements",
+    }
+    assert set(threshold["parameters"]) == {
+        "text_f1_centre",
+        "text_f1_bank_weight",
+        "text_f1_own_weight",
+    }
     assert {i.pk for i in world[: len(REDS)]} <= set(after)  # the reds, ranked first, stay
     assert before != after  # the label-free default cut elsewhere
     # A value fitted or set for another model never reaches this model's searches.
@@ -269,7 +282,9 @@ def test_without_score_statistics_the_label_free_default_serves(cast, world):  #
     ModelScoreStatistics.objects.all().delete()
     assert auto_red(cast.viewer) == default
     scores = np.asarray([s for _, s in ranked_red(cast.viewer)])
-    logits = relevance_logits_for(MODEL, scores, np.zeros(len(scores)), np.zeros(16))
+    used, statistics = relevance_model(MODEL)
+    assert statistics is None and {v.source for v in used.values()} == {"default"}
+    logits = relevance_logits_for(used, statistics, scores, np.zeros(len(scores)), np.zeros(16))
     centre = search_config().text_f1_centre
     np.testing.assert_allclose(logits, -centre)  # bank z 0, no own term
 
