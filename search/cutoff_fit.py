@@ -259,29 +259,36 @@ def cutoffs_fit_from_judgements(*, model_name: str) -> list[str]:
     Returns the parameters set; nothing changes below the minimum.
     """
     marks = judgement_marks(model_name=model_name)
-    shifts = _gallery_shifts(model_name)
-    current = cutoff_parameters(model_name=model_name)
-    changed: list[str] = []
-    weight = float(current[WEIGHT].value)
-    image = marks[IMAGE]
-    if image.enough():
-        several = len({g for g in image.galleries.tolist() if g in shifts}) >= 2
-        fit = _fit(image, shifts, WEIGHT_GRID if several else [weight])
-        _store_fit(model_name, STATIC_IMAGE, fit, image, fit.static)
-        changed.append(STATIC_IMAGE)
-        if several:
-            _store_fit(model_name, WEIGHT, fit, image, fit.weight)
-            changed.append(WEIGHT)
-            weight = fit.weight
+    changed = image_calibration_fit(model_name=model_name, marks=marks[IMAGE], refresh=False)
     text = marks[TEXT]
     if text.enough():
-        fit = _fit(text, shifts, [weight])
+        weight = float(cutoff_parameters(model_name=model_name)[WEIGHT].value)
+        fit = _fit(text, _gallery_shifts(model_name), [weight])
         _store_fit(model_name, STATIC_TEXT, fit, text, fit.static)
         changed.append(STATIC_TEXT)
         changed += text_calibration_fit(
             model_name=model_name, marks=text_marks(model_name=model_name)
         )
     if changed:
+        thresholds_refresh(model_name=model_name)
+    return changed
+
+
+def image_calibration_fit(*, model_name: str, marks: Marks, refresh: bool = True) -> list[str]:
+    """Fit T_static for image queries, and w when the marks span two galleries with a
+    statistic, from image marks; returns the parameters set (none below the minimum)."""
+    if not marks.enough():
+        return []
+    shifts = _gallery_shifts(model_name)
+    weight = float(cutoff_parameters(model_name=model_name)[WEIGHT].value)
+    several = len({g for g in marks.galleries.tolist() if g in shifts}) >= 2
+    fit = _fit(marks, shifts, WEIGHT_GRID if several else [weight])
+    _store_fit(model_name, STATIC_IMAGE, fit, marks, fit.static)
+    changed = [STATIC_IMAGE]
+    if several:
+        _store_fit(model_name, WEIGHT, fit, marks, fit.weight)
+        changed.append(WEIGHT)
+    if refresh:
         thresholds_refresh(model_name=model_name)
     return changed
 

@@ -41,8 +41,9 @@ from indexing.models import Embedding
 from indexing.querybank_store import query_bank
 from indexing.runtime import encode_query_texts, get_encoder
 from search.config import search_config
-from search.cutoff_fit import TextMarks, text_calibration_fit
+from search.cutoff_fit import Marks, TextMarks, image_calibration_fit, text_calibration_fit
 from search.cutoff_models import CutoffCalibration, CutoffSource
+from search.cutoffs import cutoff_parameters
 from search.request import Mode, SearchRequest
 from search.services import search_images
 from search.text_cut_methods import expected_f1_cut, z_scores
@@ -145,6 +146,15 @@ def _rows(
     add("dynamic", _platform(ctx, test, "dynamic", text_cutoff="dynamic"), "deployment w, n")
     add("query-time", _platform(ctx, test, "query"), "deployment w, n")
     if kind == IMAGE:
+        for depth in JUDGED_DEPTHS:
+            fitted = _image_judgement_fit(ctx, fit, depth)
+            if fitted:
+                add(
+                    f"dynamic after judgements (top {depth})",
+                    _platform(ctx, test, "dynamic"),
+                    fitted,
+                )
+        _forget_judgement_fits(ctx.model_name)
         return rows, figures
     z_default = search_config().qbnorm_z
     z_fit = _fit_z(fit, stats)
@@ -214,6 +224,31 @@ def _judgement_fit(ctx: Context, fit: list[_Ranked], depth: int) -> str:
     return (
         f"{len(marks)} marks: c = {values.get('text_f1_centre', float('nan')):.2f}, "
         f"a = {values.get('text_f1_own_weight', float('nan')):.2f}"
+    )
+
+
+def _image_judgement_fit(ctx: Context, fit: list[_Ranked], depth: int) -> str:
+    """The image side of _judgement_fit: T_static and w fitted on the first `depth` results
+    of each fit query, marked from the ground truth (search/cutoff_fit.image_calibration_fit)."""
+    _forget_judgement_fits(ctx.model_name)
+    ids = np.concatenate([np.asarray(r.ids[:depth], dtype=np.int64) for r in fit])
+    gallery_of = dict(
+        Embedding.objects.filter(
+            model_name=ctx.model_name, image_id__in=set(ids.tolist())
+        ).values_list("image_id", "gallery_id")
+    )
+    marks = Marks(
+        distances=distance_from_similarity(np.concatenate([r.scores[:depth] for r in fit])),
+        relevant=np.concatenate([r.flags()[:depth] for r in fit]),
+        galleries=np.asarray([gallery_of.get(i, 0) for i in ids.tolist()], dtype=np.int64),
+        last_id=0,
+    )
+    if not image_calibration_fit(model_name=ctx.model_name, marks=marks):
+        return ""
+    values = cutoff_parameters(model_name=ctx.model_name)
+    return (
+        f"{len(marks)} marks: T = {float(values['static_image'].value):.3f}, "
+        f"w = {float(values['weight'].value):.2f}"
     )
 
 

@@ -108,6 +108,11 @@ def test_the_default_after_judgements_is_fitted_on_the_fit_split_and_then_forgot
     for label in judged:
         assert text[label]["parameter"].endswith("a = 0.75")
         assert text[label]["empty"] == 0
+    image = cutoffs["data"]["image"]
+    assert "dynamic after judgements (top 20)" in image
+    assert image["dynamic after judgements (top 20)"]["parameter"].startswith(
+        "240 marks: T = "
+    )  # 12 fit queries x 20
     # Fitted on a copy of the fit split's marks, then removed: the next run starts from
     # the shipped defaults, whatever dataset it measures under the same model.
     assert not CutoffCalibration.objects.filter(source="fitted_judgements").exists()
