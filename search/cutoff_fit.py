@@ -360,12 +360,14 @@ def _store(
 # ---------------------------------------------------------------- the text calibration
 
 
-def text_calibration_fit(*, model_name: str, marks: TextMarks) -> list[str]:
+def text_calibration_fit(
+    *, model_name: str, marks: TextMarks, statistics: ScoreStatistics | None = None
+) -> list[str]:
     """Fit expected_f1's centre (under the judged shape) and qbnorm's z from text marks.
 
     Returns the parameters set: none with too few marks of either label, and
-    no relevance model without the model's score statistics (computed here
-    when missing or out of date).
+    no relevance model without the model's score statistics (`statistics`, or
+    the stored ones, computed here when missing or out of date).
     """
     positives = int(marks.relevant.sum())
     if (
@@ -375,7 +377,8 @@ def text_calibration_fit(*, model_name: str, marks: TextMarks) -> list[str]:
     ):
         return []
     changed = []
-    statistics = _score_statistics_current(model_name)
+    if statistics is None:
+        statistics = _score_statistics_current(model_name)
     if statistics is not None:
         z_own = own_z_rows(marks.scores, marks.vectors, statistics.mean, statistics.covariance)
         z_bank = _bank_z(model_name, marks)

@@ -16,6 +16,7 @@ collection fit (search/cutoff_fit.py) and before a judgement fit.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,12 +47,18 @@ _cache: dict[str, ScoreStatistics] = {}
 _lock = threading.Lock()
 
 
-def score_statistics_refresh(*, model_name: str) -> ScoreStatistics | None:
-    """Recompute and store the model's statistics; None (and the row removed) below MIN_IMAGES."""
+def score_statistics_refresh(
+    *, model_name: str, gallery_ids: Sequence[int] | None = None
+) -> ScoreStatistics | None:
+    """Recompute and store the model's statistics; None (and the row removed) below MIN_IMAGES.
+
+    Over the model's whole collection, or over these galleries only (the evaluation
+    measures one dataset in a database that may hold others).
+    """
     count = 0
     total: np.ndarray | None = None
     outer: np.ndarray | None = None
-    for chunk in iter_embeddings(model_name):
+    for chunk in iter_embeddings(model_name, gallery_ids=gallery_ids):
         x = chunk.vectors.astype(np.float64)
         total = x.sum(axis=0) + (0.0 if total is None else total)
         outer = x.T @ x + (0.0 if outer is None else outer)

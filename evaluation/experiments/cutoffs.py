@@ -42,9 +42,10 @@ from indexing.querybank_store import query_bank
 from indexing.runtime import encode_query_texts, get_encoder
 from search.config import search_config
 from search.cutoff_fit import Marks, TextMarks, image_calibration_fit, text_calibration_fit
-from search.cutoff_models import CutoffCalibration, CutoffSource
+from search.cutoff_models import CutoffCalibration, CutoffSource, ModelScoreStatistics
 from search.cutoffs import cutoff_parameters
 from search.request import Mode, SearchRequest
+from search.score_statistics import ScoreStatistics, score_statistics_refresh
 from search.services import search_images
 from search.text_cut_methods import expected_f1_cut, z_scores
 from search.thresholds import distance_from_similarity
@@ -79,19 +80,24 @@ def run(ctx: Context) -> Section:
     stats = _bank(ctx)
     data = {}
     # The evaluation database outlives a run: a judgement fit left by an earlier run (of
-    # another dataset, under the same model) would pass for the shipped defaults here.
+    # another dataset, under the same model) would pass for the shipped defaults here,
+    # and the model's score statistics would cover the other datasets' images too.
     _forget_judgement_fits(ctx.model_name)
+    own = score_statistics_refresh(
+        model_name=ctx.model_name, gallery_ids=[g.pk for g in ctx.loaded.galleries.values()]
+    )
     for kind in ctx.kinds():
         ranked = [_rank(ctx, q) for q in ctx.bar(ctx.queries(kind), f"cutoffs: rank {kind}")]
         ranked = [r for r in ranked if r.relevant]
         fit, test = _split(ranked)
         if not fit or not test:
             continue
-        rows, figures = _rows(ctx, kind, fit, test, stats)
+        rows, figures = _rows(ctx, kind, fit, test, stats, own)
         section.tables.append(_table(kind, rows, len(fit), len(test)))
         section.tables.append(_per_query(kind, test))
         data[kind] = figures
     _forget_judgement_fits(ctx.model_name)
+    ModelScoreStatistics.objects.filter(model_name=ctx.model_name).delete()
     section.data = data
     return section
 
@@ -125,7 +131,12 @@ def _rank(ctx: Context, query: Query) -> _Ranked:
 
 
 def _rows(
-    ctx: Context, kind: str, fit: list[_Ranked], test: list[_Ranked], stats: dict
+    ctx: Context,
+    kind: str,
+    fit: list[_Ranked],
+    test: list[_Ranked],
+    stats: dict,
+    own: ScoreStatistics | None,
 ) -> tuple[list[list[Any]], dict[str, Any]]:
     rows, figures = [], {}
 
@@ -190,13 +201,15 @@ def _rows(
     )
     if kind == "text":
         for depth in JUDGED_DEPTHS:
-            fitted = _judgement_fit(ctx, fit, depth)
+            fitted = _judgement_fit(ctx, fit, depth, own)
             if fitted:
                 add(f"auto after judgements (top {depth})", _platform(ctx, test, "auto"), fitted)
     return rows, figures
 
 
-def _judgement_fit(ctx: Context, fit: list[_Ranked], depth: int) -> str:
+def _judgement_fit(
+    ctx: Context, fit: list[_Ranked], depth: int, own: ScoreStatistics | None
+) -> str:
     """Mark the first `depth` results of each fit query, fit the text calibration on them
     with the product's code; the parameter text of the row ("" when nothing was fitted).
     The fitted rows stay until the next call replaces them or the experiment ends."""
@@ -213,7 +226,8 @@ def _judgement_fit(ctx: Context, fit: list[_Ranked], depth: int) -> str:
             ]
         ),
     )
-    if "text_f1_centre" not in text_calibration_fit(model_name=ctx.model_name, marks=marks):
+    fitted = text_calibration_fit(model_name=ctx.model_name, marks=marks, statistics=own)
+    if "text_f1_centre" not in fitted:
         return ""  # too few marks, or too few images for the model's score statistics
     values = {
         row.parameter: row.value

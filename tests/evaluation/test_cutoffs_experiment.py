@@ -11,7 +11,7 @@ from evaluation import EvaluationConfig, run_evaluation
 from evaluation.datasets import TEXT, DatasetSpec
 from evaluation.datasets_images import class_text, folder_of_classes
 from evaluation.management.commands.cbir_evaluate import _templates
-from search.cutoff_models import CutoffCalibration
+from search.cutoff_models import CutoffCalibration, ModelScoreStatistics
 from tests.evaluation.fixtures import make_classes, solid
 
 
@@ -116,3 +116,4 @@ def test_the_default_after_judgements_is_fitted_on_the_fit_split_and_then_forgot
     # Fitted on a copy of the fit split's marks, then removed: the next run starts from
     # the shipped defaults, whatever dataset it measures under the same model.
     assert not CutoffCalibration.objects.filter(source="fitted_judgements").exists()
+    assert not ModelScoreStatistics.objects.exists()  # computed over this dataset, then dropped

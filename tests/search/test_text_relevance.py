@@ -40,7 +40,7 @@ from search.text_cut_methods import (
     relevance_logits,
 )
 from search.text_cutoff import relevance_logits_for, relevance_model
-from tests.factories import UserFactory, png_bytes, upload
+from tests.factories import GalleryFactory, UserFactory, png_bytes, upload
 
 MODEL = FakeEncoder.name
 OTHER = "fake:colour-v2"
@@ -129,23 +129,30 @@ def world(cast, settings):  # type: ignore[no-untyped-def]
     return images
 
 
-def stored_vectors() -> np.ndarray:
-    rows = Embedding.objects.filter(model_name=MODEL).order_by("id")
+def stored_vectors(gallery_id: int) -> np.ndarray:
+    rows = Embedding.objects.filter(model_name=MODEL, gallery_id=gallery_id).order_by("id")
     return np.stack([np.asarray(r.vector, dtype=np.float64) for r in rows])
 
 
 @pytest.mark.django_db
-def test_score_statistics_are_the_mean_and_covariance_of_the_stored_vectors(world):  # type: ignore[no-untyped-def]
+def test_score_statistics_are_the_mean_and_covariance_of_the_stored_vectors(cast, world):  # type: ignore[no-untyped-def]
     stats = score_statistics_refresh(model_name=MODEL)
-    vectors = stored_vectors()
+    vectors = stored_vectors(cast.gallery.pk)
     assert stats is not None and stats.image_count == len(vectors) == len(world)
     np.testing.assert_allclose(stats.mean, vectors.mean(axis=0), atol=1e-6)
     np.testing.assert_allclose(stats.covariance, np.cov(vectors.T, bias=True), atol=1e-6)
     assert score_statistics(model_name=OTHER) is None  # per model
+    # Over some galleries only: their vectors alone.
+    other = GalleryFactory(slug="elsewhere", owner=cast.owner)
+    extra = [upload(other, png_bytes((9 * n, 90, 200)), name=f"e{n}.png") for n in range(3)]
+    images_embed(image_ids=[i.pk for i in extra], encoder=FakeEncoder())
+    assert score_statistics_refresh(model_name=MODEL).image_count == len(world) + 3
+    only = score_statistics_refresh(model_name=MODEL, gallery_ids=[cast.gallery.pk])
+    np.testing.assert_allclose(only.mean, vectors.mean(axis=0), atol=1e-6)
     # A later computation replaces the one kept in memory.
     Embedding.objects.filter(image_id__in=[i.pk for i in world[:4]]).delete()
     score_statistics_refresh(model_name=MODEL)
-    assert score_statistics(model_name=MODEL).image_count == len(world) - 4
+    assert score_statistics(model_name=MODEL).image_count == len(world) - 4 + len(extra)
 
 
 @pytest.mark.django_db
