@@ -219,9 +219,11 @@ def _current_marks(model_name: str) -> tuple[list[mark_sources.Mark], int]:
     return out, last_id
 
 
-def judgement_marks(*, model_name: str) -> dict[str, Marks]:
-    """Each query kind's current marks on searches under the model."""
-    marks, last_id = _current_marks(model_name)
+def judgement_marks(
+    *, model_name: str, current: tuple[list[mark_sources.Mark], int] | None = None
+) -> dict[str, Marks]:
+    """Each query kind's current marks on searches under the model (`current`: as read)."""
+    marks, last_id = current or _current_marks(model_name)
     found: dict[str, list[tuple[float, bool, int]]] = {TEXT: [], IMAGE: []}
     for mark in marks:
         found[TEXT if mark.text_query else IMAGE].append(
@@ -230,10 +232,14 @@ def judgement_marks(*, model_name: str) -> dict[str, Marks]:
     return {kind: _marks(values, last_id) for kind, values in found.items()}
 
 
-def text_marks(*, model_name: str) -> TextMarks:
-    """The current text marks whose query vector is known."""
+def text_marks(
+    *, model_name: str, current: tuple[list[mark_sources.Mark], int] | None = None
+) -> TextMarks:
+    """The current text marks whose query vector is known (`current`: as read)."""
     marks = [
-        m for m in _current_marks(model_name)[0] if m.text_query and m.query_vector is not None
+        m
+        for m in (current or _current_marks(model_name))[0]
+        if m.text_query and m.query_vector is not None
     ]
     return TextMarks(
         scores=np.asarray([m.score for m in marks], dtype=np.float64),
@@ -258,7 +264,8 @@ def cutoffs_fit_from_judgements(*, model_name: str) -> list[str]:
 
     Returns the parameters set; nothing changes below the minimum.
     """
-    marks = judgement_marks(model_name=model_name)
+    current = _current_marks(model_name)  # read once: both kinds and the text calibration
+    marks = judgement_marks(model_name=model_name, current=current)
     changed = image_calibration_fit(model_name=model_name, marks=marks[IMAGE], refresh=False)
     text = marks[TEXT]
     if text.enough():
@@ -267,7 +274,7 @@ def cutoffs_fit_from_judgements(*, model_name: str) -> list[str]:
         _store_fit(model_name, STATIC_TEXT, fit, text, fit.static)
         changed.append(STATIC_TEXT)
         changed += text_calibration_fit(
-            model_name=model_name, marks=text_marks(model_name=model_name)
+            model_name=model_name, marks=text_marks(model_name=model_name, current=current)
         )
     if changed:
         thresholds_refresh(model_name=model_name)
