@@ -320,12 +320,11 @@ def _fit(marks: Marks, shifts: dict[int, float], weights: list[float]) -> Thresh
 
 
 def _store_fit(model_name: str, name: str, fit: ThresholdFit, marks: Marks, value: float) -> None:
-    bound = PARAMETERS[name].bound
     _store(
         model_name,
         name,
         CutoffSource.FITTED_JUDGEMENTS,
-        float(np.clip(value, bound.minimum, bound.maximum)),
+        value,
         sample_size=len(marks),
         score=fit.f1,
         detail={
@@ -349,6 +348,8 @@ def _store(
     score: float | None = None,
     detail: dict[str, object],
 ) -> None:
+    bound = PARAMETERS[name].bound  # a fit never stores what a setting could not hold
+    value = float(np.clip(value, bound.minimum, bound.maximum))
     with transaction.atomic():
         CutoffCalibration.objects.update_or_create(
             model_name=model_name,
@@ -409,12 +410,11 @@ def text_calibration_fit(
             (TEXT_F1_OWN, JUDGED_OWN_WEIGHT),
             (TEXT_F1_BANK, JUDGED_BANK_WEIGHT),
         ):
-            bound = PARAMETERS[name].bound
             _store(
                 model_name,
                 name,
                 CutoffSource.FITTED_JUDGEMENTS,
-                float(np.clip(value, bound.minimum, bound.maximum)),
+                value,
                 sample_size=len(marks),
                 detail=detail,
             )
@@ -424,12 +424,11 @@ def text_calibration_fit(
     known = ~np.isnan(z_bank)
     if known.sum() >= search_config().cutoff_fit_min_marks and marks.relevant[known].any():
         cut, f1 = best_f1_cut(z_bank[known], marks.relevant[known])
-        bound = PARAMETERS[QBNORM_Z].bound
         _store(
             model_name,
             QBNORM_Z,
             CutoffSource.FITTED_JUDGEMENTS,
-            float(np.clip(cut, bound.minimum, bound.maximum)),
+            cut,
             sample_size=int(known.sum()),
             score=f1,
             detail={"rule": "the z cut with the best pooled F1 over the text marks"},
