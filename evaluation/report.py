@@ -151,6 +151,16 @@ def _portable(text: str) -> str:
     return text.replace(root + "/", "").replace(root, ".") if root in text else text
 
 
+def _portable_path(path: Path) -> str:
+    """Relative to the checkout when inside it; elsewhere only the folder's own name (a path of
+    the machine that ran it means nothing to a reader, and can name its user)."""
+    root = Path(settings.BASE_DIR).resolve()
+    resolved = path.resolve() if path.is_absolute() else path
+    if resolved.is_absolute() and not resolved.is_relative_to(root):
+        return path.name
+    return _portable(str(path))
+
+
 def _plain(value: Any) -> Any:
     """JSON-ready: dataclasses to dicts, int keys to strings, NaN to null, NumPy to Python."""
     if is_dataclass(value) and not isinstance(value, type):
@@ -160,7 +170,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [_plain(v) for v in value]
     if isinstance(value, Path):
-        return _portable(str(value))
+        return _portable_path(value)
     if isinstance(value, str):
         return _portable(value)
     if hasattr(value, "item") and callable(value.item):  # NumPy scalars

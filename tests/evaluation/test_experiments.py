@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
+
+from django.conf import settings
 
 from evaluation.datasets import coco_captions
 from evaluation.experiments.common import Options, subsample
@@ -54,5 +57,10 @@ def test_cells_and_json_values():
     assert format_cell(None) == "–" and format_cell(float("nan")) == "–"
     assert format_cell(123.456) == "123.46"
     assert _plain({1: math.inf, "x": (1, 2)}) == {"1": None, "x": [1, 2]}
+
+    # Paths: relative inside the checkout, only the folder's name outside it.
+    root = Path(settings.BASE_DIR).resolve()
+    assert _plain(root / "docs" / "evaluation") == "docs/evaluation"
+    assert _plain(Path("/srv/datasets/coco-mini")) == "coco-mini"
     lines = _table(Table("T", ["Encoder", "R@1", "Med r"], [["fake", 0.5, 2.0]], ["a note"]))
     assert lines[2:5] == ["| Encoder | R@1 | Med r |", "|---|---:|---:|", "| fake | 0.500 | 2.00 |"]
