@@ -136,3 +136,23 @@ def celery_worker(env: dict[str, str], *, log_path: Path) -> Iterator[subprocess
                     proc.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS_PREFIXES = ("CBIR_", "DJANGO_", "DATABASE_URL", "REDIS_URL")
+
+
+def run_python(
+    args: list[str], *, env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """`python *args` in a fresh process at the checkout's root: the test process's own
+    settings variables (SETTINGS_PREFIXES) left out, `env` added."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS_PREFIXES)}
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

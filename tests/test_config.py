@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +11,7 @@ from django.test import override_settings
 from cbir_site.config import configs_clear, configs_snapshot, setting_of, site_config
 from galleries.config import galleries_config
 from search.config import search_config
+from tests.services import run_python
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,18 +82,9 @@ def test_importing_the_settings_and_starting_django_write_nothing(tmp_path):
         "app.conf.broker_url\n"
         "print('used', sorted(os.listdir(data)), sorted(os.listdir(data + '/broker')))\n"
     )
-    keep = ("CBIR_", "REDIS_URL", "DJANGO_SECRET_KEY", "DATABASE_URL")
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={
-            **{k: v for k, v in os.environ.items() if not k.startswith(keep)},
-            "DJANGO_SETTINGS_MODULE": "cbir_site.settings",
-            "CBIR_DATA_DIR": str(tmp_path),
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_python(
+        ["-c", code],
+        env={"DJANGO_SETTINGS_MODULE": "cbir_site.settings", "CBIR_DATA_DIR": str(tmp_path)},
     )
     assert result.returncode == 0, result.stderr
     assert "started []" in result.stdout

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.services import run_python
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = {
@@ -21,19 +21,7 @@ PRODUCTION = {
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CBIR_", "DJANGO_", "DATABASE_URL", "REDIS_URL"))
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_python(["manage.py", *args], env=env)
 
 
 def test_production_passes_the_deployment_checks():
@@ -88,17 +76,9 @@ def test_the_demo_broker_connects_without_kombus_hostname_warning(tmp_path):
         "app.send_task('cbir.settings_check', queue='settings-check')\n"  # what cbir_import does
         "print(app.connection_for_write().transport_cls)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={
-            **{k: v for k, v in os.environ.items() if not k.startswith(("CBIR_", "REDIS_URL"))},
-            "DJANGO_SETTINGS_MODULE": "cbir_site.settings",
-            "CBIR_DATA_DIR": str(tmp_path),
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_python(
+        ["-c", code],
+        env={"DJANGO_SETTINGS_MODULE": "cbir_site.settings", "CBIR_DATA_DIR": str(tmp_path)},
     )
     assert result.returncode == 0, result.stderr
     assert "filesystem" in result.stdout
