@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
@@ -12,8 +10,6 @@ from cbir_site.config import configs_clear, configs_snapshot, setting_of, site_c
 from galleries.config import galleries_config
 from search.config import search_config
 from tests.services import run_python
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture

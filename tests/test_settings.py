@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from tests.services import run_python
 
-ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = {
     "CBIR_ENV": "production",
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
