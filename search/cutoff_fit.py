@@ -182,12 +182,7 @@ class Marks:
         return len(self.distances)
 
     def enough(self) -> bool:
-        positives = int(self.relevant.sum())
-        return (
-            len(self) >= search_config().cutoff_fit_min_marks
-            and positives >= MIN_MARKS_PER_LABEL
-            and len(self) - positives >= MIN_MARKS_PER_LABEL
-        )
+        return enough_marks(self.relevant)
 
 
 @dataclass(frozen=True)
@@ -201,6 +196,19 @@ class TextMarks:
 
     def __len__(self) -> int:
         return len(self.scores)
+
+    def enough(self) -> bool:
+        return enough_marks(self.relevant)
+
+
+def enough_marks(relevant: np.ndarray) -> bool:
+    """CBIR_CUTOFF_FIT_MIN_MARKS marks in all, at least MIN_MARKS_PER_LABEL of each label."""
+    positives = int(np.sum(relevant))
+    return (
+        len(relevant) >= search_config().cutoff_fit_min_marks
+        and positives >= MIN_MARKS_PER_LABEL
+        and len(relevant) - positives >= MIN_MARKS_PER_LABEL
+    )
 
 
 def _current_marks(model_name: str) -> tuple[list[mark_sources.Mark], int]:
@@ -377,50 +385,12 @@ def text_calibration_fit(
     no relevance model without the model's score statistics (`statistics`, or
     the stored ones, computed here when missing or out of date).
     """
-    positives = int(marks.relevant.sum())
-    if (
-        len(marks) < search_config().cutoff_fit_min_marks
-        or positives < MIN_MARKS_PER_LABEL
-        or len(marks) - positives < MIN_MARKS_PER_LABEL
-    ):
+    if not marks.enough():
         return []
-    changed = []
     if statistics is None:
         statistics = _score_statistics_current(model_name)
-    if statistics is not None:
-        z_own = own_z_rows(marks.scores, marks.vectors, statistics.mean, statistics.covariance)
-        z_bank = _bank_z(model_name, marks)
-        features = JUDGED_OWN_WEIGHT * z_own
-        if JUDGED_BANK_WEIGHT:
-            features = features + JUDGED_BANK_WEIGHT * np.nan_to_num(z_bank, nan=-10.0)
-        centre = fit_relevance_centre(features, marks.relevant)
-        p = 1.0 / (1.0 + np.exp(-(features - centre)))
-        likelihood = float(np.mean(np.where(marks.relevant, np.log(p), np.log1p(-p))))
-        detail = {
-            "rule": "maximum likelihood of c under the judged shape",
-            "own_weight": JUDGED_OWN_WEIGHT,
-            "bank_weight": JUDGED_BANK_WEIGHT,
-            "relevant": positives,
-            "not_relevant": len(marks) - positives,
-            "mean_log_likelihood": round(likelihood, 6),
-            "score_statistics_images": statistics.image_count,
-        }
-        for name, value in (
-            (TEXT_F1_CENTRE, centre),
-            (TEXT_F1_OWN, JUDGED_OWN_WEIGHT),
-            (TEXT_F1_BANK, JUDGED_BANK_WEIGHT),
-        ):
-            _store(
-                model_name,
-                name,
-                CutoffSource.FITTED_JUDGEMENTS,
-                value,
-                sample_size=len(marks),
-                detail=detail,
-            )
-            changed.append(name)
-    else:
-        z_bank = _bank_z(model_name, marks)
+    z_bank = _bank_z(model_name, marks)
+    changed = [] if statistics is None else _fit_relevance(model_name, marks, z_bank, statistics)
     known = ~np.isnan(z_bank)
     if known.sum() >= search_config().cutoff_fit_min_marks and marks.relevant[known].any():
         cut, f1 = best_f1_cut(z_bank[known], marks.relevant[known])
@@ -435,6 +405,45 @@ def text_calibration_fit(
         )
         changed.append(QBNORM_Z)
     return changed
+
+
+def _fit_relevance(
+    model_name: str, marks: TextMarks, z_bank: np.ndarray, statistics: ScoreStatistics
+) -> list[str]:
+    """Store expected_f1's c (maximum likelihood under the judged shape), a and b."""
+    z_own = own_z_rows(marks.scores, marks.vectors, statistics.mean, statistics.covariance)
+    features = JUDGED_OWN_WEIGHT * z_own
+    if JUDGED_BANK_WEIGHT:
+        features = features + JUDGED_BANK_WEIGHT * np.nan_to_num(z_bank, nan=-10.0)
+    centre = fit_relevance_centre(features, marks.relevant)
+    p = 1.0 / (1.0 + np.exp(-(features - centre)))
+    positives = int(marks.relevant.sum())
+    detail = {
+        "rule": "maximum likelihood of c under the judged shape",
+        "own_weight": JUDGED_OWN_WEIGHT,
+        "bank_weight": JUDGED_BANK_WEIGHT,
+        "relevant": positives,
+        "not_relevant": len(marks) - positives,
+        "mean_log_likelihood": round(
+            float(np.mean(np.where(marks.relevant, np.log(p), np.log1p(-p)))), 6
+        ),
+        "score_statistics_images": statistics.image_count,
+    }
+    fitted = {
+        TEXT_F1_CENTRE: centre,
+        TEXT_F1_OWN: JUDGED_OWN_WEIGHT,
+        TEXT_F1_BANK: JUDGED_BANK_WEIGHT,
+    }
+    for name, value in fitted.items():
+        _store(
+            model_name,
+            name,
+            CutoffSource.FITTED_JUDGEMENTS,
+            value,
+            sample_size=len(marks),
+            detail=detail,
+        )
+    return list(fitted)
 
 
 def _score_statistics_current(model_name: str) -> ScoreStatistics | None:

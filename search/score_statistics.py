@@ -66,20 +66,19 @@ def score_statistics_refresh(
     if count < MIN_IMAGES or total is None or outer is None:
         ModelScoreStatistics.objects.filter(model_name=model_name).delete()
         return None
-    mean = total / count
-    covariance = outer / count - np.outer(mean, mean)
-    now = timezone.now()
-    ModelScoreStatistics.objects.update_or_create(
+    mean = (total / count).astype(np.float32)
+    covariance = (outer / count - np.outer(total / count, total / count)).astype(np.float32)
+    row, _ = ModelScoreStatistics.objects.update_or_create(
         model_name=model_name,
         defaults={
             "image_count": count,
             "dimension": len(mean),
-            "mean": mean.astype(np.float32).tobytes(),
-            "covariance": covariance.astype(np.float32).tobytes(),
-            "computed_at": now,
+            "mean": mean.tobytes(),
+            "covariance": covariance.tobytes(),
+            "computed_at": timezone.now(),
         },
     )
-    return score_statistics(model_name=model_name)
+    return _remember(row, mean, covariance)
 
 
 def score_statistics_due(*, model_name: str, image_count: int) -> bool:
@@ -106,15 +105,24 @@ def score_statistics(*, model_name: str) -> ScoreStatistics | None:
     if row is None:
         return None
     d = row.dimension
+    return _remember(
+        row,
+        np.frombuffer(bytes(row.mean), dtype=np.float32),
+        np.frombuffer(bytes(row.covariance), dtype=np.float32).reshape(d, d),
+    )
+
+
+def _remember(
+    row: ModelScoreStatistics, mean: np.ndarray, covariance: np.ndarray
+) -> ScoreStatistics:
+    """The statistics as stored (float32), kept in memory until a newer computation."""
     loaded = ScoreStatistics(
-        model_name=model_name,
+        model_name=row.model_name,
         image_count=row.image_count,
-        mean=np.frombuffer(bytes(row.mean), dtype=np.float32).astype(np.float64),
-        covariance=np.frombuffer(bytes(row.covariance), dtype=np.float32)
-        .astype(np.float64)
-        .reshape(d, d),
+        mean=mean.astype(np.float64),
+        covariance=covariance.astype(np.float64),
         computed_at=row.computed_at,
     )
     with _lock:
-        _cache[model_name] = loaded
+        _cache[row.model_name] = loaded
     return loaded
